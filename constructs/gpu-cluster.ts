@@ -1,0 +1,452 @@
+import { Construct } from 'constructs';
+import {
+  DEFAULT_GPU_TAINT,
+  type GpuSharing,
+  type KubernetesClusterSpec,
+  KubernetesVersion,
+  NODE_LABELS,
+  NodeSize,
+  type NodePoolSpec,
+  type Taint,
+  TaintEffect,
+} from '../src/spec/cluster';
+import { Validator } from '../src/spec/errors';
+import { type Cloud, type GpuType, resolveGpuInstance } from '../src/spec/gpu';
+import { ManifestSet, type KubernetesManifest, type ValidatableObject } from '../src/k8s/manifest';
+import { nvidiaDevicePlugin } from '../src/k8s/nvidia-device-plugin';
+import { type KubernetesClusterCapability, MlStack } from '../stacks/ml-stack';
+
+/** The GPUs of every node in a pool. */
+export interface GpuSpec {
+  /** The GPU model. */
+  readonly type: GpuType;
+  /**
+   * GPUs per node. Must be a count some instance type of the stack's cloud holds.
+   * @default 1
+   */
+  readonly count?: number;
+}
+
+/** The CPU pool that runs cluster add-ons and CPU workloads. */
+export interface SystemPoolProps {
+  /**
+   * Node size, mapped to a general-purpose type on each cloud.
+   * @default NodeSize.XLARGE
+   */
+  readonly size?: NodeSize;
+  /**
+   * Minimum nodes. At least 1: cluster add-ons (CoreDNS, the device plugin's scheduler peers) run here.
+   * @default 2
+   */
+  readonly minNodes?: number;
+  /**
+   * Maximum nodes.
+   * @default 4
+   */
+  readonly maxNodes?: number;
+  /**
+   * Root disk size of each node, in GiB.
+   * @default 50
+   */
+  readonly diskSizeGiB?: number;
+  /**
+   * Zones, in the cloud's own notation (`us-east-1a`, `us-central1-a`, `1`).
+   * @default - every zone of the region
+   */
+  readonly zones?: string[];
+}
+
+/** A pool of GPU nodes. */
+export interface GpuPoolProps {
+  /**
+   * Pool name: lowercase letters and digits, starting with a letter, at most 12 characters (the strictest
+   * cloud rule, AKS's, so that the same program synthesizes everywhere).
+   */
+  readonly name: string;
+  /** The GPUs of each node. */
+  readonly gpu: GpuSpec;
+  /**
+   * The cloud's instance type, when the smallest one with `gpu.count` GPUs is not what you want
+   * (e.g. `g6.12xlarge` for more vCPUs). Must carry `gpu.type` and hold exactly `gpu.count` GPUs.
+   * @default - the smallest type of the stack's cloud with `gpu.count` × `gpu.type`
+   */
+  readonly instanceType?: string;
+  /**
+   * Minimum nodes. 0 lets the pool scale to zero when no pod asks for a GPU.
+   * @default 0
+   */
+  readonly minNodes?: number;
+  /**
+   * Maximum nodes.
+   * @default 3
+   */
+  readonly maxNodes?: number;
+  /**
+   * Spot (AWS, Azure) or Spot VMs (GCP) instead of on-demand: much cheaper, can be reclaimed at any time.
+   * @default false
+   */
+  readonly spot?: boolean;
+  /**
+   * Root disk size of each node, in GiB. Inference images (Triton is ~15 GB) and models live here.
+   * @default 200
+   */
+  readonly diskSizeGiB?: number;
+  /**
+   * Extra node labels. mlstack always adds `mlstack.io/pool`, `mlstack.io/gpu` and `mlstack.io/gpu-type`.
+   * @default {}
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Node taints. Pass `[]` to let any pod land on GPU nodes.
+   * @default [{ key: 'nvidia.com/gpu', value: 'present', effect: TaintEffect.NO_SCHEDULE }]
+   */
+  readonly taints?: Taint[];
+  /**
+   * Zones, in the cloud's own notation.
+   * @default - every zone of the region
+   */
+  readonly zones?: string[];
+  /**
+   * Share each GPU between pods with time-slicing or MIG.
+   * @default - each pod gets whole GPUs
+   */
+  readonly sharing?: GpuSharing;
+}
+
+/** Props of {@link GpuCluster}. */
+export interface GpuClusterProps {
+  /**
+   * Cluster name: a DNS label of at most 40 characters (GKE's limit).
+   * @default - the construct id, lowercased
+   */
+  readonly clusterName?: string;
+  /**
+   * Kubernetes minor version.
+   * @default KubernetesVersion.V1_33
+   */
+  readonly version?: KubernetesVersion;
+  /**
+   * The CPU pool for add-ons and CPU workloads.
+   * @default - 2 to 4 nodes of NodeSize.XLARGE
+   */
+  readonly systemPool?: SystemPoolProps;
+  /** GPU pools; at least one. More can be added with {@link GpuCluster.addGpuPool}. */
+  readonly gpuPools: GpuPoolProps[];
+  /**
+   * Whether the Kubernetes API is reachable only from inside the cluster's network (EKS private endpoint,
+   * GKE private endpoint, AKS private cluster). Set `false` and list `authorizedNetworks` to reach it from
+   * a workstation.
+   * @default true
+   */
+  readonly privateEndpoint?: boolean;
+  /**
+   * CIDR ranges allowed to reach the public API endpoint when `privateEndpoint` is false.
+   * @default - none: a public endpoint then needs at least one range
+   */
+  readonly authorizedNetworks?: string[];
+  /**
+   * Cost-allocation tags (AWS) / labels (GCP, Azure) on every resource of the cluster. Keys and values
+   * follow GCP's label rules, the strictest: lowercase letters, digits, `_` and `-`.
+   * @default {}
+   */
+  readonly tags?: Record<string, string>;
+}
+
+const GPU_CLUSTER = Symbol.for('mlstack.GpuCluster');
+const POOL_NAME = /^[a-z][a-z0-9]{0,11}$/;
+const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
+const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/**
+ * A managed Kubernetes cluster with a CPU system pool and typed GPU pools: EKS on AWS, GKE on Google Cloud,
+ * AKS on Azure. GPU pools scale from zero, can run on spot capacity, are tainted so that only GPU workloads
+ * land on them, and get the NVIDIA device plugin (with time-slicing or MIG when set) where the cloud does
+ * not install it.
+ *
+ * @example
+ * const cluster = new GpuCluster(stack, 'Gpus', {
+ *   gpuPools: [{ name: 'l4', gpu: { type: GpuType.NVIDIA_L4 }, maxNodes: 4, spot: true }],
+ * });
+ */
+export class GpuCluster extends Construct {
+  /** Whether `x` is a GpuCluster. */
+  public static isGpuCluster(x: unknown): x is GpuCluster {
+    return typeof x === 'object' && x !== null && GPU_CLUSTER in x;
+  }
+
+  /** The cluster name. */
+  public readonly clusterName: string;
+  /** The system pool, resolved for the stack's cloud. */
+  public readonly systemPool: NodePoolSpec;
+  /** Every Kubernetes object of this cluster, as `mlstack synth` writes them. */
+  public readonly manifests = new ManifestSet();
+  /** The cloud this cluster is on. */
+  public readonly cloud: Cloud;
+
+  private readonly capability: KubernetesClusterCapability;
+  private readonly gpuPoolSpecs: NodePoolSpec[] = [];
+  private readonly check: Validator;
+  private readonly base: Omit<KubernetesClusterSpec, 'pools'>;
+
+  constructor(scope: Construct, id: string, props: GpuClusterProps) {
+    super(scope, id);
+    Object.defineProperty(this, GPU_CLUSTER, { value: true });
+    const stack = MlStack.of(this);
+    this.cloud = stack.cloud;
+    this.check = new Validator(`GpuCluster '${this.node.path}'`);
+    const v = this.check;
+
+    this.clusterName = props.clusterName ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+    v.dnsLabel('clusterName', this.clusterName, 40);
+
+    if (!Array.isArray(props.gpuPools) || props.gpuPools.length === 0) {
+      v.fail(
+        'gpuPools',
+        props.gpuPools,
+        'must list at least one GPU pool',
+        "Add a pool such as { name: 'l4', gpu: { type: GpuType.NVIDIA_L4 } }.",
+      );
+    }
+
+    const privateEndpoint = props.privateEndpoint ?? true;
+    const authorizedNetworks = props.authorizedNetworks ?? [];
+    authorizedNetworks.forEach((cidr, i) => {
+      if (!isCidr(cidr)) {
+        v.fail(`authorizedNetworks[${i}]`, cidr, 'is not an IPv4 CIDR', "Write it as 'a.b.c.d/n', e.g. '203.0.113.0/24'.");
+      }
+    });
+    if (!privateEndpoint && authorizedNetworks.length === 0) {
+      v.fail(
+        'authorizedNetworks',
+        authorizedNetworks,
+        'is empty while privateEndpoint is false, which would open the Kubernetes API to the internet',
+        "List the CIDRs that may reach it (e.g. your office or CI egress), or keep privateEndpoint: true.",
+      );
+    }
+
+    const tags = props.tags ?? {};
+    for (const [k, val] of Object.entries(tags)) {
+      if (!LABEL_KEY.test(k)) {
+        v.fail(`tags.${k}`, k, 'is not a valid tag key on every cloud', 'Use lowercase letters, digits, _ and - (GCP label rules), starting with a letter.');
+      }
+      if (typeof val !== 'string' || !LABEL_VALUE.test(val)) {
+        v.fail(`tags.${k}`, val, 'is not a valid tag value on every cloud', 'Use at most 63 lowercase letters, digits, _ and - (GCP label rules).');
+      }
+    }
+
+    const version = props.version ?? KubernetesVersion.V1_33;
+    const system = this.resolveSystemPool(props.systemPool ?? {});
+
+    this.systemPool = system;
+    this.base = { name: this.clusterName, version, privateEndpoint, authorizedNetworks, tags };
+    const gpuPools = props.gpuPools.map((p, i) => this.resolveGpuPool(p, `gpuPools[${i}]`));
+
+    this.capability = stack.addKubernetesCluster(this, 'Resource', { ...this.base, pools: [system] });
+    for (const pool of gpuPools) this.addResolvedPool(pool);
+  }
+
+  /** The validated cluster spec, with instance types resolved for the stack's cloud. */
+  public get spec(): KubernetesClusterSpec {
+    return { ...this.base, pools: [this.systemPool, ...this.gpuPoolSpecs] };
+  }
+
+  /** The GPU pools, resolved for the stack's cloud. */
+  public get gpuPools(): readonly NodePoolSpec[] {
+    return [...this.gpuPoolSpecs];
+  }
+
+  /** Adds a GPU pool after construction. Same rules as the `gpuPools` prop. */
+  public addGpuPool(props: GpuPoolProps): NodePoolSpec {
+    const pool = this.resolveGpuPool(props, `addGpuPool(${JSON.stringify(props?.name)})`);
+    this.addResolvedPool(pool);
+    return pool;
+  }
+
+  /**
+   * Adds Kubernetes objects to the cluster: they are schema-validated, written to the synth output
+   * (`k8s/<stack>/<cluster>/`), and on AWS deployed by `cdk deploy` when the stack has a kubectl layer.
+   * @param id the id of the group, unique in this cluster
+   */
+  public addManifest(id: string, ...objects: ValidatableObject[]): KubernetesManifest[] {
+    const added = this.manifests.add(`${this.node.path}/${id}`, ...objects);
+    this.capability.deployManifests(this, id, added);
+    return added;
+  }
+
+  /** The GPU pool that serves `type`, if any: the one a GPU workload of that type should select. */
+  public findGpuPool(type: GpuType): NodePoolSpec | undefined {
+    return this.gpuPoolSpecs.find((p) => p.gpu?.type === type);
+  }
+
+  private addResolvedPool(pool: NodePoolSpec): void {
+    if ([...this.gpuPoolSpecs, this.systemPool].some((p) => p.name === pool.name)) {
+      this.check.fail('gpuPools[].name', pool.name, 'is used by another pool of this cluster', 'Give every pool a unique name.');
+    }
+    this.gpuPoolSpecs.push(pool);
+    this.capability.addNodePool(this, pool);
+    if (!this.capability.managesGpuDevicePlugin) {
+      this.addManifest(`DevicePlugin-${pool.name}`, ...nvidiaDevicePlugin([pool]));
+    }
+    if (pool.gpu?.sharing?.strategy === 'mig' && this.cloud === 'aws') {
+      MlStack.of(this).addWarning(
+        this,
+        `GPU pool '${pool.name}': EKS has no managed MIG partitioning. Nodes are labelled nvidia.com/mig.config=all-${pool.gpu.sharing.migProfile} for NVIDIA's MIG manager (GPU operator), which must run on the cluster to create the partitions.`,
+      );
+    }
+  }
+
+  private resolveSystemPool(p: SystemPoolProps): NodePoolSpec {
+    const v = this.check;
+    const size = p.size ?? NodeSize.XLARGE;
+    const minNodes = p.minNodes ?? 2;
+    const maxNodes = p.maxNodes ?? Math.max(4, minNodes);
+    v.integer('systemPool.minNodes', minNodes, 1, 1000);
+    v.integer('systemPool.maxNodes', maxNodes, 1, 1000);
+    if (minNodes > maxNodes) {
+      v.fail('systemPool.minNodes', minNodes, `must not exceed 'systemPool.maxNodes' (${maxNodes})`, 'Set minNodes <= maxNodes.');
+    }
+    const diskSizeGiB = p.diskSizeGiB ?? 50;
+    v.integer('systemPool.diskSizeGiB', diskSizeGiB, 20, 16384);
+    return {
+      name: 'system',
+      role: 'system',
+      instanceType: size.instanceType(this.cloud),
+      minNodes,
+      maxNodes,
+      spot: false,
+      diskSizeGiB,
+      labels: { [NODE_LABELS.pool]: 'system' },
+      taints: [],
+      ...(p.zones ? { zones: this.checkZones('systemPool.zones', p.zones) } : {}),
+    };
+  }
+
+  private resolveGpuPool(p: GpuPoolProps, path: string): NodePoolSpec {
+    const v = this.check;
+    if (typeof p?.name !== 'string' || !POOL_NAME.test(p.name)) {
+      v.fail(
+        `${path}.name`,
+        p?.name,
+        'is not a valid pool name',
+        'Use 1-12 lowercase letters and digits, starting with a letter (AKS node pool rule, applied on every cloud).',
+      );
+    }
+    if (p.name === 'system') {
+      v.fail(`${path}.name`, p.name, 'is reserved for the system pool', 'Choose another name.');
+    }
+    const gpuType = p.gpu?.type;
+    if (!gpuType || typeof gpuType !== 'object' || !('migProfiles' in gpuType)) {
+      v.fail(`${path}.gpu.type`, gpuType, 'is not a GpuType', 'Use one of the GpuType members, e.g. GpuType.NVIDIA_L4.');
+    }
+    const count = p.gpu.count ?? 1;
+    v.integer(`${path}.gpu.count`, count, 1, 16);
+    const resolved = resolveGpuInstance(this.cloud, gpuType, count, p.instanceType);
+    if (!resolved.ok) {
+      const [prop, value, fix] =
+        resolved.field === 'type'
+          ? [`${path}.gpu.type`, gpuType.id, 'Pick a GPU type this cloud offers, or put this pool in a stack for another cloud.']
+          : resolved.field === 'count'
+            ? [`${path}.gpu.count`, count, 'Pick a GPU count the instance type holds.']
+            : [`${path}.instanceType`, p.instanceType, 'Pick one of the listed types, or leave instanceType unset.'];
+      v.fail(prop, value, resolved.reason, fix);
+    }
+
+    const minNodes = p.minNodes ?? 0;
+    const maxNodes = p.maxNodes ?? Math.max(3, minNodes);
+    v.integer(`${path}.minNodes`, minNodes, 0, 1000);
+    v.integer(`${path}.maxNodes`, maxNodes, 1, 1000);
+    if (minNodes > maxNodes) {
+      v.fail(`${path}.minNodes`, minNodes, `must not exceed '${path}.maxNodes' (${maxNodes})`, 'Set minNodes <= maxNodes.');
+    }
+    const diskSizeGiB = p.diskSizeGiB ?? 200;
+    v.integer(`${path}.diskSizeGiB`, diskSizeGiB, 50, 16384);
+
+    const sharing = p.sharing;
+    if (sharing?.strategy === 'mig') {
+      if (!gpuType.supportsMig) {
+        v.fail(
+          `${path}.sharing`,
+          sharing.toString(),
+          `is not possible: ${gpuType.displayName} has no MIG`,
+          'Use GpuSharing.timeSlicing(n), or a MIG-capable GPU (A100, H100).',
+        );
+      }
+      if (!gpuType.migProfiles.includes(sharing.migProfile ?? '')) {
+        v.fail(
+          `${path}.sharing`,
+          sharing.toString(),
+          `is not a MIG profile of ${gpuType.displayName}`,
+          `Use one of ${gpuType.migProfiles.join(', ')}.`,
+        );
+      }
+    } else if (sharing?.strategy === 'time-slicing') {
+      v.integer(`${path}.sharing.replicas`, sharing.replicas ?? NaN, 2, 48);
+    }
+
+    const taints = p.taints ?? [DEFAULT_GPU_TAINT];
+    taints.forEach((t, i) => {
+      if (!/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(t.key ?? '')) {
+        v.fail(`${path}.taints[${i}].key`, t.key, 'is not a valid taint key', "Use a qualified name such as 'nvidia.com/gpu'.");
+      }
+      if (!Object.values(TaintEffect).includes(t.effect)) {
+        v.fail(`${path}.taints[${i}].effect`, t.effect, 'is not a taint effect', 'Use a TaintEffect member.');
+      }
+    });
+    const allTaints = [...taints];
+    const labels: Record<string, string> = {
+      ...(p.labels ?? {}),
+      [NODE_LABELS.pool]: p.name,
+      [NODE_LABELS.gpu]: 'true',
+      [NODE_LABELS.gpuType]: gpuType.id,
+    };
+    const spot = p.spot ?? false;
+    if (spot && this.cloud === 'azure') {
+      // AKS labels and taints Spot nodes itself; declaring them keeps Terraform from seeing drift and lets
+      // workloads compute their tolerations from the pool.
+      labels['kubernetes.azure.com/scalesetpriority'] = 'spot';
+      allTaints.push({ key: 'kubernetes.azure.com/scalesetpriority', value: 'spot', effect: TaintEffect.NO_SCHEDULE });
+    }
+    if (sharing?.strategy === 'mig' && this.cloud === 'aws') {
+      labels['nvidia.com/mig.config'] = `all-${sharing.migProfile}`;
+    }
+
+    return {
+      name: p.name,
+      role: 'gpu',
+      instanceType: resolved.offering.instanceType,
+      gpu: {
+        type: gpuType,
+        count,
+        ...(resolved.offering.acceleratorType ? { acceleratorType: resolved.offering.acceleratorType } : {}),
+        ...(sharing ? { sharing } : {}),
+      },
+      minNodes,
+      maxNodes,
+      spot,
+      diskSizeGiB,
+      labels,
+      taints: allTaints,
+      ...(p.zones ? { zones: this.checkZones(`${path}.zones`, p.zones) } : {}),
+    };
+  }
+
+  private checkZones(prop: string, zones: string[]): string[] {
+    const patterns: Record<Cloud, [RegExp, string]> = {
+      aws: [/^[a-z]{2}-[a-z]+-\d[a-z]$/, "AWS zone names such as 'us-east-1a'"],
+      gcp: [/^[a-z]+-[a-z]+\d-[a-z]$/, "GCP zone names such as 'us-central1-a'"],
+      azure: [/^[1-3]$/, "Azure zone numbers '1', '2' or '3'"],
+    };
+    const [re, what] = patterns[this.cloud];
+    zones.forEach((z, i) => {
+      if (!re.test(z)) this.check.fail(`${prop}[${i}]`, z, `is not a zone on this cloud`, `Use ${what}.`);
+    });
+    if (zones.length === 0) this.check.fail(prop, zones, 'is empty', 'List at least one zone, or leave zones unset.');
+    return zones;
+  }
+}
+
+function isCidr(s: string): boolean {
+  const m = CIDR.exec(s);
+  return !!m && m.slice(1, 5).every((x) => Number(x) <= 255) && Number(m[5]) <= 32;
+}

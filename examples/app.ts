@@ -1,0 +1,20 @@
+/**
+ * The example platform on every cloud: `mlstack synth` runs this file (or `npx tsx examples/app.ts`).
+ * No cloud credentials are needed to synthesize.
+ */
+import { MlApp } from '../index';
+import { AwsMlStack } from '../stacks/aws';
+import { AzureMlStack } from '../stacks/azure';
+import { GcpMlStack } from '../stacks/gcp';
+import { definePlatform } from './platform';
+
+const app = new MlApp();
+definePlatform(new AwsMlStack(app.aws, 'ml-platform-aws', { description: 'mlstack example platform' }));
+definePlatform(new GcpMlStack(app.gcp, 'ml-platform-gcp', { project: 'acme-ml-prod', region: 'us-central1' }));
+definePlatform(
+  new AzureMlStack(app.azure, 'ml-platform-azure', {
+    subscriptionId: '00000000-0000-0000-0000-000000000000',
+    location: 'westeurope',
+  }),
+);
+app.synth();

@@ -1,0 +1,10 @@
+/**
+ * The example platform on AWS alone, as a plain CDK app: `npx cdk synth` / `npx cdk deploy` (see cdk.json).
+ */
+import { App } from 'aws-cdk-lib';
+import { AwsMlStack } from '../stacks/aws';
+import { definePlatform } from './platform';
+
+const app = new App();
+definePlatform(new AwsMlStack(app, 'ml-platform-aws', { description: 'mlstack example platform' }));
+app.synth();

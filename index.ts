@@ -1,0 +1,9 @@
+// The cloud-neutral API: constructs, catalogs, Kubernetes helpers. Cloud stacks are in 'mlstack/aws',
+// 'mlstack/gcp' and 'mlstack/azure', so that an AWS-only user never loads cdktf and the reverse.
+export * from './src/spec/errors';
+export * from './src/spec/gpu';
+export * from './src/spec/cluster';
+export * from './src/k8s/manifest';
+export * from './stacks/ml-stack';
+export * from './constructs/gpu-cluster';
+export * from './stacks/app';

@@ -1,0 +1,178 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { App as AwsApp } from 'aws-cdk-lib';
+import type { App as TerraformApp } from 'cdktf';
+import type { IConstruct } from 'constructs';
+import { GpuCluster } from '../constructs/gpu-cluster';
+import type { Cloud } from '../src/spec/gpu';
+import { MlStack } from './ml-stack';
+
+/** Props of {@link MlApp}. */
+export interface MlAppProps {
+  /**
+   * Where `synth()` writes. `mlstack synth --out` sets it through `MLSTACK_OUTDIR`.
+   * @default - `$MLSTACK_OUTDIR`, else `mlstack.out`
+   */
+  readonly outdir?: string;
+  /**
+   * Context for the AWS app (what `cdk.json` would hold), e.g. answers of environment lookups.
+   * @default {}
+   */
+  readonly awsContext?: Record<string, unknown>;
+}
+
+/** A synth-time warning, with the construct path it is about. */
+export interface SynthWarning {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** What {@link MlApp.synth} wrote. */
+export interface SynthResult {
+  /** The output folder. */
+  readonly outdir: string;
+  /** Stacks per cloud. */
+  readonly stacks: { readonly cloud: Cloud; readonly name: string }[];
+  /** Files written, relative to `outdir`, sorted. */
+  readonly files: string[];
+  /** Warnings recorded by constructs. */
+  readonly warnings: SynthWarning[];
+}
+
+const WARNING_TYPES = new Set(['aws:cdk:warning', 'mlstack:warning']);
+const OWNED_DIRS = ['aws', 'gcp', 'azure', 'k8s'];
+
+/**
+ * One program, every cloud: holds an AWS CDK app and a CDK for Terraform app per cloud (created when first
+ * used) and synthesizes them together into one folder:
+ *
+ * - `aws/`: the cloud assembly (`cdk deploy --app <outdir>/aws`)
+ * - `gcp/stacks/<stack>/cdk.tf.json`, `azure/stacks/<stack>/cdk.tf.json` (`terraform -chdir=… apply`)
+ * - `k8s/<stack>/<cluster>/*.yaml`: every Kubernetes object, one a file
+ *
+ * An AWS-only program may use a plain `aws-cdk-lib` `App` instead; `MlApp` only adds the other clouds and the
+ * Kubernetes manifest files.
+ */
+export class MlApp {
+  /** The output folder. */
+  public readonly outdir: string;
+  private readonly awsContext: Record<string, unknown>;
+  private awsApp?: AwsApp;
+  private gcpApp?: TerraformApp;
+  private azureApp?: TerraformApp;
+
+  constructor(props: MlAppProps = {}) {
+    this.outdir = path.resolve(props.outdir ?? process.env.MLSTACK_OUTDIR ?? 'mlstack.out');
+    this.awsContext = props.awsContext ?? {};
+  }
+
+  /** The AWS CDK app: the scope of `AwsMlStack`s. */
+  public get aws(): AwsApp {
+    if (!this.awsApp) {
+      // Loaded on first use, so that a GCP-only program never loads aws-cdk-lib.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { App } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
+      this.awsApp = new App({ outdir: path.join(this.outdir, 'aws'), context: this.awsContext, autoSynth: false });
+    }
+    return this.awsApp;
+  }
+
+  /** The CDK for Terraform app for Google Cloud: the scope of `GcpMlStack`s. */
+  public get gcp(): TerraformApp {
+    this.gcpApp ??= this.terraformApp('gcp');
+    return this.gcpApp;
+  }
+
+  /** The CDK for Terraform app for Azure: the scope of `AzureMlStack`s. */
+  public get azure(): TerraformApp {
+    this.azureApp ??= this.terraformApp('azure');
+    return this.azureApp;
+  }
+
+  /** Synthesizes every app that was used, then writes the Kubernetes manifests of every cluster. */
+  public synth(): SynthResult {
+    const roots = this.roots();
+    const stacks = roots.flatMap(({ cloud, root }) =>
+      root.node
+        .findAll()
+        .filter(MlStack.isMlStack)
+        .map((s) => ({ cloud, name: s.stackName })),
+    );
+    const seen = new Map<string, Cloud>();
+    for (const s of stacks) {
+      const other = seen.get(s.name);
+      if (other) {
+        throw new Error(
+          `Stack name '${s.name}' is used on ${other} and on ${s.cloud}: Kubernetes manifests are written to k8s/<stack>/, so stack names must be unique across clouds. Rename one, e.g. '${s.name}-${s.cloud}'.`,
+        );
+      }
+      seen.set(s.name, s.cloud);
+    }
+
+    fs.mkdirSync(this.outdir, { recursive: true });
+    // A clean slate, so that a removed stack or object leaves no stale file behind; the apps' own folders
+    // are made again because aws-cdk-lib expects the one it made at construction.
+    for (const d of OWNED_DIRS) fs.rmSync(path.join(this.outdir, d), { recursive: true, force: true });
+    for (const { cloud } of roots) {
+      fs.mkdirSync(path.join(this.outdir, cloud, cloud === 'aws' ? '' : 'stacks'), { recursive: true });
+    }
+
+    for (const { root } of roots) (root as unknown as { synth(): void }).synth();
+
+    for (const { root } of roots) {
+      for (const c of root.node.findAll().filter(GpuCluster.isGpuCluster)) {
+        const dir = path.join(this.outdir, 'k8s', MlStack.of(c).stackName, c.spec.name);
+        fs.mkdirSync(dir, { recursive: true });
+        for (const f of c.manifests.files()) fs.writeFileSync(path.join(dir, f.fileName), f.content);
+      }
+    }
+
+    const warnings: SynthWarning[] = [];
+    for (const { root } of roots) {
+      for (const c of root.node.findAll()) {
+        for (const m of c.node.metadata) {
+          if (WARNING_TYPES.has(m.type)) warnings.push({ path: c.node.path, message: String(m.data) });
+        }
+      }
+    }
+    return { outdir: this.outdir, stacks, files: listFiles(this.outdir), warnings: dedupe(warnings) };
+  }
+
+  private roots(): { cloud: Cloud; root: IConstruct }[] {
+    const out: { cloud: Cloud; root: IConstruct }[] = [];
+    if (this.awsApp) out.push({ cloud: 'aws', root: this.awsApp });
+    if (this.gcpApp) out.push({ cloud: 'gcp', root: this.gcpApp });
+    if (this.azureApp) out.push({ cloud: 'azure', root: this.azureApp });
+    return out;
+  }
+
+  private terraformApp(cloud: 'gcp' | 'azure'): TerraformApp {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { App } = require('cdktf') as typeof import('cdktf');
+    return new App({ outdir: path.join(this.outdir, cloud), skipValidation: false, stackTraces: false });
+  }
+}
+
+function dedupe(ws: SynthWarning[]): SynthWarning[] {
+  const seen = new Set<string>();
+  return ws.filter((w) => {
+    const k = `${w.path}\u0000${w.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** Every file under `dir`, relative and sorted. */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(path.relative(dir, p));
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return out.sort();
+}

@@ -1,0 +1,201 @@
+import { Annotations, CfnOutput, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct, IConstruct } from 'constructs';
+import type { KubernetesManifest } from '../../src/k8s/manifest';
+import { type KubernetesClusterSpec, type NodePoolSpec, TaintEffect } from '../../src/spec/cluster';
+import type { Cloud } from '../../src/spec/gpu';
+import { type IMlStack, type KubernetesClusterCapability, MlStack } from '../ml-stack';
+
+/** Props of {@link AwsMlStack}. */
+export interface AwsMlStackProps extends StackProps {
+  /**
+   * A Lambda layer with `kubectl` (e.g. `new KubectlV33Layer(this, 'Kubectl')` from
+   * `@aws-cdk/lambda-layer-kubectl-v33`). When set, `cdk deploy` also applies every Kubernetes manifest
+   * of the stack's clusters through the EKS kubectl provider.
+   * @default - manifests are only written to the synth output (`k8s/`), for GitOps or `kubectl apply`
+   * @see https://docs.aws.amazon.com/cdk/api/v2/docs/aws-eks-v2-readme.html
+   */
+  readonly kubectlLayer?: lambda.ILayerVersion;
+  /**
+   * Maximum availability zones of the VPC that mlstack creates for each cluster.
+   * @default 3
+   */
+  readonly maxAzs?: number;
+}
+
+const NODE_ROLE_REASON =
+  'EKS managed node groups require the AWS managed policies AmazonEKSWorkerNodePolicy, AmazonEKS_CNI_Policy and AmazonEC2ContainerRegistryReadOnly on the node role (https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html).';
+
+/**
+ * An aws-cdk-lib `Stack` that builds mlstack's capabilities with AWS services: EKS (aws-eks-v2) with managed
+ * node groups for Kubernetes clusters.
+ */
+export class AwsMlStack extends Stack implements IMlStack {
+  /** Always `aws`. */
+  public readonly cloud: Cloud = 'aws';
+  private readonly kubectlLayer?: lambda.ILayerVersion;
+  private readonly maxAzs: number;
+
+  constructor(scope: Construct, id: string, props: AwsMlStackProps = {}) {
+    super(scope, id, props);
+    MlStack.mark(this);
+    this.kubectlLayer = props.kubectlLayer;
+    this.maxAzs = props.maxAzs ?? 3;
+  }
+
+  /** @inheritdoc */
+  public addWarning(scope: IConstruct, message: string): void {
+    Annotations.of(scope).addWarningV2('mlstack:warning', message);
+  }
+
+  /** EKS with secrets encryption, control-plane logging, Pod Identity, in a VPC of its own. */
+  public addKubernetesCluster(scope: Construct, id: string, spec: KubernetesClusterSpec): KubernetesClusterCapability {
+    const vpc = new ec2.Vpc(scope, 'Vpc', {
+      maxAzs: this.maxAzs,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'nodes', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 18 },
+      ],
+      flowLogs: {
+        rejected: {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(
+            new logs.LogGroup(scope, 'FlowLogs', { retention: logs.RetentionDays.ONE_MONTH }),
+          ),
+          trafficType: ec2.FlowLogTrafficType.REJECT,
+        },
+      },
+    });
+    const secretsKey = new kms.Key(scope, 'SecretsKey', {
+      description: `Envelope encryption of Kubernetes secrets of EKS cluster ${spec.name}`,
+      enableKeyRotation: true,
+    });
+    const endpointAccess = spec.privateEndpoint
+      ? eks.EndpointAccess.PRIVATE
+      : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...spec.authorizedNetworks);
+
+    const cluster = new eks.Cluster(scope, id, {
+      clusterName: spec.name,
+      version: eks.KubernetesVersion.of(spec.version.version),
+      vpc,
+      vpcSubnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
+      defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
+      defaultCapacity: 0,
+      secretsEncryptionKey: secretsKey,
+      endpointAccess,
+      clusterLogging: [
+        eks.ClusterLoggingTypes.API,
+        eks.ClusterLoggingTypes.AUDIT,
+        eks.ClusterLoggingTypes.AUTHENTICATOR,
+        eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
+        eks.ClusterLoggingTypes.SCHEDULER,
+      ],
+      ...(this.kubectlLayer ? { kubectlProviderOptions: { kubectlLayer: this.kubectlLayer } } : {}),
+      tags: { ...spec.tags },
+    });
+    for (const [k, v] of Object.entries(spec.tags)) Tags.of(scope).add(k, v);
+    // Workload identity: EKS Pod Identity (IAM roles bound to Kubernetes service accounts).
+    new eks.Addon(scope, 'PodIdentityAgent', { cluster, addonName: 'eks-pod-identity-agent' });
+
+    for (const pool of spec.pools) this.addNodegroup(scope, cluster, spec.name, pool);
+
+    new CfnOutput(scope, 'ClusterName', { value: cluster.clusterName });
+    new CfnOutput(scope, 'KubeconfigCommand', {
+      value: `aws eks update-kubeconfig --name ${cluster.clusterName} --region ${this.region}`,
+    });
+
+    acknowledgeEksFindings(scope);
+    const stack = this;
+    return {
+      clusterName: cluster.clusterName,
+      managesGpuDevicePlugin: false,
+      addNodePool(poolScope, pool) {
+        stack.addNodegroup(poolScope, cluster, spec.name, pool);
+      },
+      deployManifests(manifestScope, manifestId, manifests: readonly KubernetesManifest[]) {
+        if (!stack.kubectlLayer) return;
+        new eks.KubernetesManifest(manifestScope, `Manifest-${manifestId}`, {
+          cluster,
+          manifest: manifests.map((m) => ({ ...m })),
+          overwrite: true,
+        });
+      },
+    };
+  }
+
+  private addNodegroup(scope: Construct, cluster: eks.Cluster, clusterName: string, pool: NodePoolSpec): eks.Nodegroup {
+    const gpu = pool.gpu !== undefined;
+    return new eks.Nodegroup(scope, `Pool-${pool.name}`, {
+      cluster,
+      instanceTypes: [new ec2.InstanceType(pool.instanceType)],
+      // AL2023 NVIDIA AMIs ship the NVIDIA driver and container toolkit.
+      amiType: gpu ? eks.NodegroupAmiType.AL2023_X86_64_NVIDIA : eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
+      capacityType: pool.spot ? eks.CapacityType.SPOT : eks.CapacityType.ON_DEMAND,
+      minSize: pool.minNodes,
+      maxSize: pool.maxNodes,
+      desiredSize: pool.minNodes,
+      diskSize: pool.diskSizeGiB,
+      labels: { ...pool.labels },
+      taints: pool.taints.map((t) => ({
+        key: t.key,
+        ...(t.value !== undefined ? { value: t.value } : {}),
+        effect: TAINT_EFFECT[t.effect],
+      })),
+      subnets: {
+        subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS,
+        ...(pool.zones ? { availabilityZones: [...pool.zones] } : {}),
+      },
+      tags: autoscalerTemplateTags(clusterName, pool),
+    });
+  }
+}
+
+const TAINT_EFFECT: Record<TaintEffect, eks.TaintEffect> = {
+  [TaintEffect.NO_SCHEDULE]: eks.TaintEffect.NO_SCHEDULE,
+  [TaintEffect.PREFER_NO_SCHEDULE]: eks.TaintEffect.PREFER_NO_SCHEDULE,
+  [TaintEffect.NO_EXECUTE]: eks.TaintEffect.NO_EXECUTE,
+};
+
+/**
+ * Tags that let the Kubernetes Cluster Autoscaler scale a pool up from zero: it cannot see a node's labels,
+ * taints or GPUs before one exists, so it reads them from these tags.
+ * @see https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md#auto-discovery-setup
+ */
+function autoscalerTemplateTags(clusterName: string, pool: NodePoolSpec): Record<string, string> {
+  const prefix = 'k8s.io/cluster-autoscaler/node-template';
+  const tags: Record<string, string> = {
+    'k8s.io/cluster-autoscaler/enabled': 'true',
+    [`k8s.io/cluster-autoscaler/${clusterName}`]: 'owned',
+  };
+  for (const [k, v] of Object.entries(pool.labels)) tags[`${prefix}/label/${k}`] = v;
+  for (const t of pool.taints) tags[`${prefix}/taint/${t.key}`] = `${t.value ?? ''}:${t.effect}`;
+  if (pool.gpu) tags[`${prefix}/resources/nvidia.com/gpu`] = String(pool.gpu.count);
+  return tags;
+}
+
+/**
+ * Findings of cdk-nag's AwsSolutions pack that come from aws-eks-v2 itself or from AWS's own requirements,
+ * each with its reason (cdk-nag 3 reads them through aws-cdk-lib's `Validations.acknowledge`).
+ */
+function acknowledgeEksFindings(scope: Construct): void {
+  const managed = (policy: string) => `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`;
+  Validations.of(scope).acknowledge(
+    ...['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryReadOnly'].map((p) => ({
+      id: managed(p),
+      reason: NODE_ROLE_REASON,
+    })),
+    {
+      id: managed('AmazonEKSClusterPolicy'),
+      reason:
+        'The EKS cluster role requires the AWS managed AmazonEKSClusterPolicy (https://docs.aws.amazon.com/eks/latest/userguide/cluster-iam-role.html).',
+    },
+    {
+      id: 'CloudFormation-Validate::W9009',
+      reason:
+        'aws-eks-v2 writes EncryptionConfig.Resources: ["secrets"], the only value EKS accepts; the validator flags the property as deprecated in the schema, but it is what enables envelope encryption of secrets.',
+    },
+  );
+}

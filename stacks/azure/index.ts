@@ -1,0 +1,2 @@
+export * from './azure-ml-stack';
+export type { TerraformBackendFactory } from '../private/terraform';

@@ -1,0 +1,2 @@
+export * from './gcp-ml-stack';
+export type { TerraformBackendFactory } from '../private/terraform';

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // onnxruntime-node and aws-cdk-lib need real Node realms: never 'vmThreads'.
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    snapshotSerializers: ['test/support/snapshot-serializer.ts'],
+  },
+});
