@@ -39,6 +39,15 @@ export interface SynthResult {
   readonly warnings: SynthWarning[];
 }
 
+const APPS = Symbol.for('mlstack.apps');
+
+/** Every MlApp made in this process, so that `mlstack synth` can synthesize an app that did not. */
+export function createdApps(): MlApp[] {
+  const g = globalThis as unknown as Record<symbol, MlApp[] | undefined>;
+  g[APPS] ??= [];
+  return g[APPS];
+}
+
 const WARNING_TYPES = new Set(['aws:cdk:warning', 'mlstack:warning']);
 const OWNED_DIRS = ['aws', 'gcp', 'azure', 'k8s'];
 
@@ -57,6 +66,8 @@ export class MlApp {
   /** The output folder. */
   public readonly outdir: string;
   private readonly awsContext: Record<string, unknown>;
+  /** What the last `synth()` wrote; undefined before it ran. */
+  public lastSynth?: SynthResult;
   private awsApp?: AwsApp;
   private gcpApp?: TerraformApp;
   private azureApp?: TerraformApp;
@@ -64,6 +75,7 @@ export class MlApp {
   constructor(props: MlAppProps = {}) {
     this.outdir = path.resolve(props.outdir ?? process.env.MLSTACK_OUTDIR ?? 'mlstack.out');
     this.awsContext = props.awsContext ?? {};
+    createdApps().push(this);
   }
 
   /** The AWS CDK app: the scope of `AwsMlStack`s. */
@@ -135,7 +147,8 @@ export class MlApp {
         }
       }
     }
-    return { outdir: this.outdir, stacks, files: listFiles(this.outdir), warnings: dedupe(warnings) };
+    this.lastSynth = { outdir: this.outdir, stacks, files: listFiles(this.outdir), warnings: dedupe(warnings) };
+    return this.lastSynth;
   }
 
   private roots(): { cloud: Cloud; root: IConstruct }[] {

@@ -1,0 +1,71 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { synthCommand } from './synth';
+
+/** The package version, read from package.json. */
+export function packageVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    const p = path.join(__dirname, rel);
+    if (fs.existsSync(p)) return (JSON.parse(fs.readFileSync(p, 'utf8')) as { version: string }).version;
+  }
+  return '0.0.0';
+}
+
+/** A failure the CLI reports as one line, with the exit code to use. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    public readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Builds the `mlstack` command. */
+export function buildProgram(): Command {
+  const program = new Command('mlstack')
+    .description('Typed constructs for production ML infrastructure on AWS, Google Cloud and Azure')
+    .version(packageVersion())
+    .option('--verbose', 'print stack traces on errors', false)
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('synth')
+    .description('synthesize every stack of an app: CloudFormation, Terraform JSON and Kubernetes manifests')
+    .option('--app <file>', 'the app program (TypeScript or JavaScript)', 'examples/app.ts')
+    .option('--out <dir>', 'output folder', 'mlstack.out')
+    .option('--quiet', 'print nothing but errors', false)
+    .action(async (opts: { app: string; out: string; quiet: boolean }) => {
+      await synthCommand({ ...opts, log: (s) => (opts.quiet ? undefined : process.stdout.write(`${s}\n`)) });
+    });
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. Errors print one line unless `--verbose`. */
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    const err = e as Error;
+    if (verbose) process.stderr.write(`${err.stack ?? err.message}\n`);
+    else process.stderr.write(`mlstack: ${oneLine(err)}\n`);
+    return e instanceof CliError ? e.exitCode : 1;
+  }
+}
+
+/** The first line of an error message, without the noise some frameworks add. */
+function oneLine(err: Error): string {
+  const first = (err.message || String(err)).split('\n').find((l) => l.trim() !== '') ?? err.name;
+  return first.trim();
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => process.exit(code));
+}
