@@ -367,7 +367,7 @@ export class GpuCluster extends Construct {
       if (!gpuType.supportsMig) {
         v.fail(
           `${path}.sharing`,
-          sharing.toString(),
+          sharing,
           `is not possible: ${gpuType.displayName} has no MIG`,
           'Use GpuSharing.timeSlicing(n), or a MIG-capable GPU (A100, H100).',
         );
@@ -375,7 +375,7 @@ export class GpuCluster extends Construct {
       if (!gpuType.migProfiles.includes(sharing.migProfile ?? '')) {
         v.fail(
           `${path}.sharing`,
-          sharing.toString(),
+          sharing,
           `is not a MIG profile of ${gpuType.displayName}`,
           `Use one of ${gpuType.migProfiles.join(', ')}.`,
         );

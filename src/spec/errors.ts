@@ -23,7 +23,7 @@ export class MlStackValidationError extends Error {
 export function formatValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === undefined) return 'undefined';
-  if (typeof value === 'object' && value !== null && 'toString' in value) {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const s = String(value);
     if (s !== '[object Object]') return s;
   }
