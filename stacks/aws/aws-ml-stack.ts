@@ -1,8 +1,8 @@
-import { Annotations, CfnOutput, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnCondition, CfnOutput, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
 import type { KubernetesManifest } from '../../src/k8s/manifest';
@@ -13,13 +13,13 @@ import { type IMlStack, type KubernetesClusterCapability, MlStack } from '../ml-
 /** Props of {@link AwsMlStack}. */
 export interface AwsMlStackProps extends StackProps {
   /**
-   * A Lambda layer with `kubectl` (e.g. `new KubectlV33Layer(this, 'Kubectl')` from
-   * `@aws-cdk/lambda-layer-kubectl-v33`). When set, `cdk deploy` also applies every Kubernetes manifest
-   * of the stack's clusters through the EKS kubectl provider.
+   * Makes the Lambda layer with `kubectl`, e.g. `(scope) => new KubectlV33Layer(scope, 'Kubectl')` from
+   * `@aws-cdk/lambda-layer-kubectl-v33` (match the cluster's Kubernetes minor). When set, `cdk deploy` also
+   * applies every Kubernetes manifest of the stack's clusters through the EKS kubectl provider.
    * @default - manifests are only written to the synth output (`k8s/`), for GitOps or `kubectl apply`
    * @see https://docs.aws.amazon.com/cdk/api/v2/docs/aws-eks-v2-readme.html
    */
-  readonly kubectlLayer?: lambda.ILayerVersion;
+  readonly kubectlLayer?: (scope: Construct) => lambda.ILayerVersion;
   /**
    * Maximum availability zones of the VPC that mlstack creates for each cluster.
    * @default 3
@@ -37,13 +37,14 @@ const NODE_ROLE_REASON =
 export class AwsMlStack extends Stack implements IMlStack {
   /** Always `aws`. */
   public readonly cloud: Cloud = 'aws';
-  private readonly kubectlLayer?: lambda.ILayerVersion;
+  private readonly kubectlLayerFactory?: (scope: Construct) => lambda.ILayerVersion;
+  private kubectlLayer?: lambda.ILayerVersion;
   private readonly maxAzs: number;
 
   constructor(scope: Construct, id: string, props: AwsMlStackProps = {}) {
     super(scope, id, props);
     MlStack.mark(this);
-    this.kubectlLayer = props.kubectlLayer;
+    this.kubectlLayerFactory = props.kubectlLayer;
     this.maxAzs = props.maxAzs ?? 3;
   }
 
@@ -77,6 +78,7 @@ export class AwsMlStack extends Stack implements IMlStack {
       ? eks.EndpointAccess.PRIVATE
       : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...spec.authorizedNetworks);
 
+    if (this.kubectlLayerFactory && !this.kubectlLayer) this.kubectlLayer = this.kubectlLayerFactory(this);
     const cluster = new eks.Cluster(scope, id, {
       clusterName: spec.name,
       version: eks.KubernetesVersion.of(spec.version.version),
@@ -108,6 +110,7 @@ export class AwsMlStack extends Stack implements IMlStack {
     });
 
     acknowledgeEksFindings(scope);
+    if (this.kubectlLayer) acknowledgeKubectlProviderFindings(this, cluster);
     const stack = this;
     return {
       clusterName: cluster.clusterName,
@@ -128,9 +131,10 @@ export class AwsMlStack extends Stack implements IMlStack {
 
   private addNodegroup(scope: Construct, cluster: eks.Cluster, clusterName: string, pool: NodePoolSpec): eks.Nodegroup {
     const gpu = pool.gpu !== undefined;
-    return new eks.Nodegroup(scope, `Pool-${pool.name}`, {
+    const nodegroup = new eks.Nodegroup(scope, `Pool-${pool.name}`, {
       cluster,
-      instanceTypes: [new ec2.InstanceType(pool.instanceType)],
+      // instanceTypes is set on the L1 below: aws-eks-v2 checks the AMI type against its own list of GPU
+      // families (p2, p3, g2, g3, g4), which lacks g5, g6, g6e, p4d, p4de and p5 and would reject the NVIDIA AMI.
       // AL2023 NVIDIA AMIs ship the NVIDIA driver and container toolkit.
       amiType: gpu ? eks.NodegroupAmiType.AL2023_X86_64_NVIDIA : eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
       capacityType: pool.spot ? eks.CapacityType.SPOT : eks.CapacityType.ON_DEMAND,
@@ -150,6 +154,8 @@ export class AwsMlStack extends Stack implements IMlStack {
       },
       tags: autoscalerTemplateTags(clusterName, pool),
     });
+    (nodegroup.node.defaultChild as eks.CfnNodegroup).instanceTypes = [pool.instanceType];
+    return nodegroup;
   }
 }
 
@@ -197,5 +203,41 @@ function acknowledgeEksFindings(scope: Construct): void {
       reason:
         'aws-eks-v2 writes EncryptionConfig.Resources: ["secrets"], the only value EKS accepts; the validator flags the property as deprecated in the schema, but it is what enables envelope encryption of secrets.',
     },
+  );
+}
+
+/**
+ * Findings on the kubectl provider that aws-eks-v2 creates when a kubectl layer is given: its Lambda roles
+ * use the AWS managed Lambda execution policies and may invoke the handler's versions. The ids carry logical
+ * ids, so they are computed from the provider's constructs.
+ */
+function acknowledgeKubectlProviderFindings(stack: Stack, cluster: eks.Cluster): void {
+  const all = cluster.node.findAll();
+  const handler = all.find(
+    (c): c is lambda.CfnFunction => c instanceof lambda.CfnFunction && c.node.path.endsWith('KubectlProvider/Handler/Resource'),
+  );
+  const ecrCondition = all.find((c): c is CfnCondition => c instanceof CfnCondition && c.node.id.startsWith('HasEcrPublic'));
+  const reason =
+    'The kubectl provider is made by aws-eks-v2: its Lambda functions run in the VPC with the AWS managed Lambda execution policies (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html) and the provider framework invokes any version of its handler.';
+  const managed = (policy: string) => `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`;
+  Validations.of(cluster).acknowledge(
+    { id: managed('service-role/AWSLambdaBasicExecutionRole'), reason },
+    { id: managed('service-role/AWSLambdaVPCAccessExecutionRole'), reason },
+    ...(ecrCondition
+      ? [
+          {
+            id: `AwsSolutions::AwsSolutions-IAM4[Policy::${JSON.stringify({
+              'Fn::If': [
+                stack.getLogicalId(ecrCondition),
+                { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly']] },
+                { Ref: 'AWS::NoValue' },
+              ],
+            })}]`,
+            reason,
+          },
+        ]
+      : []),
+    ...(handler ? [{ id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${stack.getLogicalId(handler)}.Arn>:*]`, reason }] : []),
+    { id: 'AwsSolutions::AwsSolutions-L1', reason: 'The Lambda runtimes of aws-eks-v2 custom resources are chosen by aws-cdk-lib.' },
   );
 }
