@@ -1,0 +1,147 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listFiles } from '../stacks/app';
+import { modelFor } from './support/kubernetes-schema';
+
+const run = promisify(execFile);
+const repo = path.resolve(__dirname, '..');
+const bin = path.join(repo, 'bin', 'mlstack.js');
+const env = { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', CDK_DISABLE_CLI_TELEMETRY: 'true', MLSTACK_OUTDIR: '', CDK_OUTDIR: '' };
+delete env.MLSTACK_OUTDIR;
+delete env.CDK_OUTDIR;
+
+async function mlstack(args: string[], cwd = repo) {
+  try {
+    const r = await run(process.execPath, [bin, ...args], { cwd, env, timeout: 120_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+function digest(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of listFiles(dir)) out[f] = createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex');
+  return out;
+}
+
+describe('mlstack synth (child process)', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-cli-'));
+  const out1 = path.join(tmp, 'one');
+  const out2 = path.join(tmp, 'two');
+  let first: Awaited<ReturnType<typeof mlstack>>;
+
+  beforeAll(async () => {
+    first = await mlstack(['synth', '--out', out1]);
+  });
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('synthesizes the example platform for all three clouds with no credentials', () => {
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/aws\s+ml-platform-aws/);
+    expect(first.stdout).toMatch(/gcp\s+ml-platform-gcp/);
+    expect(first.stdout).toMatch(/azure\s+ml-platform-azure/);
+    const files = listFiles(out1);
+    expect(files).toContain('aws/manifest.json');
+    expect(files).toContain('aws/ml-platform-aws.template.json');
+    expect(files).toContain('gcp/stacks/ml-platform-gcp/cdk.tf.json');
+    expect(files).toContain('azure/stacks/ml-platform-azure/cdk.tf.json');
+    expect(files.filter((f) => f.startsWith('k8s/ml-platform-aws/ml-platform/') && f.endsWith('.yaml')).length).toBeGreaterThan(0);
+  });
+
+  it('writes a cloud assembly that names the stack template', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(out1, 'aws', 'manifest.json'), 'utf8'));
+    expect(manifest.artifacts['ml-platform-aws']).toMatchObject({
+      type: 'aws:cloudformation:stack',
+      properties: { templateFile: 'ml-platform-aws.template.json' },
+    });
+  });
+
+  it('writes Terraform JSON with relative state paths only', () => {
+    for (const cloud of ['gcp', 'azure']) {
+      const text = fs.readFileSync(path.join(out1, cloud, 'stacks', `ml-platform-${cloud}`, 'cdk.tf.json'), 'utf8');
+      expect(text).not.toContain(repo);
+      expect(text).not.toContain(os.tmpdir());
+      expect(JSON.parse(text).terraform.backend.local.path).toBe(`terraform.ml-platform-${cloud}.tfstate`);
+    }
+  });
+
+  it('writes one Kubernetes object a file, each valid against its schema', () => {
+    const yamlFiles = listFiles(out1).filter((f) => f.startsWith('k8s/'));
+    expect(yamlFiles.length).toBeGreaterThanOrEqual(4);
+    for (const f of yamlFiles) {
+      const docs = parseAllDocuments(fs.readFileSync(path.join(out1, f), 'utf8'));
+      expect(docs, f).toHaveLength(1);
+      const obj = docs[0].toJS() as { apiVersion: string; kind: string };
+      const Model = modelFor(obj.apiVersion, obj.kind);
+      expect(() => new Model(obj).validate(), f).not.toThrow();
+    }
+  });
+
+  it('is deterministic: a second run writes byte-identical files', async () => {
+    const second = await mlstack(['synth', '--out', out2, '--quiet']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe('');
+    expect(digest(out2)).toEqual(digest(out1));
+  });
+
+  it('removes files of a previous run that the app no longer makes', async () => {
+    const stale = path.join(out2, 'k8s', 'gone', 'x.yaml');
+    fs.mkdirSync(path.dirname(stale), { recursive: true });
+    fs.writeFileSync(stale, 'stale');
+    expect((await mlstack(['synth', '--out', out2, '--quiet'])).code).toBe(0);
+    expect(fs.existsSync(stale)).toBe(false);
+  });
+
+  it('prints one line naming the prop, the value and the fix for a bad-props app, and exits non-zero', async () => {
+    const r = await mlstack(['synth', '--app', 'test/fixtures/apps/bad-props.ts', '--out', path.join(tmp, 'bad')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toBe(
+      "mlstack: GpuCluster 'bad/Gpus': 'gpuPools[0].minNodes' (4) must not exceed 'gpuPools[0].maxNodes' (2). Set minNodes <= maxNodes.\n",
+    );
+  });
+
+  it('prints the stack trace with --verbose', async () => {
+    const r = await mlstack(['synth', '--verbose', '--app', 'test/fixtures/apps/bad-props.ts', '--out', path.join(tmp, 'bad')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/MlStackValidationError: GpuCluster/);
+    expect(r.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('reports a missing app file', async () => {
+    const r = await mlstack(['synth', '--app', 'nope.ts']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("mlstack: --app 'nope.ts' does not exist. Pass the path of your app program, e.g. --app infra/app.ts.\n");
+  });
+
+  it('rejects an unknown command with usage and a non-zero exit', async () => {
+    const r = await mlstack(['synthesize']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/unknown command 'synthesize'/);
+  });
+});
+
+describe('npx cdk synth with the repository cdk.json', () => {
+  it('synthesizes the AWS example', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-cdk-'));
+    try {
+      const cdk = path.join(repo, 'node_modules', 'aws-cdk', 'bin', 'cdk');
+      await run(process.execPath, [cdk, 'synth', '--no-notices', '--quiet', '-o', out], { cwd: repo, env, timeout: 180_000 });
+      const template = JSON.parse(fs.readFileSync(path.join(out, 'ml-platform-aws.template.json'), 'utf8'));
+      const types = Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type);
+      expect(types).toContain('AWS::EKS::Cluster');
+      expect(types.filter((t) => t === 'AWS::EKS::Nodegroup')).toHaveLength(3);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
