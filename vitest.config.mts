@@ -8,6 +8,9 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // The JSON report is what .ci/run counts from.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-results.json' },
     snapshotSerializers: ['test/support/snapshot-serializer.ts'],
   },
 });

@@ -213,7 +213,12 @@ export class GpuCluster extends Construct {
     const authorizedNetworks = props.authorizedNetworks ?? [];
     authorizedNetworks.forEach((cidr, i) => {
       if (!isCidr(cidr)) {
-        v.fail(`authorizedNetworks[${i}]`, cidr, 'is not an IPv4 CIDR', "Write it as 'a.b.c.d/n', e.g. '203.0.113.0/24'.");
+        v.fail(
+          `authorizedNetworks[${i}]`,
+          cidr,
+          'is not an IPv4 CIDR',
+          "Write it as 'a.b.c.d/n', e.g. '203.0.113.0/24'.",
+        );
       }
     });
     if (!privateEndpoint && authorizedNetworks.length === 0) {
@@ -221,17 +226,27 @@ export class GpuCluster extends Construct {
         'authorizedNetworks',
         authorizedNetworks,
         'is empty while privateEndpoint is false, which would open the Kubernetes API to the internet',
-        "List the CIDRs that may reach it (e.g. your office or CI egress), or keep privateEndpoint: true.",
+        'List the CIDRs that may reach it (e.g. your office or CI egress), or keep privateEndpoint: true.',
       );
     }
 
     const tags = props.tags ?? {};
     for (const [k, val] of Object.entries(tags)) {
       if (!LABEL_KEY.test(k)) {
-        v.fail(`tags.${k}`, k, 'is not a valid tag key on every cloud', 'Use lowercase letters, digits, _ and - (GCP label rules), starting with a letter.');
+        v.fail(
+          `tags.${k}`,
+          k,
+          'is not a valid tag key on every cloud',
+          'Use lowercase letters, digits, _ and - (GCP label rules), starting with a letter.',
+        );
       }
       if (typeof val !== 'string' || !LABEL_VALUE.test(val)) {
-        v.fail(`tags.${k}`, val, 'is not a valid tag value on every cloud', 'Use at most 63 lowercase letters, digits, _ and - (GCP label rules).');
+        v.fail(
+          `tags.${k}`,
+          val,
+          'is not a valid tag value on every cloud',
+          'Use at most 63 lowercase letters, digits, _ and - (GCP label rules).',
+        );
       }
     }
 
@@ -281,7 +296,12 @@ export class GpuCluster extends Construct {
 
   private addResolvedPool(pool: NodePoolSpec): void {
     if ([...this.gpuPoolSpecs, this.systemPool].some((p) => p.name === pool.name)) {
-      this.check.fail('gpuPools[].name', pool.name, 'is used by another pool of this cluster', 'Give every pool a unique name.');
+      this.check.fail(
+        'gpuPools[].name',
+        pool.name,
+        'is used by another pool of this cluster',
+        'Give every pool a unique name.',
+      );
     }
     this.gpuPoolSpecs.push(pool);
     this.capability.addNodePool(this, pool);
@@ -304,7 +324,12 @@ export class GpuCluster extends Construct {
     v.integer('systemPool.minNodes', minNodes, 1, 1000);
     v.integer('systemPool.maxNodes', maxNodes, 1, 1000);
     if (minNodes > maxNodes) {
-      v.fail('systemPool.minNodes', minNodes, `must not exceed 'systemPool.maxNodes' (${maxNodes})`, 'Set minNodes <= maxNodes.');
+      v.fail(
+        'systemPool.minNodes',
+        minNodes,
+        `must not exceed 'systemPool.maxNodes' (${maxNodes})`,
+        'Set minNodes <= maxNodes.',
+      );
     }
     const diskSizeGiB = p.diskSizeGiB ?? 50;
     v.integer('systemPool.diskSizeGiB', diskSizeGiB, 20, 16384);
@@ -323,7 +348,7 @@ export class GpuCluster extends Construct {
   }
 
   private resolveGpuPool(p: GpuPoolProps, path: string): NodePoolSpec {
-    const v = this.check;
+    const v: Validator = this.check;
     if (typeof p?.name !== 'string' || !POOL_NAME.test(p.name)) {
       v.fail(
         `${path}.name`,
@@ -337,7 +362,12 @@ export class GpuCluster extends Construct {
     }
     const gpuType = p.gpu?.type;
     if (!gpuType || typeof gpuType !== 'object' || !('migProfiles' in gpuType)) {
-      v.fail(`${path}.gpu.type`, gpuType, 'is not a GpuType', 'Use one of the GpuType members, e.g. GpuType.NVIDIA_L4.');
+      v.fail(
+        `${path}.gpu.type`,
+        gpuType,
+        'is not a GpuType',
+        'Use one of the GpuType members, e.g. GpuType.NVIDIA_L4.',
+      );
     }
     const count = p.gpu.count ?? 1;
     v.integer(`${path}.gpu.count`, count, 1, 16);
@@ -345,10 +375,18 @@ export class GpuCluster extends Construct {
     if (!resolved.ok) {
       const [prop, value, fix] =
         resolved.field === 'type'
-          ? [`${path}.gpu.type`, gpuType.id, 'Pick a GPU type this cloud offers, or put this pool in a stack for another cloud.']
+          ? [
+              `${path}.gpu.type`,
+              gpuType.id,
+              'Pick a GPU type this cloud offers, or put this pool in a stack for another cloud.',
+            ]
           : resolved.field === 'count'
             ? [`${path}.gpu.count`, count, 'Pick a GPU count the instance type holds.']
-            : [`${path}.instanceType`, p.instanceType, 'Pick one of the listed types, or leave instanceType unset.'];
+            : [
+                `${path}.instanceType`,
+                p.instanceType,
+                'Pick one of the listed types, or leave instanceType unset.',
+              ];
       v.fail(prop, value, resolved.reason, fix);
     }
 
@@ -357,7 +395,12 @@ export class GpuCluster extends Construct {
     v.integer(`${path}.minNodes`, minNodes, 0, 1000);
     v.integer(`${path}.maxNodes`, maxNodes, 1, 1000);
     if (minNodes > maxNodes) {
-      v.fail(`${path}.minNodes`, minNodes, `must not exceed '${path}.maxNodes' (${maxNodes})`, 'Set minNodes <= maxNodes.');
+      v.fail(
+        `${path}.minNodes`,
+        minNodes,
+        `must not exceed '${path}.maxNodes' (${maxNodes})`,
+        'Set minNodes <= maxNodes.',
+      );
     }
     const diskSizeGiB = p.diskSizeGiB ?? 200;
     v.integer(`${path}.diskSizeGiB`, diskSizeGiB, 50, 16384);
@@ -387,7 +430,12 @@ export class GpuCluster extends Construct {
     const taints = p.taints ?? [DEFAULT_GPU_TAINT];
     taints.forEach((t, i) => {
       if (!/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(t.key ?? '')) {
-        v.fail(`${path}.taints[${i}].key`, t.key, 'is not a valid taint key', "Use a qualified name such as 'nvidia.com/gpu'.");
+        v.fail(
+          `${path}.taints[${i}].key`,
+          t.key,
+          'is not a valid taint key',
+          "Use a qualified name such as 'nvidia.com/gpu'.",
+        );
       }
       if (!Object.values(TaintEffect).includes(t.effect)) {
         v.fail(`${path}.taints[${i}].effect`, t.effect, 'is not a taint effect', 'Use a TaintEffect member.');
@@ -405,7 +453,11 @@ export class GpuCluster extends Construct {
       // AKS labels and taints Spot nodes itself; declaring them keeps Terraform from seeing drift and lets
       // workloads compute their tolerations from the pool.
       labels['kubernetes.azure.com/scalesetpriority'] = 'spot';
-      allTaints.push({ key: 'kubernetes.azure.com/scalesetpriority', value: 'spot', effect: TaintEffect.NO_SCHEDULE });
+      allTaints.push({
+        key: 'kubernetes.azure.com/scalesetpriority',
+        value: 'spot',
+        effect: TaintEffect.NO_SCHEDULE,
+      });
     }
     if (sharing?.strategy === 'mig' && this.cloud === 'aws') {
       labels['nvidia.com/mig.config'] = `all-${sharing.migProfile}`;
@@ -441,7 +493,8 @@ export class GpuCluster extends Construct {
     zones.forEach((z, i) => {
       if (!re.test(z)) this.check.fail(`${prop}[${i}]`, z, `is not a zone on this cloud`, `Use ${what}.`);
     });
-    if (zones.length === 0) this.check.fail(prop, zones, 'is empty', 'List at least one zone, or leave zones unset.');
+    if (zones.length === 0)
+      this.check.fail(prop, zones, 'is empty', 'List at least one zone, or leave zones unset.');
     return zones;
   }
 }

@@ -10,7 +10,9 @@ import { definePlatform } from './platform';
 
 const app = new MlApp();
 definePlatform(new AwsMlStack(app.aws, 'ml-platform-aws', { description: 'mlstack example platform' }));
-definePlatform(new GcpMlStack(app.gcp, 'ml-platform-gcp', { project: 'acme-ml-prod', region: 'us-central1' }));
+definePlatform(
+  new GcpMlStack(app.gcp, 'ml-platform-gcp', { project: 'acme-ml-prod', region: 'us-central1' }),
+);
 definePlatform(
   new AzureMlStack(app.azure, 'ml-platform-azure', {
     subscriptionId: '00000000-0000-0000-0000-000000000000',

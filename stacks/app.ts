@@ -84,7 +84,11 @@ export class MlApp {
       // Loaded on first use, so that a GCP-only program never loads aws-cdk-lib.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { App } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
-      this.awsApp = new App({ outdir: path.join(this.outdir, 'aws'), context: this.awsContext, autoSynth: false });
+      this.awsApp = new App({
+        outdir: path.join(this.outdir, 'aws'),
+        context: this.awsContext,
+        autoSynth: false,
+      });
     }
     return this.awsApp;
   }
@@ -147,7 +151,12 @@ export class MlApp {
         }
       }
     }
-    this.lastSynth = { outdir: this.outdir, stacks, files: listFiles(this.outdir), warnings: dedupe(warnings) };
+    this.lastSynth = {
+      outdir: this.outdir,
+      stacks,
+      files: listFiles(this.outdir),
+      warnings: dedupe(warnings),
+    };
     return this.lastSynth;
   }
 

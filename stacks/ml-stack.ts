@@ -34,7 +34,11 @@ export interface IMlStack extends IConstruct {
   /** The stack's name, used for output folders. */
   readonly stackName: string;
   /** Builds a managed Kubernetes cluster with its node pools. */
-  addKubernetesCluster(scope: Construct, id: string, spec: KubernetesClusterSpec): KubernetesClusterCapability;
+  addKubernetesCluster(
+    scope: Construct,
+    id: string,
+    spec: KubernetesClusterSpec,
+  ): KubernetesClusterCapability;
   /** Records a synth-time warning on `scope`, shown by `mlstack synth` and by the cloud's own CLI. */
   addWarning(scope: IConstruct, message: string): void;
 }

@@ -12,7 +12,11 @@ import { modelFor } from './support/kubernetes-schema';
 const run = promisify(execFile);
 const repo = path.resolve(__dirname, '..');
 const bin = path.join(repo, 'bin', 'mlstack.js');
-const env = { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', CDK_DISABLE_CLI_TELEMETRY: 'true', MLSTACK_OUTDIR: '', CDK_OUTDIR: '' };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  CDK_DISABLE_VERSION_CHECK: '1',
+  CDK_DISABLE_CLI_TELEMETRY: 'true',
+};
 delete env.MLSTACK_OUTDIR;
 delete env.CDK_OUTDIR;
 
@@ -28,7 +32,10 @@ async function mlstack(args: string[], cwd = repo) {
 
 function digest(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of listFiles(dir)) out[f] = createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex');
+  for (const f of listFiles(dir))
+    out[f] = createHash('sha256')
+      .update(fs.readFileSync(path.join(dir, f)))
+      .digest('hex');
   return out;
 }
 
@@ -54,7 +61,9 @@ describe('mlstack synth (child process)', () => {
     expect(files).toContain('aws/ml-platform-aws.template.json');
     expect(files).toContain('gcp/stacks/ml-platform-gcp/cdk.tf.json');
     expect(files).toContain('azure/stacks/ml-platform-azure/cdk.tf.json');
-    expect(files.filter((f) => f.startsWith('k8s/ml-platform-aws/ml-platform/') && f.endsWith('.yaml')).length).toBeGreaterThan(0);
+    expect(
+      files.filter((f) => f.startsWith('k8s/ml-platform-aws/ml-platform/') && f.endsWith('.yaml')).length,
+    ).toBeGreaterThan(0);
   });
 
   it('writes a cloud assembly that names the stack template', () => {
@@ -67,7 +76,10 @@ describe('mlstack synth (child process)', () => {
 
   it('writes Terraform JSON with relative state paths only', () => {
     for (const cloud of ['gcp', 'azure']) {
-      const text = fs.readFileSync(path.join(out1, cloud, 'stacks', `ml-platform-${cloud}`, 'cdk.tf.json'), 'utf8');
+      const text = fs.readFileSync(
+        path.join(out1, cloud, 'stacks', `ml-platform-${cloud}`, 'cdk.tf.json'),
+        'utf8',
+      );
       expect(text).not.toContain(repo);
       expect(text).not.toContain(os.tmpdir());
       expect(JSON.parse(text).terraform.backend.local.path).toBe(`terraform.ml-platform-${cloud}.tfstate`);
@@ -102,7 +114,13 @@ describe('mlstack synth (child process)', () => {
   });
 
   it('prints one line naming the prop, the value and the fix for a bad-props app, and exits non-zero', async () => {
-    const r = await mlstack(['synth', '--app', 'test/fixtures/apps/bad-props.ts', '--out', path.join(tmp, 'bad')]);
+    const r = await mlstack([
+      'synth',
+      '--app',
+      'test/fixtures/apps/bad-props.ts',
+      '--out',
+      path.join(tmp, 'bad'),
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toBe(
@@ -111,7 +129,14 @@ describe('mlstack synth (child process)', () => {
   });
 
   it('prints the stack trace with --verbose', async () => {
-    const r = await mlstack(['synth', '--verbose', '--app', 'test/fixtures/apps/bad-props.ts', '--out', path.join(tmp, 'bad')]);
+    const r = await mlstack([
+      'synth',
+      '--verbose',
+      '--app',
+      'test/fixtures/apps/bad-props.ts',
+      '--out',
+      path.join(tmp, 'bad'),
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/MlStackValidationError: GpuCluster/);
     expect(r.stderr).toMatch(/\n\s+at /);
@@ -120,7 +145,9 @@ describe('mlstack synth (child process)', () => {
   it('reports a missing app file', async () => {
     const r = await mlstack(['synth', '--app', 'nope.ts']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe("mlstack: --app 'nope.ts' does not exist. Pass the path of your app program, e.g. --app infra/app.ts.\n");
+    expect(r.stderr).toBe(
+      "mlstack: --app 'nope.ts' does not exist. Pass the path of your app program, e.g. --app infra/app.ts.\n",
+    );
   });
 
   it('rejects an unknown command with usage and a non-zero exit', async () => {
@@ -135,7 +162,11 @@ describe('npx cdk synth with the repository cdk.json', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-cdk-'));
     try {
       const cdk = path.join(repo, 'node_modules', 'aws-cdk', 'bin', 'cdk');
-      await run(process.execPath, [cdk, 'synth', '--no-notices', '--quiet', '-o', out], { cwd: repo, env, timeout: 180_000 });
+      await run(process.execPath, [cdk, 'synth', '--no-notices', '--quiet', '-o', out], {
+        cwd: repo,
+        env,
+        timeout: 180_000,
+      });
       const template = JSON.parse(fs.readFileSync(path.join(out, 'ml-platform-aws.template.json'), 'utf8'));
       const types = Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type);
       expect(types).toContain('AWS::EKS::Cluster');

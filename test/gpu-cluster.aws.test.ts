@@ -13,8 +13,20 @@ describe('GpuCluster on AWS (EKS)', () => {
     clusterName: 'ml',
     version: KubernetesVersion.V1_33,
     gpuPools: [
-      { name: 'l4', gpu: { type: GpuType.NVIDIA_L4 }, maxNodes: 4, spot: true, sharing: GpuSharing.timeSlicing(4) },
-      { name: 'h100', gpu: { type: GpuType.NVIDIA_H100_80GB, count: 8 }, minNodes: 1, maxNodes: 2, diskSizeGiB: 1000 },
+      {
+        name: 'l4',
+        gpu: { type: GpuType.NVIDIA_L4 },
+        maxNodes: 4,
+        spot: true,
+        sharing: GpuSharing.timeSlicing(4),
+      },
+      {
+        name: 'h100',
+        gpu: { type: GpuType.NVIDIA_H100_80GB, count: 8 },
+        minNodes: 1,
+        maxNodes: 2,
+        diskSizeGiB: 1000,
+      },
     ],
     tags: { team: 'ml' },
   });
@@ -30,7 +42,13 @@ describe('GpuCluster on AWS (EKS)', () => {
       ResourcesVpcConfig: Match.objectLike({ EndpointPrivateAccess: true, EndpointPublicAccess: false }),
       Logging: {
         ClusterLogging: {
-          EnabledTypes: [{ Type: 'api' }, { Type: 'audit' }, { Type: 'authenticator' }, { Type: 'controllerManager' }, { Type: 'scheduler' }],
+          EnabledTypes: [
+            { Type: 'api' },
+            { Type: 'audit' },
+            { Type: 'authenticator' },
+            { Type: 'controllerManager' },
+            { Type: 'scheduler' },
+          ],
         },
       },
     });
@@ -109,7 +127,11 @@ describe('GpuCluster on AWS with a kubectl layer', () => {
   it('applies the manifests through the EKS kubectl provider at cdk deploy', () => {
     const s2 = awsStack({
       kubectlLayer: (scope) =>
-        LayerVersion.fromLayerVersionArn(scope, 'Kubectl', 'arn:aws:lambda:us-east-1:123456789012:layer:kubectl:1'),
+        LayerVersion.fromLayerVersionArn(
+          scope,
+          'Kubectl',
+          'arn:aws:lambda:us-east-1:123456789012:layer:kubectl:1',
+        ),
     });
     new GpuCluster(s2, 'Gpus', { gpuPools: [{ name: 'l4', gpu: { type: GpuType.NVIDIA_L4 } }] });
     const template = awsTemplate(s2);
@@ -125,14 +147,22 @@ describe('GpuCluster MIG on AWS', () => {
   it('labels nodes for the MIG manager and warns that EKS has no managed MIG', () => {
     const stack = awsStack();
     new GpuCluster(stack, 'Gpus', {
-      gpuPools: [{ name: 'a100', gpu: { type: GpuType.NVIDIA_A100_80GB, count: 8 }, sharing: GpuSharing.mig('3g.40gb') }],
+      gpuPools: [
+        {
+          name: 'a100',
+          gpu: { type: GpuType.NVIDIA_A100_80GB, count: 8 },
+          sharing: GpuSharing.mig('3g.40gb'),
+        },
+      ],
     });
     const template = awsTemplate(stack);
     template.hasResourceProperties('AWS::EKS::Nodegroup', {
       InstanceTypes: ['p4de.24xlarge'],
       Labels: Match.objectLike({ 'nvidia.com/mig.config': 'all-3g.40gb' }),
     });
-    const warnings = stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning'));
+    const warnings = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning'));
     expect(JSON.stringify(warnings)).toContain('EKS has no managed MIG partitioning');
   });
 });

@@ -13,7 +13,13 @@ describe('GpuCluster on Azure (AKS)', () => {
     version: KubernetesVersion.V1_33,
     systemPool: { size: NodeSize.XLARGE2, minNodes: 3, maxNodes: 5, zones: ['1', '2', '3'] },
     gpuPools: [
-      { name: 't4', gpu: { type: GpuType.NVIDIA_T4 }, maxNodes: 4, spot: true, sharing: GpuSharing.timeSlicing(2) },
+      {
+        name: 't4',
+        gpu: { type: GpuType.NVIDIA_T4 },
+        maxNodes: 4,
+        spot: true,
+        sharing: GpuSharing.timeSlicing(2),
+      },
       { name: 'a100', gpu: { type: GpuType.NVIDIA_A100_80GB }, sharing: GpuSharing.mig('3g.40gb') },
     ],
     tags: { team: 'ml' },
@@ -22,7 +28,9 @@ describe('GpuCluster on Azure (AKS)', () => {
 
   it('configures the azurerm provider from props and a relative local backend', () => {
     expect(
-      Testing.toHaveProviderWithProperties(text, 'azurerm', { subscription_id: '00000000-0000-0000-0000-000000000000' }),
+      Testing.toHaveProviderWithProperties(text, 'azurerm', {
+        subscription_id: '00000000-0000-0000-0000-000000000000',
+      }),
     ).toBe(true);
     expect(json.terraform.backend).toEqual({ local: { path: 'terraform.test.tfstate' } });
   });
@@ -67,15 +75,23 @@ describe('GpuCluster on Azure (AKS)', () => {
       eviction_policy: 'Delete',
       spot_max_price: -1,
       gpu_driver: 'Install',
-      node_taints: ['nvidia.com/gpu=present:NoSchedule', 'kubernetes.azure.com/scalesetpriority=spot:NoSchedule'],
-      node_labels: expect.objectContaining({ 'mlstack.io/gpu-type': 'nvidia-t4', 'kubernetes.azure.com/scalesetpriority': 'spot' }),
+      node_taints: [
+        'nvidia.com/gpu=present:NoSchedule',
+        'kubernetes.azure.com/scalesetpriority=spot:NoSchedule',
+      ],
+      node_labels: expect.objectContaining({
+        'mlstack.io/gpu-type': 'nvidia-t4',
+        'kubernetes.azure.com/scalesetpriority': 'spot',
+      }),
     });
     expect(pools.a100).toMatchObject({ vm_size: 'Standard_NC24ads_A100_v4', gpu_instance: 'MIG3g' });
     expect(pools.a100.priority).toBeUndefined();
   });
 
   it('deploys the NVIDIA device plugin, tolerating the Spot taint', () => {
-    const ds = cluster.manifests.manifests.find((m) => m.kind === 'DaemonSet' && m.metadata.name === 'nvidia-device-plugin-t4');
+    const ds = cluster.manifests.manifests.find(
+      (m) => m.kind === 'DaemonSet' && m.metadata.name === 'nvidia-device-plugin-t4',
+    );
     expect(JSON.stringify(ds)).toContain('kubernetes.azure.com/scalesetpriority');
     expect(cluster.manifests.manifests.filter((m) => m.kind === 'DaemonSet')).toHaveLength(2);
   });
@@ -91,11 +107,15 @@ describe('GpuCluster on Azure (AKS)', () => {
 
 describe('AzureMlStack', () => {
   it('fails when subscriptionId or location is not valid', () => {
-    expect(() => new AzureMlStack(Testing.app(), 's', { subscriptionId: 'abc', location: 'westeurope' })).toThrow(
-      /'subscriptionId' \("abc"\) is not a subscription id/,
-    );
     expect(
-      () => new AzureMlStack(Testing.app(), 's', { subscriptionId: '00000000-0000-0000-0000-000000000000', location: 'West Europe' }),
+      () => new AzureMlStack(Testing.app(), 's', { subscriptionId: 'abc', location: 'westeurope' }),
+    ).toThrow(/'subscriptionId' \("abc"\) is not a subscription id/);
+    expect(
+      () =>
+        new AzureMlStack(Testing.app(), 's', {
+          subscriptionId: '00000000-0000-0000-0000-000000000000',
+          location: 'West Europe',
+        }),
     ).toThrow(/'location' \("West Europe"\) is not an Azure region name/);
   });
 

@@ -12,7 +12,13 @@ describe('GpuCluster on Google Cloud (GKE)', () => {
     clusterName: 'ml',
     version: KubernetesVersion.V1_33,
     gpuPools: [
-      { name: 'l4', gpu: { type: GpuType.NVIDIA_L4 }, maxNodes: 4, spot: true, sharing: GpuSharing.timeSlicing(4) },
+      {
+        name: 'l4',
+        gpu: { type: GpuType.NVIDIA_L4 },
+        maxNodes: 4,
+        spot: true,
+        sharing: GpuSharing.timeSlicing(4),
+      },
       {
         name: 'a100',
         gpu: { type: GpuType.NVIDIA_A100_80GB, count: 2 },
@@ -29,7 +35,12 @@ describe('GpuCluster on Google Cloud (GKE)', () => {
   const { text, json } = terraformJson(stack);
 
   it('configures the google provider from props and a relative local backend', () => {
-    expect(Testing.toHaveProviderWithProperties(text, 'google', { project: 'acme-ml-test', region: 'us-central1' })).toBe(true);
+    expect(
+      Testing.toHaveProviderWithProperties(text, 'google', {
+        project: 'acme-ml-test',
+        region: 'us-central1',
+      }),
+    ).toBe(true);
     expect(json.terraform.backend).toEqual({ local: { path: 'terraform.test.tfstate' } });
   });
 
@@ -49,7 +60,10 @@ describe('GpuCluster on Google Cloud (GKE)', () => {
       deletion_protection: true,
       resource_labels: { team: 'ml' },
     });
-    expect(c.database_encryption).toMatchObject({ state: 'ENCRYPTED', key_name: expect.stringContaining('google_kms_crypto_key.') });
+    expect(c.database_encryption).toMatchObject({
+      state: 'ENCRYPTED',
+      key_name: expect.stringContaining('google_kms_crypto_key.'),
+    });
     expect(onlyResource(json, 'google_kms_crypto_key')).toMatchObject({ rotation_period: '7776000s' });
     expect(onlyResource(json, 'google_kms_crypto_key_iam_member')).toMatchObject({
       role: 'roles/cloudkms.cryptoKeyEncrypterDecrypter',
@@ -59,10 +73,14 @@ describe('GpuCluster on Google Cloud (GKE)', () => {
 
   it('runs nodes as a dedicated least-privilege service account, not the default compute one', () => {
     const roles = Object.values(json.resource.google_project_iam_member).map((r) => r.role);
-    expect(roles).toEqual(expect.arrayContaining(['roles/logging.logWriter', 'roles/monitoring.metricWriter']));
+    expect(roles).toEqual(
+      expect.arrayContaining(['roles/logging.logWriter', 'roles/monitoring.metricWriter']),
+    );
     expect(roles).not.toContain('roles/editor');
     for (const pool of Object.values(json.resource.google_container_node_pool)) {
-      expect((pool.node_config as Record<string, unknown>).service_account).toContain('google_service_account.');
+      expect((pool.node_config as Record<string, unknown>).service_account).toContain(
+        'google_service_account.',
+      );
     }
   });
 
@@ -97,7 +115,10 @@ describe('GpuCluster on Google Cloud (GKE)', () => {
       },
     });
     expect((pools.l4.node_config as Record<string, unknown>).taint).toBeUndefined();
-    expect(pools.system).toMatchObject({ node_config: { machine_type: 'e2-standard-4' }, autoscaling: { total_min_node_count: 2 } });
+    expect(pools.system).toMatchObject({
+      node_config: { machine_type: 'e2-standard-4' },
+      autoscaling: { total_min_node_count: 2 },
+    });
   });
 
   it('relies on GKE for the device plugin: no device plugin manifests', () => {
@@ -113,7 +134,9 @@ describe('GpuCluster on Google Cloud (GKE)', () => {
   });
 
   it('outputs the kubeconfig command', () => {
-    expect(JSON.stringify(json.output)).toContain('gcloud container clusters get-credentials ml --region us-central1 --project acme-ml-test');
+    expect(JSON.stringify(json.output)).toContain(
+      'gcloud container clusters get-credentials ml --region us-central1 --project acme-ml-test',
+    );
   });
 
   it('matches the snapshot', () => {
@@ -123,9 +146,9 @@ describe('GpuCluster on Google Cloud (GKE)', () => {
 
 describe('GcpMlStack', () => {
   it('fails when project or region is not valid', () => {
-    expect(() => new GcpMlStack(Testing.app(), 's', { project: 'My Project', region: 'us-central1' })).toThrow(
-      /'project' \("My Project"\) is not a Google Cloud project id/,
-    );
+    expect(
+      () => new GcpMlStack(Testing.app(), 's', { project: 'My Project', region: 'us-central1' }),
+    ).toThrow(/'project' \("My Project"\) is not a Google Cloud project id/);
     expect(() => new GcpMlStack(Testing.app(), 's', { project: 'acme-ml', region: 'us-central1-a' })).toThrow(
       /'region' \("us-central1-a"\) is not a Google Cloud region/,
     );

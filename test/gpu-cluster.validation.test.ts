@@ -8,7 +8,10 @@ import { Construct } from 'constructs';
 
 const l4 = { name: 'l4', gpu: { type: GpuType.NVIDIA_L4 } };
 const make = (cloud: Cloud, props: Partial<GpuClusterProps>) =>
-  new GpuCluster(stackFor(cloud), 'Gpus', { gpuPools: [cloud === 'azure' ? { ...l4, gpu: { type: GpuType.NVIDIA_T4 } } : l4], ...props });
+  new GpuCluster(stackFor(cloud), 'Gpus', {
+    gpuPools: [cloud === 'azure' ? { ...l4, gpu: { type: GpuType.NVIDIA_T4 } } : l4],
+    ...props,
+  });
 
 describe('GpuCluster validation', () => {
   it('fails when the pool list is empty', () => {
@@ -30,7 +33,9 @@ describe('GpuCluster validation', () => {
     expect(() => make('aws', { gpuPools: [{ ...l4, minNodes: 4, maxNodes: 2 }] })).toThrow(
       "GpuCluster 'test/Gpus': 'gpuPools[0].minNodes' (4) must not exceed 'gpuPools[0].maxNodes' (2). Set minNodes <= maxNodes.",
     );
-    expect(() => make('aws', { systemPool: { minNodes: 5, maxNodes: 3 } })).toThrow(/'systemPool.minNodes' \(5\) must not exceed/);
+    expect(() => make('aws', { systemPool: { minNodes: 5, maxNodes: 3 } })).toThrow(
+      /'systemPool.minNodes' \(5\) must not exceed/,
+    );
   });
 
   it('fails when no instance type holds that many GPUs', () => {
@@ -38,7 +43,9 @@ describe('GpuCluster validation', () => {
       /'gpuPools\[0\]\.gpu\.count' \(3\) AWS has no node type with 3 × NVIDIA L4; GPUs per node can be 1, 4, 8/,
     );
     expect(() =>
-      make('aws', { gpuPools: [{ ...l4, gpu: { type: GpuType.NVIDIA_L4, count: 4 }, instanceType: 'g6.xlarge' }] }),
+      make('aws', {
+        gpuPools: [{ ...l4, gpu: { type: GpuType.NVIDIA_L4, count: 4 }, instanceType: 'g6.xlarge' }],
+      }),
     ).toThrow(/g6.xlarge holds 1 GPU\(s\), not 4/);
   });
 
@@ -53,7 +60,15 @@ describe('GpuCluster validation', () => {
       /'gpuPools\[0\]\.sharing' \(mig\(1g.10gb\)\) is not possible: NVIDIA L4 has no MIG. Use GpuSharing.timeSlicing/,
     );
     expect(() =>
-      make('aws', { gpuPools: [{ name: 'a100', gpu: { type: GpuType.NVIDIA_A100_80GB, count: 8 }, sharing: GpuSharing.mig('1g.5gb') }] }),
+      make('aws', {
+        gpuPools: [
+          {
+            name: 'a100',
+            gpu: { type: GpuType.NVIDIA_A100_80GB, count: 8 },
+            sharing: GpuSharing.mig('1g.5gb'),
+          },
+        ],
+      }),
     ).toThrow(/is not a MIG profile of NVIDIA A100 80GB. Use one of 1g.10gb, 2g.20gb/);
   });
 
@@ -67,8 +82,12 @@ describe('GpuCluster validation', () => {
     expect(() => make('aws', { gpuPools: [{ ...l4, name: 'gpu-pool-number-one' }] })).toThrow(
       /'gpuPools\[0\]\.name' \("gpu-pool-number-one"\) is not a valid pool name. Use 1-12 lowercase letters and digits/,
     );
-    expect(() => make('aws', { gpuPools: [l4, l4] })).toThrow(/'gpuPools\[\]\.name' \("l4"\) is used by another pool/);
-    expect(() => make('aws', { gpuPools: [{ ...l4, name: 'system' }] })).toThrow(/is reserved for the system pool/);
+    expect(() => make('aws', { gpuPools: [l4, l4] })).toThrow(
+      /'gpuPools\[\]\.name' \("l4"\) is used by another pool/,
+    );
+    expect(() => make('aws', { gpuPools: [{ ...l4, name: 'system' }] })).toThrow(
+      /is reserved for the system pool/,
+    );
   });
 
   it('fails on a public endpoint without authorized networks, and on bad CIDRs', () => {
@@ -81,12 +100,20 @@ describe('GpuCluster validation', () => {
   });
 
   it('fails on tags that some cloud rejects', () => {
-    expect(() => make('gcp', { tags: { Team: 'ml' } })).toThrow(/'tags.Team' \("Team"\) is not a valid tag key on every cloud/);
-    expect(() => make('gcp', { tags: { team: 'ML Platform' } })).toThrow(/'tags.team' \("ML Platform"\) is not a valid tag value/);
+    expect(() => make('gcp', { tags: { Team: 'ml' } })).toThrow(
+      /'tags.Team' \("Team"\) is not a valid tag key on every cloud/,
+    );
+    expect(() => make('gcp', { tags: { team: 'ML Platform' } })).toThrow(
+      /'tags.team' \("ML Platform"\) is not a valid tag value/,
+    );
   });
 
   it('fails on zones in another cloud notation', () => {
-    expect(() => make('azure', { gpuPools: [{ name: 't4', gpu: { type: GpuType.NVIDIA_T4 }, zones: ['westeurope-1'] }] })).toThrow(
+    expect(() =>
+      make('azure', {
+        gpuPools: [{ name: 't4', gpu: { type: GpuType.NVIDIA_T4 }, zones: ['westeurope-1'] }],
+      }),
+    ).toThrow(
       /'gpuPools\[0\]\.zones\[0\]' \("westeurope-1"\) is not a zone on this cloud. Use Azure zone numbers/,
     );
   });
@@ -109,10 +136,16 @@ describe('GpuCluster validation', () => {
 
   it('fails outside an mlstack stack', () => {
     const root = new Construct(undefined as unknown as Construct, '');
-    expect(() => new GpuCluster(root, 'Gpus', { gpuPools: [l4] })).toThrow(/must be created inside an AwsMlStack, GcpMlStack or AzureMlStack/);
+    expect(() => new GpuCluster(root, 'Gpus', { gpuPools: [l4] })).toThrow(
+      /must be created inside an AwsMlStack, GcpMlStack or AzureMlStack/,
+    );
   });
 
   it.each(CLOUDS)('accepts the same valid props on %s', (cloud) => {
-    expect(() => make(cloud, { gpuPools: [{ name: 'a100', gpu: { type: GpuType.NVIDIA_A100_80GB, count: cloud === 'aws' ? 8 : 1 } }] })).not.toThrow();
+    expect(() =>
+      make(cloud, {
+        gpuPools: [{ name: 'a100', gpu: { type: GpuType.NVIDIA_A100_80GB, count: cloud === 'aws' ? 8 : 1 } }],
+      }),
+    ).not.toThrow();
   });
 });

@@ -44,7 +44,9 @@ export async function synthCommand(opts: SynthOptions): Promise<SynthResult[]> {
     opts.log(`wrote ${r.files.length} files to ${path.relative(process.cwd(), r.outdir) || '.'} in ${ms} ms`);
   }
   if (results.length === 0) {
-    opts.log(`${path.relative(process.cwd(), appFile)} made no MlApp; a plain CDK app writes to ${process.env.CDK_OUTDIR}`);
+    opts.log(
+      `${path.relative(process.cwd(), appFile)} made no MlApp; a plain CDK app writes to ${process.env.CDK_OUTDIR}`,
+    );
   }
   return results;
 }
@@ -54,7 +56,9 @@ function resolveApp(app: string): string {
   if (app === 'examples/app.ts') candidates.push(path.join(__dirname, '..', '..', 'examples', 'app.ts'));
   const found = candidates.find((c) => fs.existsSync(c));
   if (!found) {
-    throw new Error(`--app '${app}' does not exist. Pass the path of your app program, e.g. --app infra/app.ts.`);
+    throw new Error(
+      `--app '${app}' does not exist. Pass the path of your app program, e.g. --app infra/app.ts.`,
+    );
   }
   return found;
 }

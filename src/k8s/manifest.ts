@@ -124,8 +124,13 @@ const APPLY_ORDER: Record<string, number> = {
 /** The file name of one manifest: apply order, kind, namespace and name, lowercase. */
 export function manifestFileName(m: KubernetesManifest): string {
   const order = APPLY_ORDER[m.kind] ?? 9;
-  const parts = [String(order).padStart(2, '0'), m.kind, m.metadata.namespace, m.metadata.name].filter(Boolean);
-  return `${parts.join('-').toLowerCase().replace(/[^a-z0-9.-]/g, '-')}.yaml`;
+  const parts = [String(order).padStart(2, '0'), m.kind, m.metadata.namespace, m.metadata.name].filter(
+    Boolean,
+  );
+  return `${parts
+    .join('-')
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, '-')}.yaml`;
 }
 
 const TOP_LEVEL_ORDER = ['apiVersion', 'kind', 'metadata'];

@@ -1,7 +1,7 @@
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { stringify } from 'yaml';
-import { NODE_LABELS, type NodePoolSpec, type Taint } from '../spec/cluster';
+import { NODE_LABELS, type NodePoolSpec, type Taint, type TaintEffect } from '../spec/cluster';
 import type { ValidatableObject } from './manifest';
 
 /**
@@ -33,7 +33,9 @@ export function devicePluginConfig(pool: NodePoolSpec): Record<string, unknown> 
 }
 
 /** Tolerations that let a pod land on a pool with these taints. */
-export function tolerationsFor(taints: readonly Taint[]): { key: string; operator: 'Exists'; effect: string }[] {
+export function tolerationsFor(
+  taints: readonly Taint[],
+): { key: string; operator: 'Exists'; effect: `${TaintEffect}` }[] {
   return taints.map((t) => ({ key: t.key, operator: 'Exists' as const, effect: t.effect }));
 }
 

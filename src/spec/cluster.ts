@@ -149,7 +149,11 @@ export const NODE_LABELS = {
 } as const;
 
 /** The taint GPU pools carry unless told otherwise. */
-export const DEFAULT_GPU_TAINT: Taint = { key: 'nvidia.com/gpu', value: 'present', effect: TaintEffect.NO_SCHEDULE };
+export const DEFAULT_GPU_TAINT: Taint = {
+  key: 'nvidia.com/gpu',
+  value: 'present',
+  effect: TaintEffect.NO_SCHEDULE,
+};
 
 /** A node pool after validation, with its instance type resolved for the stack's cloud. */
 export interface NodePoolSpec {

@@ -54,7 +54,11 @@ export class AwsMlStack extends Stack implements IMlStack {
   }
 
   /** EKS with secrets encryption, control-plane logging, Pod Identity, in a VPC of its own. */
-  public addKubernetesCluster(scope: Construct, id: string, spec: KubernetesClusterSpec): KubernetesClusterCapability {
+  public addKubernetesCluster(
+    scope: Construct,
+    id: string,
+    spec: KubernetesClusterSpec,
+  ): KubernetesClusterCapability {
     const vpc = new ec2.Vpc(scope, 'Vpc', {
       maxAzs: this.maxAzs,
       subnetConfiguration: [
@@ -111,15 +115,14 @@ export class AwsMlStack extends Stack implements IMlStack {
 
     acknowledgeEksFindings(scope);
     if (this.kubectlLayer) acknowledgeKubectlProviderFindings(this, cluster);
-    const stack = this;
     return {
       clusterName: cluster.clusterName,
       managesGpuDevicePlugin: false,
-      addNodePool(poolScope, pool) {
-        stack.addNodegroup(poolScope, cluster, spec.name, pool);
+      addNodePool: (poolScope, pool) => {
+        this.addNodegroup(poolScope, cluster, spec.name, pool);
       },
-      deployManifests(manifestScope, manifestId, manifests: readonly KubernetesManifest[]) {
-        if (!stack.kubectlLayer) return;
+      deployManifests: (manifestScope, manifestId, manifests: readonly KubernetesManifest[]) => {
+        if (!this.kubectlLayer) return;
         new eks.KubernetesManifest(manifestScope, `Manifest-${manifestId}`, {
           cluster,
           manifest: manifests.map((m) => ({ ...m })),
@@ -129,7 +132,12 @@ export class AwsMlStack extends Stack implements IMlStack {
     };
   }
 
-  private addNodegroup(scope: Construct, cluster: eks.Cluster, clusterName: string, pool: NodePoolSpec): eks.Nodegroup {
+  private addNodegroup(
+    scope: Construct,
+    cluster: eks.Cluster,
+    clusterName: string,
+    pool: NodePoolSpec,
+  ): eks.Nodegroup {
     const gpu = pool.gpu !== undefined;
     const nodegroup = new eks.Nodegroup(scope, `Pool-${pool.name}`, {
       cluster,
@@ -187,12 +195,15 @@ function autoscalerTemplateTags(clusterName: string, pool: NodePoolSpec): Record
  * each with its reason (cdk-nag 3 reads them through aws-cdk-lib's `Validations.acknowledge`).
  */
 function acknowledgeEksFindings(scope: Construct): void {
-  const managed = (policy: string) => `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`;
+  const managed = (policy: string) =>
+    `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`;
   Validations.of(scope).acknowledge(
-    ...['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryReadOnly'].map((p) => ({
-      id: managed(p),
-      reason: NODE_ROLE_REASON,
-    })),
+    ...['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryReadOnly'].map(
+      (p) => ({
+        id: managed(p),
+        reason: NODE_ROLE_REASON,
+      }),
+    ),
     {
       id: managed('AmazonEKSClusterPolicy'),
       reason:
@@ -214,12 +225,16 @@ function acknowledgeEksFindings(scope: Construct): void {
 function acknowledgeKubectlProviderFindings(stack: Stack, cluster: eks.Cluster): void {
   const all = cluster.node.findAll();
   const handler = all.find(
-    (c): c is lambda.CfnFunction => c instanceof lambda.CfnFunction && c.node.path.endsWith('KubectlProvider/Handler/Resource'),
+    (c): c is lambda.CfnFunction =>
+      c instanceof lambda.CfnFunction && c.node.path.endsWith('KubectlProvider/Handler/Resource'),
   );
-  const ecrCondition = all.find((c): c is CfnCondition => c instanceof CfnCondition && c.node.id.startsWith('HasEcrPublic'));
+  const ecrCondition = all.find(
+    (c): c is CfnCondition => c instanceof CfnCondition && c.node.id.startsWith('HasEcrPublic'),
+  );
   const reason =
     'The kubectl provider is made by aws-eks-v2: its Lambda functions run in the VPC with the AWS managed Lambda execution policies (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html) and the provider framework invokes any version of its handler.';
-  const managed = (policy: string) => `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`;
+  const managed = (policy: string) =>
+    `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`;
   Validations.of(cluster).acknowledge(
     { id: managed('service-role/AWSLambdaBasicExecutionRole'), reason },
     { id: managed('service-role/AWSLambdaVPCAccessExecutionRole'), reason },
@@ -229,7 +244,16 @@ function acknowledgeKubectlProviderFindings(stack: Stack, cluster: eks.Cluster):
             id: `AwsSolutions::AwsSolutions-IAM4[Policy::${JSON.stringify({
               'Fn::If': [
                 stack.getLogicalId(ecrCondition),
-                { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly']] },
+                {
+                  'Fn::Join': [
+                    '',
+                    [
+                      'arn:',
+                      { Ref: 'AWS::Partition' },
+                      ':iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly',
+                    ],
+                  ],
+                },
                 { Ref: 'AWS::NoValue' },
               ],
             })}]`,
@@ -237,7 +261,12 @@ function acknowledgeKubectlProviderFindings(stack: Stack, cluster: eks.Cluster):
           },
         ]
       : []),
-    ...(handler ? [{ id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${stack.getLogicalId(handler)}.Arn>:*]`, reason }] : []),
-    { id: 'AwsSolutions::AwsSolutions-L1', reason: 'The Lambda runtimes of aws-eks-v2 custom resources are chosen by aws-cdk-lib.' },
+    ...(handler
+      ? [{ id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${stack.getLogicalId(handler)}.Arn>:*]`, reason }]
+      : []),
+    {
+      id: 'AwsSolutions::AwsSolutions-L1',
+      reason: 'The Lambda runtimes of aws-eks-v2 custom resources are chosen by aws-cdk-lib.',
+    },
   );
 }

@@ -73,10 +73,18 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
    * disabled, Azure CNI overlay with Cilium network policy, Azure Policy, Container insights, the Key Vault
    * secrets store CSI driver, automatic patch upgrades, in a VNet of its own.
    */
-  public addKubernetesCluster(scope: Construct, id: string, spec: KubernetesClusterSpec): KubernetesClusterCapability {
+  public addKubernetesCluster(
+    scope: Construct,
+    id: string,
+    spec: KubernetesClusterSpec,
+  ): KubernetesClusterCapability {
     const name = spec.name;
     const tags = { ...spec.tags };
-    const rg = new ResourceGroup(scope, 'ResourceGroup', { name: `${name}-rg`, location: this.location, tags });
+    const rg = new ResourceGroup(scope, 'ResourceGroup', {
+      name: `${name}-rg`,
+      location: this.location,
+      tags,
+    });
     const logs = new LogAnalyticsWorkspace(scope, 'Logs', {
       name: `${name}-logs`,
       location: this.location,
@@ -111,7 +119,9 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
       nodeOsUpgradeChannel: 'NodeImage',
       skuTier: 'Standard',
       privateClusterEnabled: spec.privateEndpoint,
-      ...(spec.privateEndpoint ? {} : { apiServerAccessProfile: { authorizedIpRanges: [...spec.authorizedNetworks] } }),
+      ...(spec.privateEndpoint
+        ? {}
+        : { apiServerAccessProfile: { authorizedIpRanges: [...spec.authorizedNetworks] } }),
       identity: { type: 'SystemAssigned' },
       oidcIssuerEnabled: true,
       workloadIdentityEnabled: true,
@@ -146,8 +156,8 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
       tags,
     });
 
-    const stack = this;
-    const addPool = (poolScope: Construct, pool: NodePoolSpec) => stack.addNodePool(poolScope, cluster, subnet, tags, pool);
+    const addPool = (poolScope: Construct, pool: NodePoolSpec) =>
+      this.addNodePool(poolScope, cluster, subnet, tags, pool);
     for (const pool of spec.pools) if (pool.role !== 'system') addPool(scope, pool);
 
     new TerraformOutput(scope, 'ClusterName', { value: cluster.name });
@@ -188,7 +198,9 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
       nodeLabels: { ...pool.labels },
       nodeTaints: pool.taints.map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`),
       ...(pool.zones ? { zones: [...pool.zones] } : {}),
-      ...(pool.spot ? { priority: 'Spot', evictionPolicy: 'Delete', spotMaxPrice: -1 } : { upgradeSettings: { maxSurge: '1' } }),
+      ...(pool.spot
+        ? { priority: 'Spot', evictionPolicy: 'Delete', spotMaxPrice: -1 }
+        : { upgradeSettings: { maxSurge: '1' } }),
       // AKS installs the NVIDIA driver; the device plugin comes from mlstack's manifests.
       ...(gpu ? { gpuDriver: 'Install' } : {}),
       ...(mig ? { gpuInstance: mig } : {}),

@@ -15,7 +15,12 @@ import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { Annotations, TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct, type IConstruct } from 'constructs';
-import { DEFAULT_GPU_TAINT, type KubernetesClusterSpec, type NodePoolSpec, TaintEffect } from '../../src/spec/cluster';
+import {
+  DEFAULT_GPU_TAINT,
+  type KubernetesClusterSpec,
+  type NodePoolSpec,
+  TaintEffect,
+} from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import { type IMlStack, type KubernetesClusterCapability, MlStack } from '../ml-stack';
 import { type TerraformBackendFactory, configureBackend } from '../private/terraform';
@@ -96,12 +101,19 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
    * A regional GKE cluster: VPC-native in a network of its own with Cloud NAT, private nodes, Workload Identity,
    * shielded nodes, application-layer secrets encryption with a Cloud KMS key, Dataplane V2, release channel.
    */
-  public addKubernetesCluster(scope: Construct, id: string, spec: KubernetesClusterSpec): KubernetesClusterCapability {
+  public addKubernetesCluster(
+    scope: Construct,
+    id: string,
+    spec: KubernetesClusterSpec,
+  ): KubernetesClusterCapability {
     const name = spec.name;
     const labels = { ...spec.tags };
     const project = new DataGoogleProject(scope, 'Project', { projectId: this.project });
 
-    const network = new ComputeNetwork(scope, 'Network', { name: `${name}-net`, autoCreateSubnetworks: false });
+    const network = new ComputeNetwork(scope, 'Network', {
+      name: `${name}-net`,
+      autoCreateSubnetworks: false,
+    });
     const subnet = new ComputeSubnetwork(scope, 'Subnet', {
       name: `${name}-nodes`,
       network: network.id,
@@ -112,10 +124,18 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
         { rangeName: 'pods', ipCidrRange: '10.16.0.0/14' },
         { rangeName: 'services', ipCidrRange: '10.20.0.0/20' },
       ],
-      logConfig: { aggregationInterval: 'INTERVAL_5_SEC', flowSampling: 0.5, metadata: 'INCLUDE_ALL_METADATA' },
+      logConfig: {
+        aggregationInterval: 'INTERVAL_5_SEC',
+        flowSampling: 0.5,
+        metadata: 'INCLUDE_ALL_METADATA',
+      },
     });
     // Private nodes have no external IP: Cloud NAT gives them egress to pull images.
-    const router = new ComputeRouter(scope, 'Router', { name: `${name}-router`, network: network.id, region: this.region });
+    const router = new ComputeRouter(scope, 'Router', {
+      name: `${name}-router`,
+      network: network.id,
+      region: this.region,
+    });
     new ComputeRouterNat(scope, 'Nat', {
       name: `${name}-nat`,
       router: router.name,
@@ -187,8 +207,8 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
       dependsOn: [keyGrant],
     });
 
-    const stack = this;
-    const addPool = (poolScope: Construct, pool: NodePoolSpec) => stack.addNodePool(poolScope, cluster, nodeSa, spec, pool);
+    const addPool = (poolScope: Construct, pool: NodePoolSpec) =>
+      this.addNodePool(poolScope, cluster, nodeSa, spec, pool);
     for (const pool of spec.pools) addPool(scope, pool);
 
     new TerraformOutput(scope, 'ClusterName', { value: cluster.name });
@@ -217,7 +237,13 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
     const gpu = pool.gpu;
     // GKE taints GPU nodes with nvidia.com/gpu=present:NoSchedule itself; declaring it again makes a diff.
     const taints = pool.taints.filter(
-      (t) => !(gpu && t.key === DEFAULT_GPU_TAINT.key && t.value === DEFAULT_GPU_TAINT.value && t.effect === DEFAULT_GPU_TAINT.effect),
+      (t) =>
+        !(
+          gpu &&
+          t.key === DEFAULT_GPU_TAINT.key &&
+          t.value === DEFAULT_GPU_TAINT.value &&
+          t.effect === DEFAULT_GPU_TAINT.effect
+        ),
     );
     return new ContainerNodePool(scope, `Pool-${pool.name}`, {
       name: pool.name,
@@ -246,7 +272,13 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
         shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true },
         workloadMetadataConfig: { mode: 'GKE_METADATA' },
         ...(taints.length
-          ? { taint: taints.map((t) => ({ key: t.key, value: t.value ?? '', effect: GKE_TAINT_EFFECT[t.effect] })) }
+          ? {
+              taint: taints.map((t) => ({
+                key: t.key,
+                value: t.value ?? '',
+                effect: GKE_TAINT_EFFECT[t.effect],
+              })),
+            }
           : {}),
         ...(gpu
           ? {

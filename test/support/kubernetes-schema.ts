@@ -10,8 +10,12 @@ const GROUP_EXPORTS = models as unknown as Record<string, Record<string, Record<
 /** The model class of `apiVersion`/`kind` (e.g. `apps/v1`, `DaemonSet`); throws when kubernetes-models has none. */
 export function modelFor(apiVersion: string, kind: string): ModelClass {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-  const key = group === '' ? version : group.replace(/\.(\w)/g, (_, c: string) => c.toUpperCase()).replace(/\./g, '');
-  const ns = group === '' ? (models as unknown as Record<string, Record<string, ModelClass>>)[version] : GROUP_EXPORTS[key]?.[version];
+  const key =
+    group === '' ? version : group.replace(/\.(\w)/g, (_, c: string) => c.toUpperCase()).replace(/\./g, '');
+  const ns =
+    group === ''
+      ? (models as unknown as Record<string, Record<string, ModelClass>>)[version]
+      : GROUP_EXPORTS[key]?.[version];
   const Model = ns?.[kind];
   if (!Model) throw new Error(`kubernetes-models has no model for ${apiVersion} ${kind}`);
   return Model;

@@ -12,7 +12,7 @@ function scrub(value: unknown): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      if (k === 'cdktf_version' || k === 'version' && typeof v === 'string' && /^\d+\.\d+\.\d+$/.test(v)) {
+      if (k === 'cdktf_version' || (k === 'version' && typeof v === 'string' && /^\d+\.\d+\.\d+$/.test(v))) {
         out[k] = '<version>';
       } else {
         out[k.replace(HASH, '<hash>')] = scrub(v);
@@ -26,6 +26,7 @@ function scrub(value: unknown): unknown {
 
 const serializer: SnapshotSerializer = {
   test: (val) => !!val && typeof val === 'object' && !(SCRUBBED in val) && !Array.isArray(val),
-  serialize: (val, config, indentation, depth, refs, printer) => printer(scrub(val), config, indentation, depth, refs),
+  serialize: (val, config, indentation, depth, refs, printer) =>
+    printer(scrub(val), config, indentation, depth, refs),
 };
 export default serializer;

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { devicePluginConfig, nvidiaDevicePlugin, NVIDIA_DEVICE_PLUGIN_IMAGE } from '../../src/k8s/nvidia-device-plugin';
+import {
+  devicePluginConfig,
+  nvidiaDevicePlugin,
+  NVIDIA_DEVICE_PLUGIN_IMAGE,
+} from '../../src/k8s/nvidia-device-plugin';
 import { toManifest } from '../../src/k8s/manifest';
 import { DEFAULT_GPU_TAINT, GpuSharing, type NodePoolSpec } from '../../src/spec/cluster';
 import { GpuType } from '../../src/spec/gpu';
@@ -20,7 +24,10 @@ const pool = (sharing?: GpuSharing): NodePoolSpec => ({
 
 describe('NVIDIA device plugin', () => {
   it('whole GPUs: no sharing, no MIG', () => {
-    expect(devicePluginConfig(pool())).toEqual({ version: 'v1', flags: { migStrategy: 'none', failOnInitError: true } });
+    expect(devicePluginConfig(pool())).toEqual({
+      version: 'v1',
+      flags: { migStrategy: 'none', failOnInitError: true },
+    });
   });
 
   it('time-slicing advertises replicas per GPU', () => {
@@ -30,24 +37,33 @@ describe('NVIDIA device plugin', () => {
   });
 
   it('MIG uses the single strategy', () => {
-    expect(devicePluginConfig(pool(GpuSharing.mig('1g.10gb')))).toMatchObject({ flags: { migStrategy: 'single' } });
+    expect(devicePluginConfig(pool(GpuSharing.mig('1g.10gb')))).toMatchObject({
+      flags: { migStrategy: 'single' },
+    });
   });
 
   it('one schema-valid ConfigMap and DaemonSet per pool, pinned, on the pool only, tolerating its taints', () => {
-    const [cm, ds] = nvidiaDevicePlugin([pool(GpuSharing.timeSlicing(2))]).map(toManifest) as [
-      Record<string, never>,
+    const [cm, ds] = nvidiaDevicePlugin([pool(GpuSharing.timeSlicing(2))]).map(toManifest) as unknown as [
+      { data: Record<string, string> },
       { spec: { template: { spec: Record<string, unknown> } } },
     ];
-    expect(parse((cm as { data: Record<string, string> }).data['config.yaml'])).toMatchObject({ version: 'v1' });
+    expect(parse(cm.data['config.yaml'])).toMatchObject({ version: 'v1' });
     const podSpec = ds.spec.template.spec as {
       nodeSelector: Record<string, string>;
       tolerations: unknown[];
       containers: { image: string; securityContext: unknown }[];
     };
     expect(podSpec.nodeSelector).toEqual({ 'mlstack.io/pool': 'l4' });
-    expect(podSpec.tolerations).toContainEqual({ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' });
+    expect(podSpec.tolerations).toContainEqual({
+      key: 'nvidia.com/gpu',
+      operator: 'Exists',
+      effect: 'NoSchedule',
+    });
     expect(podSpec.containers[0].image).toBe(NVIDIA_DEVICE_PLUGIN_IMAGE);
     expect(podSpec.containers[0].image).toMatch(/:v\d+\.\d+\.\d+$/);
-    expect(podSpec.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(podSpec.containers[0].securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
   });
 });

@@ -4,7 +4,10 @@ import { CLOUDS, GpuType, gpuOfferings, gpuTypesOn, resolveGpuInstance } from '.
 describe('GPU catalog', () => {
   it('offers at least T4, A10G, L4, L40S, A100 40/80 GB and H100 80 GB somewhere', () => {
     for (const gpu of GpuType.all()) {
-      expect(CLOUDS.some((c) => gpuOfferings(c, gpu).length > 0), gpu.id).toBe(true);
+      expect(
+        CLOUDS.some((c) => gpuOfferings(c, gpu).length > 0),
+        gpu.id,
+      ).toBe(true);
     }
     expect(GpuType.all().map((g) => g.id)).toEqual([
       'nvidia-t4',
@@ -41,7 +44,10 @@ describe('GPU catalog', () => {
 
   it('gives GCP accelerator names', () => {
     const r = resolveGpuInstance('gcp', GpuType.NVIDIA_A100_40GB, 2);
-    expect(r).toMatchObject({ ok: true, offering: { instanceType: 'a2-highgpu-2g', acceleratorType: 'nvidia-tesla-a100' } });
+    expect(r).toMatchObject({
+      ok: true,
+      offering: { instanceType: 'a2-highgpu-2g', acceleratorType: 'nvidia-tesla-a100' },
+    });
   });
 
   it('reports a GPU type the cloud does not offer, with what it offers', () => {
@@ -66,8 +72,14 @@ describe('GPU catalog', () => {
       ok: true,
       offering: { instanceType: 'g6.8xlarge', vcpus: 32 },
     });
-    expect(resolveGpuInstance('aws', GpuType.NVIDIA_L4, 1, 'g5.xlarge')).toMatchObject({ ok: false, field: 'instanceType' });
-    expect(resolveGpuInstance('aws', GpuType.NVIDIA_L4, 2, 'g6.xlarge')).toMatchObject({ ok: false, field: 'count' });
+    expect(resolveGpuInstance('aws', GpuType.NVIDIA_L4, 1, 'g5.xlarge')).toMatchObject({
+      ok: false,
+      field: 'instanceType',
+    });
+    expect(resolveGpuInstance('aws', GpuType.NVIDIA_L4, 2, 'g6.xlarge')).toMatchObject({
+      ok: false,
+      field: 'count',
+    });
   });
 
   it('knows which GPUs have MIG', () => {
