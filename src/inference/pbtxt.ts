@@ -158,7 +158,8 @@ export function parseTextFormat(src: string): TextMessage {
       if (punct('{') || punct('<')) {
         const open = next().text;
         values.push(message(open === '{' ? '}' : '>'));
-      } else if (colon && punct('[')) {
+      } else if (punct('[')) {
+        // `field: [ … ]`, and `field [ { … } ]` (the colon may be left out before a list of messages).
         next();
         if (!punct(']')) {
           for (;;) {

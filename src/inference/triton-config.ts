@@ -366,7 +366,9 @@ export function checkTritonConfig(config: TritonModelConfig, signature: ModelSig
       const ms = t.shape;
       const field = `${kind}[${t.name}].${c.reshape ? 'reshape.shape' : 'dims'}`;
       const expected = config.max_batch_size > 0 ? ms.slice(1) : ms;
-      if (cs.length !== ms.length || cs.some((d, i) => ms[i] !== -1 && d !== ms[i])) {
+      // With batching, the batch dimension is implied; whether the model has one is the max_batch_size check.
+      const from = config.max_batch_size > 0 ? 1 : 0;
+      if (cs.length !== ms.length || cs.some((d, i) => i >= from && ms[i] !== -1 && d !== ms[i])) {
         out.push({ field, model: fmtShape(expected), config: fmtShape(c.reshape ? c.reshape.shape : c.dims) });
       }
     }
