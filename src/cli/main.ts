@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { inspectCommand, serveCommand } from './inference';
 import { synthCommand } from './synth';
 
 /** The package version, read from package.json. */
@@ -42,7 +43,45 @@ export function buildProgram(): Command {
       await synthCommand({ ...opts, log: (s) => (opts.quiet ? undefined : process.stdout.write(`${s}\n`)) });
     });
 
+  program
+    .command('inspect')
+    .description("print an ONNX model's signature, or the Triton config.pbtxt generated from it")
+    .argument('<model>', 'an .onnx file')
+    .option('--json', 'print the signature as JSON', false)
+    .option('--triton-config', 'print the generated config.pbtxt', false)
+    .option('--name <name>', 'model name in the Triton config (default: the file name)')
+    .option('--max-batch-size <n>', 'max_batch_size in the Triton config', parseInteger('--max-batch-size'))
+    .action(async (file: string, opts: { json: boolean; tritonConfig: boolean; name?: string; maxBatchSize?: number }) => {
+      await inspectCommand(file, opts, (s) => process.stdout.write(s));
+    });
+
+  program
+    .command('serve')
+    .description('serve an .onnx file or a Triton-layout model repository over the KServe v2 protocol')
+    .argument('<model>', 'an .onnx file or a model repository directory')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port', parseInteger('--port'), 8000)
+    .option('--threads <n>', "onnxruntime intra-op threads per model (default: onnxruntime's)", parseInteger('--threads'))
+    .option('--max-body-bytes <n>', 'largest request body (default 64 MiB)', parseInteger('--max-body-bytes'))
+    .option('--no-batching', 'run every request alone, whatever the model configs say')
+    .action(
+      async (
+        root: string,
+        opts: { host: string; port: number; threads?: number; maxBodyBytes?: number; batching: boolean },
+      ) => {
+        await serveCommand(root, { ...opts, version: packageVersion() }, (s) => process.stderr.write(`${s}\n`));
+      },
+    );
+
   return program;
+}
+
+function parseInteger(flag: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new CliError(`${flag} (${JSON.stringify(v)}) must be a non-negative integer.`);
+    return n;
+  };
 }
 
 /** Runs the CLI; resolves to the exit code. Errors print one line unless `--verbose`. */

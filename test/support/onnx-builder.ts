@@ -178,6 +178,16 @@ export function fixedBatchModel(): Uint8Array {
   });
 }
 
+/** Variable length: x FP32 [batch, len] → y = relu(x) [batch, len]; requests of different len cannot merge. */
+export function variableLengthModel(): Uint8Array {
+  return buildModel({
+    name: 'varlen',
+    inputs: [{ name: 'x', type: T.FLOAT, shape: ['batch', 'len'] }],
+    outputs: [{ name: 'y', type: T.FLOAT, shape: ['batch', 'len'] }],
+    nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+  });
+}
+
 /** The datatypes of {@link identityModel}, ONNX type by KServe name. */
 export const IDENTITY_TYPES: Record<string, onnx.TensorProto.DataType> = {
   BOOL: T.BOOL,
@@ -211,4 +221,5 @@ export const FIXTURE_MODELS: Record<string, () => Uint8Array> = {
   'two_inputs.onnx': twoInputsModel,
   'fixed_batch.onnx': fixedBatchModel,
   'identity.onnx': identityModel,
+  'varlen.onnx': variableLengthModel,
 };

@@ -1,0 +1,83 @@
+import { inspectModel, type ModelSignature } from '../inference/inspect';
+import { InferenceServer } from '../inference/server';
+import { tritonConfig } from '../inference/triton-config';
+import * as path from 'node:path';
+
+/** Options of `mlstack inspect`. */
+export interface InspectOptions {
+  readonly json: boolean;
+  readonly tritonConfig: boolean;
+  readonly name?: string;
+  readonly maxBatchSize?: number;
+}
+
+/** `mlstack inspect`: the signature as a table or JSON, or the generated `config.pbtxt`. */
+export async function inspectCommand(file: string, opts: InspectOptions, out: (s: string) => void): Promise<void> {
+  const sig = await inspectModel(file);
+  if (opts.tritonConfig) {
+    const name = opts.name ?? path.basename(file).replace(/\.onnx$/i, '');
+    out(tritonConfig(sig, { name, ...(opts.maxBatchSize !== undefined ? { maxBatchSize: opts.maxBatchSize } : {}) }));
+  } else if (opts.json) {
+    out(`${JSON.stringify(sig, null, 2)}\n`);
+  } else {
+    out(signatureTable(file, sig));
+  }
+}
+
+/** A plain-text table of a signature. */
+export function signatureTable(file: string, sig: ModelSignature): string {
+  const rows = [
+    ...sig.inputs.map((t) => ['input', t.name, t.datatype, `[${t.shape.join(', ')}]`]),
+    ...sig.outputs.map((t) => ['output', t.name, t.datatype, `[${t.shape.join(', ')}]`]),
+  ];
+  const head = ['kind', 'name', 'datatype', 'shape'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [
+    `${file}`,
+    line(head),
+    ...rows.map(line),
+    `dynamic batch: ${sig.dynamicBatch ? 'yes (first dimension)' : 'no (max_batch_size 0)'}`,
+    '',
+  ].join('\n');
+}
+
+/** Options of `mlstack serve`. */
+export interface ServeOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly threads?: number;
+  readonly maxBodyBytes?: number;
+  readonly batching: boolean;
+  readonly version: string;
+}
+
+/**
+ * `mlstack serve`: loads the models, serves until SIGTERM or SIGINT, then drains in-flight requests and
+ * resolves (the process then exits 0).
+ */
+export async function serveCommand(root: string, opts: ServeOptions, log: (s: string) => void): Promise<void> {
+  const started = Date.now();
+  const server = await InferenceServer.start(root, {
+    host: opts.host,
+    port: opts.port,
+    disableBatching: !opts.batching,
+    version: opts.version,
+    ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+  });
+  const names = [...server.models.values()].map((m) => `${m.name}@${m.versions.map((v) => v.version).join(',')}`);
+  log(`loaded ${names.length} model(s) in ${Date.now() - started} ms: ${names.slice(0, 10).join(' ')}${names.length > 10 ? ' …' : ''}`);
+  log(`serving on ${server.url}`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log(`${sig}: draining in-flight requests`);
+      void server.close().then(() => {
+        log('stopped');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

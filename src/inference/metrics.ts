@@ -1,0 +1,50 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The server's Prometheus metrics, named as Triton names them so that one set of dashboards and alerts
+ * serves both runtimes (durations are cumulative microsecond counters, as in Triton), plus a latency
+ * histogram for percentiles.
+ * @see https://docs.nvidia.com/deeplearning/triton-inference-server/user-guide/docs/user_guide/metrics.html
+ */
+export class InferenceMetrics {
+  public readonly registry = new Registry();
+  public readonly success: Counter<'model' | 'version'>;
+  public readonly failure: Counter<'model' | 'version' | 'reason'>;
+  public readonly inferenceCount: Counter<'model' | 'version'>;
+  public readonly execCount: Counter<'model' | 'version'>;
+  public readonly requestDuration: Counter<'model' | 'version'>;
+  public readonly queueDuration: Counter<'model' | 'version'>;
+  public readonly computeDuration: Counter<'model' | 'version'>;
+  public readonly pending: Gauge<'model' | 'version'>;
+  public readonly latency: Histogram<'model' | 'version'>;
+
+  constructor() {
+    const registers = [this.registry];
+    const labelNames = ['model', 'version'] as const;
+    this.success = new Counter({ name: 'nv_inference_request_success', help: 'Number of successful inference requests, all batch sizes', labelNames, registers });
+    this.failure = new Counter({
+      name: 'nv_inference_request_failure',
+      help: 'Number of failed inference requests, all batch sizes',
+      labelNames: ['model', 'version', 'reason'] as const,
+      registers,
+    });
+    this.inferenceCount = new Counter({ name: 'nv_inference_count', help: 'Number of inferences performed (a batch of n counts n)', labelNames, registers });
+    this.execCount = new Counter({ name: 'nv_inference_exec_count', help: 'Number of model executions performed (a batch counts 1)', labelNames, registers });
+    this.requestDuration = new Counter({ name: 'nv_inference_request_duration_us', help: 'Cumulative inference request duration in microseconds', labelNames, registers });
+    this.queueDuration = new Counter({ name: 'nv_inference_queue_duration_us', help: 'Cumulative inference queuing duration in microseconds', labelNames, registers });
+    this.computeDuration = new Counter({
+      name: 'nv_inference_compute_infer_duration_us',
+      help: 'Cumulative compute inference duration in microseconds',
+      labelNames,
+      registers,
+    });
+    this.pending = new Gauge({ name: 'nv_inference_pending_request_count', help: 'Instantaneous number of pending requests awaiting execution', labelNames, registers });
+    this.latency = new Histogram({
+      name: 'mlstack_inference_request_duration_seconds',
+      help: 'Inference request duration from arrival to response, for percentiles',
+      labelNames,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+  }
+}

@@ -1,0 +1,207 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type * as ort from 'onnxruntime-node';
+import { Batcher } from './batcher';
+import { type ModelSignature, ModelFileError, openSession, sessionSignature } from './inspect';
+import {
+  checkTritonConfig,
+  formatMismatches,
+  parseTritonConfig,
+  type TritonModelConfig,
+  TritonConfigError,
+  tritonModelConfig,
+} from './triton-config';
+
+/** One served version of a model. */
+export interface ModelVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly file: string;
+  readonly config: TritonModelConfig;
+  readonly signature: ModelSignature;
+  readonly session: ort.InferenceSession;
+  readonly batcher: Batcher;
+}
+
+/** A model and its served versions, highest first. */
+export interface ServedModel {
+  readonly name: string;
+  readonly config: TritonModelConfig;
+  readonly versions: readonly ModelVersion[];
+  /** Whether the config came from `config.pbtxt` (else it was derived from the model, like Triton's auto-complete). */
+  readonly configFromFile: boolean;
+}
+
+/** Options for loading models. */
+export interface LoadOptions {
+  /**
+   * onnxruntime intra-op threads per session.
+   * @default - onnxruntime's default (one per core)
+   */
+  readonly threads?: number;
+  /**
+   * Requests that may wait per model version before new ones get 503.
+   * @default 1024, or the config's default_queue_policy.max_queue_size
+   */
+  readonly maxQueueSize?: number;
+  /**
+   * Turn dynamic batching off everywhere (each request runs alone), whatever the configs say.
+   * @default false
+   */
+  readonly disableBatching?: boolean;
+  /**
+   * Models loaded at once.
+   * @default - twice the number of CPUs
+   */
+  readonly loadConcurrency?: number;
+}
+
+/** A repository that cannot be served: each problem names the model and the file. */
+export class RepositoryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RepositoryError';
+  }
+}
+
+interface ModelSource {
+  name: string;
+  configFile?: string;
+  /** version → model file */
+  versions: Map<string, string>;
+}
+
+/** Finds the models of a path: one `.onnx` file, or a Triton-layout repository. */
+export function findModels(root: string): ModelSource[] {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(root);
+  } catch {
+    throw new RepositoryError(`${root}: no such file or directory`);
+  }
+  if (stat.isFile()) {
+    return [{ name: path.basename(root).replace(/\.onnx$/i, ''), versions: new Map([['1', root]]) }];
+  }
+  const sources: ModelSource[] = [];
+  for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    const dir = path.join(root, entry.name);
+    const versions = new Map<string, string>();
+    for (const v of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (v.isDirectory() && /^\d+$/.test(v.name)) {
+        const file = path.join(dir, v.name, 'model.onnx');
+        if (fs.existsSync(file)) versions.set(v.name, file);
+      }
+    }
+    const configFile = path.join(dir, 'config.pbtxt');
+    if (versions.size === 0) {
+      if (fs.existsSync(configFile)) throw new RepositoryError(`${dir}: has config.pbtxt but no <version>/model.onnx`);
+      continue;
+    }
+    sources.push({ name: entry.name, versions, ...(fs.existsSync(configFile) ? { configFile } : {}) });
+  }
+  if (sources.length === 0) {
+    throw new RepositoryError(`${root}: no models found; expected <model>/<version>/model.onnx (Triton layout) or an .onnx file`);
+  }
+  return sources.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The versions a config's version policy serves (Triton's default: the latest one). */
+export function servedVersions(config: TritonModelConfig, available: readonly string[]): string[] {
+  const sorted = [...available].sort((a, b) => Number(b) - Number(a));
+  const vp = config.version_policy;
+  if (!vp || 'latest' in vp) return sorted.slice(0, vp && 'latest' in vp ? vp.latest.num_versions : 1);
+  if ('all' in vp) return sorted;
+  return sorted.filter((v) => vp.specific.versions.includes(Number(v)));
+}
+
+async function loadModel(src: ModelSource, options: LoadOptions): Promise<ServedModel> {
+  let fileConfig: TritonModelConfig | undefined;
+  if (src.configFile) {
+    try {
+      fileConfig = parseTritonConfig(fs.readFileSync(src.configFile, 'utf8'), src.configFile);
+    } catch (e) {
+      if (e instanceof TritonConfigError) throw new RepositoryError(e.message);
+      throw e;
+    }
+    if (fileConfig.name && fileConfig.name !== src.name) {
+      throw new RepositoryError(`${src.configFile}: name "${fileConfig.name}" does not match the model directory "${src.name}"`);
+    }
+  }
+  const available = [...src.versions.keys()];
+  const wanted = fileConfig ? servedVersions(fileConfig, available) : servedVersions({ name: src.name, max_batch_size: 0, input: [], output: [] }, available);
+  if (wanted.length === 0) {
+    throw new RepositoryError(`${src.configFile ?? src.name}: version_policy serves none of the versions present (${available.join(', ')})`);
+  }
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+  };
+  let config: TritonModelConfig | undefined = fileConfig;
+  const versions: ModelVersion[] = [];
+  for (const v of wanted) {
+    const file = src.versions.get(v)!;
+    const session = await openSession(file, sessionOptions);
+    const signature = sessionSignature(file, session);
+    if (!config) config = tritonModelConfig(signature, { name: src.name });
+    const mismatches = checkTritonConfig(config, signature);
+    if (mismatches.length) {
+      await session.release();
+      throw new RepositoryError(
+        `${src.configFile}: does not match ${file}:\n${formatMismatches(mismatches)
+          .split('\n')
+          .map((l) => `  ${l}`)
+          .join('\n')}`,
+      );
+    }
+    const db = config.dynamic_batching;
+    const instances = Math.max(1, (config.instance_group ?? []).reduce((n, g) => n + (g.count ?? 1), 0));
+    const batcher = new Batcher((feeds) => session.run(feeds), {
+      dynamic: !options.disableBatching && config.max_batch_size > 0 && db !== undefined,
+      maxBatchSize: Math.max(1, config.max_batch_size),
+      maxQueueDelayUs: db?.max_queue_delay_microseconds ?? 0,
+      preferredBatchSizes: db?.preferred_batch_size ?? [],
+      maxQueueSize: db?.default_queue_policy?.max_queue_size || options.maxQueueSize || 1024,
+      instances,
+    });
+    versions.push({ name: src.name, version: v, file, config, signature, session, batcher });
+  }
+  return { name: src.name, config: config!, versions, configFromFile: fileConfig !== undefined };
+}
+
+/**
+ * Loads every model under `root` (a file or a Triton repository), several at once, checking each
+ * `config.pbtxt` against its model. Fails on the first model that cannot be served, as Triton does with
+ * `--exit-on-error` (its default).
+ */
+export async function loadRepository(root: string, options: LoadOptions = {}): Promise<Map<string, ServedModel>> {
+  const sources = findModels(root);
+  const concurrency = Math.max(1, options.loadConcurrency ?? os.cpus().length * 2);
+  const loaded = new Map<string, ServedModel>();
+  let next = 0;
+  let failure: Error | undefined;
+  const worker = async () => {
+    while (!failure && next < sources.length) {
+      const src = sources[next++];
+      try {
+        loaded.set(src.name, await loadModel(src, options));
+      } catch (e) {
+        failure ??= e instanceof ModelFileError || e instanceof RepositoryError ? e : new RepositoryError(`${src.name}: ${(e as Error).message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, sources.length) }, worker));
+  if (failure) {
+    await releaseAll(loaded);
+    throw failure;
+  }
+  return new Map([...loaded.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Releases every session. */
+export async function releaseAll(models: Map<string, ServedModel>): Promise<void> {
+  for (const m of models.values()) for (const v of m.versions) await v.session.release();
+}

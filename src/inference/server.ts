@@ -1,0 +1,395 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type * as ort from 'onnxruntime-node';
+import { InferenceMetrics } from './metrics';
+import { type LoadOptions, loadRepository, type ModelVersion, releaseAll, type ServedModel } from './repository';
+import {
+  checkInputHeader,
+  InferenceError,
+  type RequestInput,
+  tensorDataBinary,
+  tensorDataJson,
+  tensorDatatype,
+  tensorFromBinary,
+  tensorFromJson,
+} from './tensors';
+
+/** Options of {@link InferenceServer.start}. */
+export interface ServerOptions extends LoadOptions {
+  /**
+   * Address to listen on.
+   * @default '127.0.0.1'
+   */
+  readonly host?: string;
+  /**
+   * Port; 0 picks a free one.
+   * @default 8000
+   */
+  readonly port?: number;
+  /**
+   * Largest request body; larger ones get 413.
+   * @default 64 MiB
+   */
+  readonly maxBodyBytes?: number;
+  /**
+   * How long `close()` waits for in-flight requests before closing their connections.
+   * @default 30000
+   */
+  readonly drainTimeoutMs?: number;
+  /** Server version reported at `GET /v2`. */
+  readonly version?: string;
+}
+
+const INFER_HEADER = 'inference-header-content-length';
+const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|config|infer))?$/;
+
+interface InferRequest {
+  id?: unknown;
+  parameters?: Record<string, unknown>;
+  inputs?: RequestInput[];
+  outputs?: { name: string; parameters?: Record<string, unknown> }[];
+}
+
+/**
+ * A KServe v2 / Open Inference Protocol server over HTTP, as Triton implements it, on onnxruntime-node:
+ * health, server and model metadata, model config, inference with JSON and Triton's binary tensor extension,
+ * dynamic batching per model version, Prometheus metrics with Triton's names, and a graceful drain on close.
+ */
+export class InferenceServer {
+  /** Loads `root` (an `.onnx` file or a Triton repository) and starts listening. */
+  public static async start(root: string, options: ServerOptions = {}): Promise<InferenceServer> {
+    const models = await loadRepository(root, options);
+    const server = new InferenceServer(models, options);
+    await server.listen(options.host ?? '127.0.0.1', options.port ?? 8000);
+    return server;
+  }
+
+  public readonly metrics = new InferenceMetrics();
+  private readonly http: http.Server;
+  private readonly maxBodyBytes: number;
+  private draining = false;
+  private inFlight = 0;
+  private drained?: () => void;
+
+  private constructor(
+    /** The served models by name. */
+    public readonly models: Map<string, ServedModel>,
+    private readonly options: ServerOptions,
+  ) {
+    this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
+    this.http = http.createServer((req, res) => void this.handle(req, res));
+    this.http.keepAliveTimeout = 65_000;
+    for (const m of models.values()) {
+      for (const v of m.versions) {
+        const labels = { model: m.name, version: v.version };
+        v.batcher.onExecute = () => this.metrics.execCount.inc(labels);
+      }
+    }
+  }
+
+  /** `http://host:port`. */
+  public get url(): string {
+    const a = this.http.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `http://${host}:${a.port}`;
+  }
+
+  /** The bound port. */
+  public get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  private listen(host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight requests finish (readiness turns 503 meanwhile), closes idle
+   * keep-alive connections, then releases the models.
+   */
+  public async close(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    if (this.inFlight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => (this.drained = resolve)),
+        new Promise<void>((resolve) => setTimeout(resolve, this.options.drainTimeoutMs ?? 30_000).unref()),
+      ]);
+    }
+    this.http.closeAllConnections();
+    await closed;
+    await releaseAll(this.models);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.inFlight++;
+    if (this.draining) res.setHeader('Connection', 'close');
+    try {
+      await this.route(req, res);
+    } catch (e) {
+      const err = e instanceof InferenceError ? e : new InferenceError(500, (e as Error).message);
+      if (!res.headersSent) sendJson(res, err.status, { error: err.message });
+      else res.end();
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0 && this.drained) this.drained();
+    }
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const p = url.pathname.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    const get = (fn: () => void | Promise<void>) => {
+      if (method !== 'GET' && method !== 'HEAD') throw new InferenceError(405, `${method} is not allowed on ${p}; use GET`);
+      return fn();
+    };
+
+    if (p === '/v2/health/live') return get(() => sendJson(res, 200, { live: true }));
+    if (p === '/v2/health/ready') return get(() => sendJson(res, this.draining ? 503 : 200, { ready: !this.draining }));
+    if (p === '/v2') {
+      return get(() =>
+        sendJson(res, 200, {
+          name: 'mlstack',
+          version: this.options.version ?? '0.0.0',
+          extensions: ['binary_tensor_data', 'model_configuration'],
+        }),
+      );
+    }
+    if (p === '/metrics') {
+      return get(async () => {
+        res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
+        res.end(await this.metrics.registry.metrics());
+      });
+    }
+    const m = MODEL_PATH.exec(p);
+    if (!m) throw new InferenceError(404, `no route for ${method} ${p}`);
+    const name = decodeURIComponent(m[1]);
+    const versionArg = m[2] !== undefined ? decodeURIComponent(m[2]) : undefined;
+    const action = m[3];
+    const model = this.models.get(name);
+    if (!model) throw new InferenceError(404, `unknown model '${name}'`);
+    const version = versionArg === undefined ? model.versions[0] : model.versions.find((v) => v.version === versionArg);
+    if (!version) {
+      throw new InferenceError(
+        404,
+        `unknown version '${versionArg}' of model '${name}'; served versions: ${model.versions.map((v) => v.version).join(', ')}`,
+      );
+    }
+
+    if (action === 'infer') {
+      if (method !== 'POST') throw new InferenceError(405, `${method} is not allowed on ${p}; use POST`);
+      return this.infer(req, res, version);
+    }
+    if (action === 'ready') return get(() => sendJson(res, this.draining ? 503 : 200, { name, ready: !this.draining }));
+    if (action === 'config') return get(() => sendJson(res, 200, model.config));
+    return get(() =>
+      sendJson(res, 200, {
+        name,
+        versions: versionArg === undefined ? model.versions.map((v) => v.version) : [version.version],
+        platform: 'onnxruntime_onnx',
+        inputs: version.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+        outputs: version.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+      }),
+    );
+  }
+
+  private async infer(req: http.IncomingMessage, res: http.ServerResponse, mv: ModelVersion): Promise<void> {
+    const started = process.hrtime.bigint();
+    const labels = { model: mv.name, version: mv.version };
+    try {
+      const body = await readBody(req, this.maxBodyBytes);
+      const { request, binary } = parseRequest(req, body);
+      const { feeds, batchSize } = buildFeeds(request, binary, mv);
+      const outputs = selectOutputs(request, mv);
+
+      this.metrics.pending.inc(labels);
+      let result;
+      try {
+        result = await mv.batcher.submit(feeds, batchSize);
+      } finally {
+        this.metrics.pending.dec(labels);
+      }
+
+      sendInferResponse(res, mv, request, outputs, result.outputs);
+      const totalUs = Number((process.hrtime.bigint() - started) / 1000n);
+      this.metrics.success.inc(labels);
+      this.metrics.inferenceCount.inc(labels, batchSize);
+      this.metrics.requestDuration.inc(labels, totalUs);
+      this.metrics.queueDuration.inc(labels, result.queueUs);
+      this.metrics.computeDuration.inc(labels, result.computeUs);
+      this.metrics.latency.observe(labels, totalUs / 1e6);
+    } catch (e) {
+      const status = e instanceof InferenceError ? e.status : 500;
+      this.metrics.failure.inc({ ...labels, reason: status >= 500 && status !== 503 ? 'BACKEND' : 'REJECTED' });
+      throw e;
+    }
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Reads the body up to `limit` bytes; beyond it, drains the rest and fails with 413. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  return new Promise((resolve, reject) => {
+    const tooLarge = () => new InferenceError(413, `request body exceeds the limit of ${limit} bytes`);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume(); // discard, so that the response can be read
+      req.on('end', () => reject(tooLarge()));
+      req.on('error', () => reject(tooLarge()));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) over = true;
+      if (!over) chunks.push(c);
+    });
+    req.on('end', () => (over ? reject(tooLarge()) : resolve(Buffer.concat(chunks, size))));
+    req.on('error', (e) => reject(new InferenceError(400, `request body could not be read: ${e.message}`)));
+    req.on('aborted', () => reject(new InferenceError(400, 'request aborted')));
+  });
+}
+
+/** Splits a body into the JSON request and the binary tensor data that follows it. */
+function parseRequest(req: http.IncomingMessage, body: Buffer): { request: InferRequest; binary: Buffer } {
+  const headerLen = req.headers[INFER_HEADER];
+  let jsonPart: Buffer = body;
+  let binary: Buffer = Buffer.alloc(0);
+  if (headerLen !== undefined) {
+    const n = Number(headerLen);
+    if (!Number.isInteger(n) || n < 0 || n > body.length) {
+      throw new InferenceError(400, `Inference-Header-Content-Length (${headerLen}) must be an integer between 0 and the body length (${body.length})`);
+    }
+    jsonPart = body.subarray(0, n);
+    binary = body.subarray(n);
+  }
+  let request: unknown;
+  try {
+    request = JSON.parse(jsonPart.toString('utf8'));
+  } catch (e) {
+    throw new InferenceError(400, `malformed JSON in the request: ${(e as Error).message}`);
+  }
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+    throw new InferenceError(400, 'the request must be a JSON object with an "inputs" list');
+  }
+  return { request: request as InferRequest, binary };
+}
+
+/** Validates the inputs against the model and builds the feeds; nothing invalid reaches the batcher. */
+function buildFeeds(request: InferRequest, binary: Buffer, mv: ModelVersion): { feeds: Record<string, ort.Tensor>; batchSize: number } {
+  const inputs = request.inputs;
+  if (!Array.isArray(inputs)) throw new InferenceError(400, "the request has no 'inputs' list");
+  const maxBatch = mv.config.max_batch_size;
+  const feeds: Record<string, ort.Tensor> = {};
+  let offset = 0;
+  let batchSize = 1;
+  const seen = new Set<string>();
+  for (const input of inputs) {
+    if (typeof input !== 'object' || input === null || typeof input.name !== 'string') {
+      throw new InferenceError(400, "every input needs a 'name'");
+    }
+    const sig = mv.signature.inputs.find((s) => s.name === input.name);
+    if (!sig) {
+      throw new InferenceError(400, `unknown input '${input.name}' for model '${mv.name}'; inputs are ${mv.signature.inputs.map((s) => s.name).join(', ')}`);
+    }
+    if (seen.has(input.name)) throw new InferenceError(400, `input '${input.name}' is given twice`);
+    seen.add(input.name);
+    checkInputHeader(input, sig, maxBatch);
+    const size = input.parameters?.binary_data_size;
+    if (size !== undefined) {
+      if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
+        throw new InferenceError(400, `input '${input.name}': binary_data_size must be a non-negative integer`);
+      }
+      if (offset + size > binary.length) {
+        throw new InferenceError(400, `input '${input.name}': binary_data_size ${size} runs past the end of the binary data (${binary.length - offset} bytes left)`);
+      }
+      feeds[input.name] = tensorFromBinary(input, sig.datatype, binary.subarray(offset, offset + size));
+      offset += size;
+    } else {
+      feeds[input.name] = tensorFromJson(input, sig.datatype);
+    }
+    if (maxBatch > 0) {
+      if (seen.size === 1) batchSize = input.shape[0];
+      else if (input.shape[0] !== batchSize) {
+        throw new InferenceError(400, `input '${input.name}': batch size ${input.shape[0]} differs from the other inputs' ${batchSize}`);
+      }
+    }
+  }
+  if (offset !== binary.length) {
+    throw new InferenceError(400, `${binary.length - offset} bytes of binary data follow the inputs that no input claims`);
+  }
+  const missing = mv.signature.inputs.filter((s) => !seen.has(s.name)).map((s) => s.name);
+  if (missing.length) throw new InferenceError(400, `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
+  return { feeds, batchSize };
+}
+
+interface OutputChoice {
+  name: string;
+  binary: boolean;
+}
+
+function selectOutputs(request: InferRequest, mv: ModelVersion): OutputChoice[] {
+  const defaultBinary = request.parameters?.binary_data_output === true;
+  if (request.outputs === undefined) return mv.signature.outputs.map((o) => ({ name: o.name, binary: defaultBinary }));
+  if (!Array.isArray(request.outputs)) throw new InferenceError(400, "'outputs' must be a list");
+  return request.outputs.map((o) => {
+    if (typeof o?.name !== 'string' || !mv.signature.outputs.some((s) => s.name === o.name)) {
+      throw new InferenceError(400, `unknown output '${o?.name}' for model '${mv.name}'; outputs are ${mv.signature.outputs.map((s) => s.name).join(', ')}`);
+    }
+    const b = o.parameters?.binary_data;
+    return { name: o.name, binary: b === undefined ? defaultBinary : b === true };
+  });
+}
+
+function sendInferResponse(
+  res: http.ServerResponse,
+  mv: ModelVersion,
+  request: InferRequest,
+  choices: OutputChoice[],
+  outputs: Record<string, ort.Tensor>,
+): void {
+  const parts: string[] = [];
+  const blobs: Buffer[] = [];
+  for (const c of choices) {
+    const t = outputs[c.name];
+    const head = `"name":${JSON.stringify(c.name)},"datatype":"${tensorDatatype(t)}","shape":${JSON.stringify(t.dims)}`;
+    if (c.binary) {
+      const blob = tensorDataBinary(t);
+      blobs.push(blob);
+      parts.push(`{${head},"parameters":{"binary_data_size":${blob.length}}}`);
+    } else {
+      parts.push(`{${head},"data":${tensorDataJson(t)}}`);
+    }
+  }
+  const id = request.id !== undefined ? `,"id":${JSON.stringify(request.id)}` : '';
+  const json = `{"model_name":${JSON.stringify(mv.name)},"model_version":${JSON.stringify(mv.version)}${id},"outputs":[${parts.join(',')}]}`;
+  if (blobs.length === 0) {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
+    res.end(json);
+    return;
+  }
+  const header = Buffer.from(json, 'utf8');
+  const body = Buffer.concat([header, ...blobs]);
+  res.writeHead(200, {
+    'Content-Type': 'application/octet-stream',
+    'Content-Length': body.length,
+    'Inference-Header-Content-Length': header.length,
+  });
+  res.end(body);
+}
