@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type * as ort from 'onnxruntime-node';
 import { InferenceMetrics } from './metrics';
@@ -69,7 +70,6 @@ export class InferenceServer {
   private readonly maxBodyBytes: number;
   private draining = false;
   private inFlight = 0;
-  private drained?: () => void;
 
   private constructor(
     /** The served models by name. */
@@ -94,6 +94,11 @@ export class InferenceServer {
     return `http://${host}:${a.port}`;
   }
 
+  /** Requests being handled now (read, queued or running). */
+  public get activeRequests(): number {
+    return this.inFlight;
+  }
+
   /** The bound port. */
   public get port(): number {
     return (this.http.address() as AddressInfo).port;
@@ -110,19 +115,23 @@ export class InferenceServer {
   }
 
   /**
-   * Stops accepting connections, lets in-flight requests finish (readiness turns 503 meanwhile), closes idle
-   * keep-alive connections, then releases the models.
+   * Stops accepting connections and lets in-flight requests finish (readiness turns 503 meanwhile; responses
+   * carry `Connection: close`). Requests already sent on open keep-alive connections are still served: the
+   * connections close once no request has been in flight for `idleGraceMs`. Then the models are released.
    */
-  public async close(): Promise<void> {
+  public async close(idleGraceMs = 200): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
-    this.http.closeIdleConnections();
-    if (this.inFlight > 0) {
-      await Promise.race([
-        new Promise<void>((resolve) => (this.drained = resolve)),
-        new Promise<void>((resolve) => setTimeout(resolve, this.options.drainTimeoutMs ?? 30_000).unref()),
-      ]);
+    // net.Server#close stops accepting; http.Server#close would also drop idle keep-alive connections at once,
+    // losing requests a client has sent but the server has not read yet.
+    const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(this.http, () => resolve()));
+    const deadline = Date.now() + (this.options.drainTimeoutMs ?? 30_000);
+    let quietSince = this.inFlight === 0 ? Date.now() : Infinity;
+    while (Date.now() < deadline) {
+      if (this.inFlight > 0) quietSince = Infinity;
+      else if (quietSince === Infinity) quietSince = Date.now();
+      else if (Date.now() - quietSince >= idleGraceMs) break;
+      await new Promise((r) => setTimeout(r, 10));
     }
     this.http.closeAllConnections();
     await closed;
@@ -140,7 +149,6 @@ export class InferenceServer {
       else res.end();
     } finally {
       this.inFlight--;
-      if (this.inFlight === 0 && this.drained) this.drained();
     }
   }
 

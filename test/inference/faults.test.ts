@@ -1,0 +1,329 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InferenceServer } from '../../src/inference/server';
+import { inferJson, json, randomTensor, request } from '../support/kserve-client';
+import { startServe } from '../support/serve-process';
+
+const fixtures = path.join(__dirname, '..', 'fixtures', 'models');
+
+const good = () => ({
+  inputs: [
+    { name: 'a', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] },
+    { name: 'b', datatype: 'INT64', shape: [1, 4], data: [1, 1, 1, 1] },
+  ],
+});
+
+describe('bad requests get KServe-style errors and the server keeps serving', () => {
+  let server: InferenceServer;
+  let base: string;
+  const url = () => `${base}/v2/models/two_inputs/infer`;
+  const post = (body: string | Buffer, headers: Record<string, string | number> = {}) => request(url(), 'POST', body, headers);
+
+  beforeAll(async () => {
+    server = await InferenceServer.start(path.join(fixtures, 'two_inputs.onnx'), { port: 0, maxBodyBytes: 64 * 1024 });
+    base = server.url;
+  });
+  afterAll(() => server?.close());
+
+  /** After every bad request, a good one must succeed with the right answer. */
+  async function thenGood(): Promise<void> {
+    const r = await post(JSON.stringify(good()));
+    expect(r.status).toBe(200);
+    expect((json(r).outputs as { data: number[] }[])[0].data).toEqual([2, 3, 4, 5]);
+  }
+
+  const cases: [string, () => Promise<{ status: number; body: Buffer }>, number, RegExp][] = [
+    ['unknown model', () => request(`${base}/v2/models/nope/infer`, 'POST', JSON.stringify(good())), 404, /unknown model 'nope'/],
+    ['unknown version', () => request(`${base}/v2/models/two_inputs/versions/7/infer`, 'POST', '{}'), 404, /unknown version '7'.*served versions: 1/],
+    ['unknown route', () => request(`${base}/v2/nothing`, 'GET'), 404, /no route/],
+    ['GET on infer', () => request(url(), 'GET'), 405, /use POST/],
+    ['malformed JSON', () => post('{"inputs": [ {"name": "a",'), 400, /malformed JSON/],
+    ['not an object', () => post('[1,2]'), 400, /must be a JSON object/],
+    ['no inputs', () => post('{}'), 400, /no 'inputs' list/],
+    ['missing input', () => post(JSON.stringify({ inputs: [good().inputs[0]] })), 400, /missing input 'b'/],
+    [
+      'unknown input',
+      () => post(JSON.stringify({ inputs: [...good().inputs, { name: 'c', datatype: 'FP32', shape: [1], data: [1] }] })),
+      400,
+      /unknown input 'c'.*inputs are a, b/,
+    ],
+    [
+      'wrong datatype',
+      () => post(JSON.stringify({ inputs: [{ ...good().inputs[0], datatype: 'INT32' }, good().inputs[1]] })),
+      400,
+      /input 'a': datatype INT32 does not match the model's FP32/,
+    ],
+    [
+      'unknown datatype',
+      () => post(JSON.stringify({ inputs: [{ ...good().inputs[0], datatype: 'FLOAT' }, good().inputs[1]] })),
+      400,
+      /input 'a': unknown datatype "FLOAT"/,
+    ],
+    [
+      'wrong shape',
+      () => post(JSON.stringify({ inputs: [{ ...good().inputs[0], shape: [1, 5], data: [1, 2, 3, 4, 5] }, good().inputs[1]] })),
+      400,
+      /input 'a': shape \[1,5\] does not match the model's \[-1,4\]/,
+    ],
+    [
+      'data length not matching the shape',
+      () => post(JSON.stringify({ inputs: [{ ...good().inputs[0], data: [1, 2, 3] }, good().inputs[1]] })),
+      400,
+      /input 'a': data has 3 elements but shape \[1,4\] needs 4/,
+    ],
+    [
+      'wrong element type',
+      () => post(JSON.stringify({ inputs: [good().inputs[0], { ...good().inputs[1], data: [1, 2.5, 3, 4] }] })),
+      400,
+      /input 'b': element 1 \(2.5\) is not an integer/,
+    ],
+    [
+      'string where a number belongs',
+      () => post(JSON.stringify({ inputs: [{ ...good().inputs[0], data: ['1', 2, 3, 4] }, good().inputs[1]] })),
+      400,
+      /input 'a': element 0 \("1"\) is not a number/,
+    ],
+    [
+      'batch over max_batch_size',
+      () =>
+        post(
+          JSON.stringify({
+            inputs: [
+              { name: 'a', datatype: 'FP32', shape: [9, 4], data: new Array(36).fill(0) },
+              { name: 'b', datatype: 'INT64', shape: [9, 4], data: new Array(36).fill(0) },
+            ],
+          }),
+        ),
+      400,
+      /batch size 9 is outside 1..8/,
+    ],
+    [
+      'inputs with different batch sizes',
+      () =>
+        post(
+          JSON.stringify({
+            inputs: [
+              { name: 'a', datatype: 'FP32', shape: [2, 4], data: new Array(8).fill(0) },
+              { name: 'b', datatype: 'INT64', shape: [1, 4], data: [1, 1, 1, 1] },
+            ],
+          }),
+        ),
+      400,
+      /batch size 1 differs/,
+    ],
+    ['unknown output', () => post(JSON.stringify({ ...good(), outputs: [{ name: 'nope' }] })), 400, /unknown output 'nope'/],
+    ['body over the limit', () => post(JSON.stringify({ ...good(), pad: 'x'.repeat(100 * 1024) })), 413, /exceeds the limit of 65536 bytes/],
+    [
+      'truncated binary data',
+      () => {
+        const header = Buffer.from(
+          JSON.stringify({
+            inputs: [
+              { name: 'a', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 16 } },
+              { name: 'b', datatype: 'INT64', shape: [1, 4], parameters: { binary_data_size: 32 } },
+            ],
+          }),
+        );
+        return post(Buffer.concat([header, Buffer.alloc(20)]), { 'Inference-Header-Content-Length': header.length });
+      },
+      400,
+      /input 'b': binary_data_size 32 runs past the end of the binary data \(4 bytes left\)/,
+    ],
+    [
+      'binary size not matching the shape',
+      () => {
+        const header = Buffer.from(
+          JSON.stringify({
+            inputs: [
+              { name: 'a', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 12 } },
+              { name: 'b', datatype: 'INT64', shape: [1, 4], parameters: { binary_data_size: 32 } },
+            ],
+          }),
+        );
+        return post(Buffer.concat([header, Buffer.alloc(44)]), { 'Inference-Header-Content-Length': header.length });
+      },
+      400,
+      /input 'a': binary data has 12 bytes but shape \[1,4\] of FP32 needs 16/,
+    ],
+    ['bad header length', () => post('{}', { 'Inference-Header-Content-Length': 999 }), 400, /Inference-Header-Content-Length \(999\)/],
+  ];
+
+  it.each(cases)('%s', async (_name, send, status, message) => {
+    const r = await send();
+    expect(r.status).toBe(status);
+    const body = JSON.parse(r.body.toString()) as { error: string };
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(body.error).toMatch(message);
+    await thenGood();
+  });
+
+  it('counts rejected requests as failures and good ones as successes', async () => {
+    const text = (await request(`${base}/metrics`, 'GET')).body.toString();
+    expect(text).toMatch(/nv_inference_request_failure\{model="two_inputs",version="1",reason="REJECTED"\} [1-9]/);
+    expect(text).toMatch(/nv_inference_request_success\{model="two_inputs",version="1"\} [1-9]/);
+  });
+
+  it('survives a bounded storm of malformed, oversized, truncated and wrong-type requests mixed with good ones', async () => {
+    const bad = [
+      () => post('{"inputs":'),
+      () => post(JSON.stringify({ inputs: [{ name: 'a', datatype: 'FP32', shape: [1, 4], data: [1] }] })),
+      () => post(Buffer.alloc(70 * 1024, 0x20)),
+      () => post(JSON.stringify({ inputs: [{ ...good().inputs[0], datatype: 'BOOL' }, good().inputs[1]] })),
+      () => post(Buffer.from('{"inputs":[]}xxxx'), { 'Inference-Header-Content-Length': 13 }),
+    ];
+    const deadline = Date.now() + 10_000;
+    let goodOk = 0;
+    for (let round = 0; round < 20 && Date.now() < deadline; round++) {
+      const batch = await Promise.all([
+        ...bad.map((b) => b()),
+        ...Array.from({ length: 5 }, () => post(JSON.stringify(good()))),
+      ]);
+      for (const r of batch.slice(0, bad.length)) expect([400, 413]).toContain(r.status);
+      for (const r of batch.slice(bad.length)) {
+        expect(r.status).toBe(200);
+        goodOk++;
+      }
+    }
+    expect(goodOk).toBeGreaterThanOrEqual(50);
+    expect((await request(`${base}/v2/health/ready`, 'GET')).status).toBe(200);
+  });
+});
+
+/** A repository with one CNN whose config sets the batch size and queue limit. */
+function cnnRepository(maxBatch: number, queue: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-cnn-'));
+  fs.mkdirSync(path.join(dir, 'cnn', '1'), { recursive: true });
+  fs.copyFileSync(path.join(fixtures, 'cnn.onnx'), path.join(dir, 'cnn', '1', 'model.onnx'));
+  fs.writeFileSync(
+    path.join(dir, 'cnn', 'config.pbtxt'),
+    `name: "cnn"\nmax_batch_size: ${maxBatch}\ninput [ { name: "image" data_type: TYPE_FP32 dims: [3, 32, 32] } ]\noutput [ { name: "logits" data_type: TYPE_FP32 dims: [10] } ]\ndynamic_batching { max_queue_delay_microseconds: 0 ${queue} }\n`,
+  );
+  return dir;
+}
+
+/** One binary CNN request body, built once, so that many requests go out at once. */
+function cnnBody(batch: number): { body: Buffer; headers: Record<string, number> } {
+  const data = randomTensor([batch, 3, 32, 32], 5).data as Float32Array;
+  const header = Buffer.from(
+    JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [batch, 3, 32, 32], parameters: { binary_data_size: data.byteLength } }] }),
+  );
+  return { body: Buffer.concat([header, Buffer.from(data.buffer)]), headers: { 'Inference-Header-Content-Length': header.length } };
+}
+
+describe('a full queue answers 503 (mlstack serve as a child process)', () => {
+  it('refuses requests beyond max_queue_size and serves again once the queue drains', async () => {
+    const dir = cnnRepository(8, 'default_queue_policy { max_queue_size: 2 }');
+    const srv = await startServe([dir, '--threads', '1']);
+    try {
+      const { body, headers } = cnnBody(8);
+      const results = await Promise.all(
+        Array.from({ length: 40 }, () => request(`${srv.url}/v2/models/cnn/infer`, 'POST', body, headers)),
+      );
+      const statuses = results.map((r) => r.status);
+      expect(statuses).toContain(503);
+      expect(statuses).toContain(200);
+      expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+      expect(JSON.parse(results.find((r) => r.status === 503)!.body.toString()).error).toMatch(
+        /queue is full \(2 requests waiting\)/,
+      );
+      const after = await inferJson(srv.url, 'cnn', { image: randomTensor([1, 3, 32, 32], 6) });
+      expect(after.status).toBe(200);
+    } finally {
+      srv.proc.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SIGTERM (mlstack serve as a child process)', () => {
+  it('finishes every in-flight request, exits 0, then refuses connections', async () => {
+    const dir = cnnRepository(64, '');
+    const srv = await startServe([dir, '--threads', '1']);
+    try {
+      const { body, headers } = cnnBody(64);
+      const inflight = Array.from({ length: 16 }, () => request(`${srv.url}/v2/models/cnn/infer`, 'POST', body, headers));
+      await new Promise((r) => setTimeout(r, 150));
+      srv.proc.kill('SIGTERM');
+      const results = await Promise.all(inflight);
+      expect(results.map((r) => r.status)).toEqual(new Array(16).fill(200));
+      expect(await srv.exited).toBe(0);
+      expect(srv.stderr()).toMatch(/SIGTERM: draining in-flight requests\n.*stopped/s);
+      await expect(request(`${srv.url}/v2/health/live`, 'GET')).rejects.toThrow(/ECONNREFUSED/);
+    } finally {
+      srv.proc.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('graceful close in process', () => {
+  it('turns not ready and refuses new connections once closed', async () => {
+    const server = await InferenceServer.start(path.join(fixtures, 'mlp.onnx'), { port: 0 });
+    const base = server.url;
+    expect((await inferJson(base, 'mlp', { x: randomTensor([1, 16], 1) })).status).toBe(200);
+    await server.close(0);
+    await expect(request(`${base}/v2/health/live`, 'GET')).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
+  });
+});
+
+describe('model files that cannot be served', () => {
+  it('names the file of a corrupt model', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-bad-'));
+    fs.mkdirSync(path.join(dir, 'broken', '1'), { recursive: true });
+    const file = path.join(dir, 'broken', '1', 'model.onnx');
+    fs.writeFileSync(file, fs.readFileSync(path.join(fixtures, 'cnn.onnx')).subarray(0, 300));
+    await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(`${file}: is not an ONNX model or is truncated`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a config.pbtxt that does not match its model, naming the field and both values', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-mismatch-'));
+    fs.mkdirSync(path.join(dir, 'mlp', '1'), { recursive: true });
+    fs.copyFileSync(path.join(fixtures, 'mlp.onnx'), path.join(dir, 'mlp', '1', 'model.onnx'));
+    fs.writeFileSync(
+      path.join(dir, 'mlp', 'config.pbtxt'),
+      'name: "mlp"\nmax_batch_size: 4\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 8 ] } ]\noutput [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ]\n',
+    );
+    await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(/config.pbtxt: does not match .*model.onnx:\n  input\[x\]\.dims: model \[16\], config \[8\]/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses an empty repository and a missing path', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-empty-'));
+    await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(/no models found/);
+    await expect(InferenceServer.start(path.join(dir, 'nope'), { port: 0 })).rejects.toThrow(/no such file or directory/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('a repository of hundreds of models', () => {
+  it('loads 200 models, each with and without config.pbtxt, and serves any of them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-many-'));
+    const model = fs.readFileSync(path.join(fixtures, 'mlp.onnx'));
+    for (let i = 0; i < 200; i++) {
+      const name = `m${String(i).padStart(3, '0')}`;
+      fs.mkdirSync(path.join(dir, name, '1'), { recursive: true });
+      fs.writeFileSync(path.join(dir, name, '1', 'model.onnx'), model);
+      if (i % 2) {
+        fs.writeFileSync(
+          path.join(dir, name, 'config.pbtxt'),
+          `name: "${name}"\nmax_batch_size: 8\ninput [ { name: "x" data_type: TYPE_FP32 dims: [16] } ]\noutput [ { name: "y" data_type: TYPE_FP32 dims: [4] } ]\n`,
+        );
+      }
+    }
+    const server = await InferenceServer.start(dir, { port: 0, threads: 1 });
+    try {
+      expect(server.models.size).toBe(200);
+      for (const name of ['m000', 'm101', 'm199']) {
+        const r = await inferJson(server.url, name, { x: randomTensor([1, 16], 1) });
+        expect(r.status).toBe(200);
+      }
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
