@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { benchSynth } from './synth';
+import { benchServe, type BareRow, type ServeRow } from './serve';
+import { benchSynth, type SynthResultRow } from './synth';
 import { median } from './stats';
 
 function machine(): string {
@@ -15,47 +16,110 @@ function machine(): string {
   ].join('\n');
 }
 
-function main(): void {
-  const runsArg = process.argv.indexOf('--runs');
-  const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
-  const synth = benchSynth(runs);
-  const base = (name: string) => synth.find((r) => r.name.startsWith(name));
-  const eks = base('baseline: bare aws-cdk-lib EKS');
-  const lines = [
-    '# Benchmarks',
-    '',
-    `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Numbers from one run on one machine;`,
-    'compare rows with each other (ours vs. the baseline in the same run), not with another machine.',
-    '',
-    '## Machine',
-    '',
-    machine(),
-    '',
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+const FILE = path.join(__dirname, '..', 'docs', 'benchmarks.md');
+const SERVE_MARKER = '\n## Inference server';
+
+function synthSection(synth: SynthResultRow[], runs: number): string[] {
+  const eks = synth.find((r) => r.name.startsWith('baseline: bare aws-cdk-lib EKS'));
+  return [
     '## Cold synth',
     '',
     `Each row is a fresh Node process (one warm-up run first, so tsx's transform cache is filled), ${runs} runs,`,
     "median and range. Peak memory is the process's max RSS.",
     '',
-    '| command | runs | wall time, median (min–max) | peak RSS, median | vs. bare EKS app (time) |',
+    '| command | runs | wall time, median (min–max) | peak RSS, median | time vs. bare EKS app |',
     '|---|---|---|---|---|',
     ...synth.map((r) => {
       const ratio = eks ? `${(median(r.wallMs) / median(eks.wallMs)).toFixed(2)}×` : '';
       return `| ${r.name} | ${r.runs} | ${median(r.wallMs).toFixed(0)} ms (${Math.min(...r.wallMs).toFixed(0)}–${Math.max(...r.wallMs).toFixed(0)}) | ${median(r.rssMiB).toFixed(0)} MiB | ${ratio} |`;
     }),
     '',
-    'What the rows contain: the full example is three stacks (EKS + 3 node groups + VPC + KMS; GKE + 3 node pools',
-    '+ network, NAT, KMS, node service account; AKS + 2 node pools + VNet, Log Analytics) and their Kubernetes',
-    'manifests; the AWS row is the same platform on AWS alone through a plain `aws-cdk-lib` `App`. The baselines',
-    'are the least code that makes a cluster with one GPU pool (`bench/baselines/`).',
+    'The full example is three stacks (EKS + 3 node groups + VPC + KMS; GKE + 3 node pools + network, NAT, KMS,',
+    'node service account; AKS + 2 node pools + VNet, Log Analytics) and their Kubernetes manifests; the AWS row is',
+    'the same platform on AWS alone through a plain `aws-cdk-lib` `App`. The baselines are the least code that makes',
+    'a cluster with one GPU pool (`bench/baselines/`).',
     '',
   ];
-  const file = path.join(__dirname, '..', 'docs', 'benchmarks.md');
-  const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-  const marker = '\n## Inference server';
-  const rest = existing.includes(marker) ? existing.slice(existing.indexOf(marker)) : '';
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, lines.join('\n') + rest);
-  process.stderr.write(`wrote ${file}\n`);
 }
 
-main();
+function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number): string[] {
+  const find = (model: string, batching: boolean, encoding: string, c: number) =>
+    rows.find((r) => r.model === model && r.batching === batching && r.encoding === encoding && r.concurrency === c);
+  const lines = [
+    '## Inference server',
+    '',
+    '`mlstack serve` in a child process on 127.0.0.1 (onnxruntime default threads), a keep-alive load generator in',
+    `the benchmark process; each cell runs ${seconds} s after a warm-up, batch 1 per request. Batching on: dynamic`,
+    'batching up to 64 with a 500 µs queue delay; off: `--no-batching`. Latency is per request, client side.',
+    '',
+    '| model | bare `session.run` runs/s | bare p50 |',
+    '|---|---|---|',
+    ...bareRows.map((b) => `| ${b.model} | ${b.runsPerSec.toFixed(0)} | ${b.p50Ms.toFixed(3)} ms |`),
+    '',
+    '| model | encoding | batching | concurrency | inferences/s | p50 | p99 |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.model} | ${r.encoding} | ${r.batching ? 'on' : 'off'} | ${r.concurrency} | ${r.inferPerSec.toFixed(0)} | ${r.p50Ms.toFixed(3)} ms | ${r.p99Ms.toFixed(3)} ms |`,
+    ),
+    '',
+    '### Against the targets',
+    '',
+  ];
+  for (const model of ['cnn', 'mlp']) {
+    for (const enc of ['binary', 'json']) {
+      const on = find(model, true, enc, 64);
+      const off = find(model, false, enc, 64);
+      if (on && off) lines.push(`- ${model}, ${enc}, concurrency 64: batching on / off = ${(on.inferPerSec / off.inferPerSec).toFixed(2)}× (target ≥ 3× for the CNN)`);
+    }
+  }
+  for (const b of bareRows) {
+    for (const enc of ['binary', 'json']) {
+      const c1 = find(b.model, false, enc, 1);
+      if (c1) lines.push(`- ${b.model}, ${enc}, concurrency 1: server p50 − bare p50 = ${(c1.p50Ms - b.p50Ms).toFixed(3)} ms (target < 0.5 ms)`);
+    }
+  }
+  lines.push('');
+  return lines;
+}
+
+function header(): string[] {
+  return [
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Numbers from one run on one machine; compare`,
+    'rows with each other (ours vs. the baseline in the same run), not with another machine.',
+    '',
+    '## Machine',
+    '',
+    machine(),
+    '',
+  ];
+}
+
+async function main(): Promise<void> {
+  const only = arg('--only');
+  const runs = Number(arg('--runs') ?? 5);
+  const seconds = Number(arg('--seconds') ?? 3);
+  const existing = fs.existsSync(FILE) ? fs.readFileSync(FILE, 'utf8') : '';
+  const oldSynth = existing.includes('## Cold synth')
+    ? existing.slice(existing.indexOf('## Cold synth'), existing.includes(SERVE_MARKER) ? existing.indexOf(SERVE_MARKER) + 1 : undefined)
+    : '';
+  const oldServe = existing.includes(SERVE_MARKER) ? existing.slice(existing.indexOf(SERVE_MARKER) + 1) : '';
+  const synth = only === 'serve' ? oldSynth : synthSection(benchSynth(runs), runs).join('\n');
+  let serve = oldServe;
+  if (only !== 'synth') {
+    const r = await benchServe(seconds);
+    serve = serveSection(r.bareRows, r.rows, seconds).join('\n');
+  }
+  fs.mkdirSync(path.dirname(FILE), { recursive: true });
+  fs.writeFileSync(FILE, [...header(), synth.trimEnd(), '', serve.trimEnd(), ''].join('\n'));
+  process.stderr.write(`wrote ${FILE}\n`);
+}
+
+void main();

@@ -53,6 +53,8 @@ export class Batcher {
   private readonly queue: Pending[] = [];
   private busy = 0;
   private timer?: NodeJS.Timeout | NodeJS.Immediate;
+  /** Set when a sub-millisecond wait has had its one loop turn: the next pick dispatches what it has. */
+  private waitedTurn = false;
   /** Batches run. */
   public executions = 0;
   /** Called once per model execution (for `nv_inference_exec_count`). */
@@ -112,10 +114,13 @@ export class Batcher {
     }
     const waited = us(head.enqueued, now());
     const full = size >= this.options.maxBatchSize || this.options.preferredBatchSizes.includes(size);
-    if (!full && waited < this.options.maxQueueDelayUs) {
+    // Wait for company only while the delay allows; a sub-millisecond delay is one turn of the event loop
+    // (so that every request already read in this turn joins), never a busy spin.
+    if (!full && !this.waitedTurn && waited < this.options.maxQueueDelayUs) {
       this.arm(this.options.maxQueueDelayUs - waited);
       return undefined;
     }
+    this.waitedTurn = false;
     const batch = chosen.map((i) => this.queue[i]);
     for (let k = chosen.length - 1; k >= 0; k--) this.queue.splice(chosen[k], 1);
     return batch;
@@ -123,12 +128,13 @@ export class Batcher {
 
   private arm(delayUs: number): void {
     if (this.timer) return;
+    const short = delayUs < 1000;
     const fire = () => {
       this.timer = undefined;
+      if (short) this.waitedTurn = true;
       this.schedule();
     };
-    // Below a millisecond, yield once to I/O so that requests already on the sockets can join.
-    this.timer = delayUs < 1000 ? setImmediate(fire) : setTimeout(fire, Math.ceil(delayUs / 1000));
+    this.timer = short ? setImmediate(fire) : setTimeout(fire, Math.ceil(delayUs / 1000));
   }
 
   private async execute(batch: Pending[]): Promise<void> {

@@ -1,5 +1,14 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** The metric series of one model version, bound to its labels once (label lookups cost on the hot path). */
+export interface VersionMetrics {
+  success(): void;
+  failure(reason: 'REJECTED' | 'BACKEND'): void;
+  executed(): void;
+  pending(delta: number): void;
+  completed(batchSize: number, totalUs: number, queueUs: number, computeUs: number): void;
+}
+
 /**
  * The server's Prometheus metrics, named as Triton names them so that one set of dashboards and alerts
  * serves both runtimes (durations are cumulative microsecond counters, as in Triton), plus a latency
@@ -46,5 +55,32 @@ export class InferenceMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
+  }
+
+  /** The series of one model version. */
+  public forVersion(model: string, version: string): VersionMetrics {
+    const success = this.success.labels(model, version);
+    const rejected = this.failure.labels(model, version, 'REJECTED');
+    const backend = this.failure.labels(model, version, 'BACKEND');
+    const count = this.inferenceCount.labels(model, version);
+    const exec = this.execCount.labels(model, version);
+    const request = this.requestDuration.labels(model, version);
+    const queue = this.queueDuration.labels(model, version);
+    const compute = this.computeDuration.labels(model, version);
+    const pending = this.pending.labels(model, version);
+    const latency = this.latency.labels(model, version);
+    return {
+      success: () => success.inc(),
+      failure: (reason) => (reason === 'BACKEND' ? backend : rejected).inc(),
+      executed: () => exec.inc(),
+      pending: (delta) => pending.inc(delta),
+      completed: (batchSize, totalUs, queueUs, computeUs) => {
+        count.inc(batchSize);
+        request.inc(totalUs);
+        queue.inc(queueUs);
+        compute.inc(computeUs);
+        latency.observe(totalUs / 1e6);
+      },
+    };
   }
 }

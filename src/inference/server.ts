@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type * as ort from 'onnxruntime-node';
-import { InferenceMetrics } from './metrics';
+import { InferenceMetrics, type VersionMetrics } from './metrics';
 import { type LoadOptions, loadRepository, type ModelVersion, releaseAll, type ServedModel } from './repository';
 import {
   checkInputHeader,
@@ -70,6 +70,7 @@ export class InferenceServer {
   private readonly maxBodyBytes: number;
   private draining = false;
   private inFlight = 0;
+  private readonly series = new Map<ModelVersion, VersionMetrics>();
 
   private constructor(
     /** The served models by name. */
@@ -81,8 +82,9 @@ export class InferenceServer {
     this.http.keepAliveTimeout = 65_000;
     for (const m of models.values()) {
       for (const v of m.versions) {
-        const labels = { model: m.name, version: v.version };
-        v.batcher.onExecute = () => this.metrics.execCount.inc(labels);
+        const series = this.metrics.forVersion(m.name, v.version);
+        this.series.set(v, series);
+        v.batcher.onExecute = () => series.executed();
       }
     }
   }
@@ -153,8 +155,9 @@ export class InferenceServer {
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const p = url.pathname.replace(/\/+$/, '') || '/';
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const p = (q === -1 ? raw : raw.slice(0, q)).replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     const get = (fn: () => void | Promise<void>) => {
       if (method !== 'GET' && method !== 'HEAD') throw new InferenceError(405, `${method} is not allowed on ${p}; use GET`);
@@ -212,32 +215,27 @@ export class InferenceServer {
 
   private async infer(req: http.IncomingMessage, res: http.ServerResponse, mv: ModelVersion): Promise<void> {
     const started = process.hrtime.bigint();
-    const labels = { model: mv.name, version: mv.version };
+    const series = this.series.get(mv)!;
     try {
       const body = await readBody(req, this.maxBodyBytes);
       const { request, binary } = parseRequest(req, body);
       const { feeds, batchSize } = buildFeeds(request, binary, mv);
       const outputs = selectOutputs(request, mv);
 
-      this.metrics.pending.inc(labels);
+      series.pending(1);
       let result;
       try {
         result = await mv.batcher.submit(feeds, batchSize);
       } finally {
-        this.metrics.pending.dec(labels);
+        series.pending(-1);
       }
 
       sendInferResponse(res, mv, request, outputs, result.outputs);
-      const totalUs = Number((process.hrtime.bigint() - started) / 1000n);
-      this.metrics.success.inc(labels);
-      this.metrics.inferenceCount.inc(labels, batchSize);
-      this.metrics.requestDuration.inc(labels, totalUs);
-      this.metrics.queueDuration.inc(labels, result.queueUs);
-      this.metrics.computeDuration.inc(labels, result.computeUs);
-      this.metrics.latency.observe(labels, totalUs / 1e6);
+      series.success();
+      series.completed(batchSize, Number((process.hrtime.bigint() - started) / 1000n), result.queueUs, result.computeUs);
     } catch (e) {
       const status = e instanceof InferenceError ? e.status : 500;
-      this.metrics.failure.inc({ ...labels, reason: status >= 500 && status !== 503 ? 'BACKEND' : 'REJECTED' });
+      series.failure(status >= 500 && status !== 503 ? 'BACKEND' : 'REJECTED');
       throw e;
     }
   }

@@ -1,0 +1,170 @@
+// Inference server throughput and latency: `mlstack serve` in a child process, a keep-alive load generator here.
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { inspectModel } from '../src/inference/inspect';
+import { tritonConfig } from '../src/inference/triton-config';
+import { startServe } from '../test/support/serve-process';
+import { median, percentile } from './stats';
+
+const fixtures = path.join(__dirname, '..', 'test', 'fixtures', 'models');
+
+interface ModelCase {
+  name: string;
+  file: string;
+  input: string;
+  dims: number[];
+}
+
+const MODELS: ModelCase[] = [
+  { name: 'mlp', file: 'mlp.onnx', input: 'x', dims: [1, 16] },
+  { name: 'cnn', file: 'cnn.onnx', input: 'image', dims: [1, 3, 32, 32] },
+];
+
+export interface BareRow {
+  model: string;
+  runsPerSec: number;
+  p50Ms: number;
+}
+
+export interface ServeRow {
+  model: string;
+  batching: boolean;
+  encoding: 'json' | 'binary';
+  concurrency: number;
+  requests: number;
+  inferPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function input(m: ModelCase): Float32Array {
+  const n = m.dims.reduce((a, b) => a * b, 1);
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5);
+}
+
+function body(m: ModelCase, encoding: 'json' | 'binary'): { body: Buffer; headers: Record<string, string | number> } {
+  const data = input(m);
+  if (encoding === 'json') {
+    const text = JSON.stringify({ inputs: [{ name: m.input, datatype: 'FP32', shape: m.dims, data: Array.from(data) }] });
+    return { body: Buffer.from(text), headers: { 'Content-Type': 'application/json' } };
+  }
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: m.input, datatype: 'FP32', shape: m.dims, parameters: { binary_data_size: data.byteLength } }],
+      parameters: { binary_data_output: true },
+    }),
+  );
+  return {
+    body: Buffer.concat([header, Buffer.from(data.buffer)]),
+    headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': header.length },
+  };
+}
+
+/** Bare in-process `session.run` with batch 1, for `seconds`. */
+async function bare(m: ModelCase, seconds: number): Promise<BareRow> {
+  const session = await ort.InferenceSession.create(path.join(fixtures, m.file), { graphOptimizationLevel: 'all' });
+  const feeds = { [m.input]: new ort.Tensor('float32', input(m), m.dims) };
+  for (let i = 0; i < 50; i++) await session.run(feeds);
+  const lat: number[] = [];
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) {
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  await session.release();
+  return { model: m.name, runsPerSec: lat.length / seconds, p50Ms: median(lat) };
+}
+
+/** `concurrency` workers send requests back to back for `seconds`; bounded by time and by `maxRequests`. */
+async function load(url: string, payload: { body: Buffer; headers: Record<string, string | number> }, concurrency: number, seconds: number, maxRequests = 200_000) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const lat: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  const end = Date.now() + seconds * 1000;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const t0 = process.hrtime.bigint();
+      const req = http.request(url, { method: 'POST', agent, headers: { ...payload.headers, 'Content-Length': payload.body.length } }, (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => {
+          if (res.statusCode === 200) lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          else errors++;
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(payload.body);
+    });
+  const worker = async () => {
+    while (Date.now() < end && sent < maxRequests) {
+      sent++;
+      await one();
+    }
+  };
+  const started = Date.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (Date.now() - started) / 1000;
+  agent.destroy();
+  if (errors) throw new Error(`${errors} requests failed against ${url}`);
+  return { requests: lat.length, perSec: lat.length / elapsed, p50: median(lat), p99: percentile(lat, 99) };
+}
+
+/** A repository with both models, dynamic batching up to 64 with a 500 µs queue delay. */
+async function repository(): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-bench-serve-'));
+  for (const m of MODELS) {
+    const file = path.join(fixtures, m.file);
+    fs.mkdirSync(path.join(dir, m.name, '1'), { recursive: true });
+    fs.copyFileSync(file, path.join(dir, m.name, '1', 'model.onnx'));
+    fs.writeFileSync(
+      path.join(dir, m.name, 'config.pbtxt'),
+      tritonConfig(await inspectModel(file), { name: m.name, maxBatchSize: 64, dynamicBatching: { maxQueueDelayMicroseconds: 500 } }),
+    );
+  }
+  return dir;
+}
+
+export async function benchServe(seconds: number): Promise<{ bareRows: BareRow[]; rows: ServeRow[] }> {
+  const bareRows: BareRow[] = [];
+  for (const m of MODELS) {
+    bareRows.push(await bare(m, seconds));
+    process.stderr.write(`bare ${m.name}: ${bareRows.at(-1)!.runsPerSec.toFixed(0)} runs/s\n`);
+  }
+  const dir = await repository();
+  const rows: ServeRow[] = [];
+  try {
+    for (const batching of [false, true]) {
+      const srv = await startServe([dir, ...(batching ? [] : ['--no-batching'])]);
+      try {
+        for (const m of MODELS) {
+          for (const encoding of ['json', 'binary'] as const) {
+            const payload = body(m, encoding);
+            const url = `${srv.url}/v2/models/${m.name}/infer`;
+            await load(url, payload, 4, 0.5); // warm-up
+            for (const concurrency of [1, 16, 64]) {
+              const r = await load(url, payload, concurrency, seconds);
+              rows.push({ model: m.name, batching, encoding, concurrency, requests: r.requests, inferPerSec: r.perSec, p50Ms: r.p50, p99Ms: r.p99 });
+              process.stderr.write(
+                `${m.name} batching=${batching} ${encoding} c=${concurrency}: ${r.perSec.toFixed(0)}/s p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms\n`,
+              );
+            }
+          }
+        }
+      } finally {
+        srv.proc.kill('SIGTERM');
+        await srv.exited;
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { bareRows, rows };
+}
