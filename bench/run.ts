@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { benchServe, type BareRow, type ServeRow } from './serve';
+import { benchServe, type BareRow, hasWrk, type ServeRow } from './serve';
 import { benchSynth, type SynthResultRow } from './synth';
 import { median } from './stats';
 
@@ -53,19 +53,24 @@ function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number): s
   const lines = [
     '## Inference server',
     '',
-    '`mlstack serve` in a child process on 127.0.0.1 (onnxruntime default threads), a keep-alive load generator in',
-    `the benchmark process; each cell runs ${seconds} s after a warm-up, batch 1 per request. Batching on: dynamic`,
-    'batching up to 64 with a 500 µs queue delay; off: `--no-batching`. Latency is per request, client side.',
+    '`mlstack serve --threads 1` in a child process on 127.0.0.1; load from',
+    hasWrk()
+      ? '[wrk](https://github.com/wg/wrk) (one thread, keep-alive connections = concurrency; Debian package `wrk`).'
+      : 'a Node keep-alive load generator in the benchmark process (wrk is not installed; `apt-get install wrk` for a generator that saturates after the server does).',
+    `Each cell runs ${seconds} s after a warm-up, batch 1 per request. Batching on: dynamic batching up to 64 with`,
+    'a 500 µs queue delay; off: `--no-batching`. Latency is per request, client side; "avg batch" is',
+    '`nv_inference_count / nv_inference_exec_count` over the cell, read from the server\'s /metrics. The bare rows',
+    'run `session.run` in process with one intra-op thread, batch 1.',
     '',
     '| model | bare `session.run` runs/s | bare p50 |',
     '|---|---|---|',
     ...bareRows.map((b) => `| ${b.model} | ${b.runsPerSec.toFixed(0)} | ${b.p50Ms.toFixed(3)} ms |`),
     '',
-    '| model | encoding | batching | concurrency | inferences/s | p50 | p99 |',
-    '|---|---|---|---|---|---|---|',
+    '| model | encoding | batching | concurrency | inferences/s | avg batch | p50 | p99 |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.model} | ${r.encoding} | ${r.batching ? 'on' : 'off'} | ${r.concurrency} | ${r.inferPerSec.toFixed(0)} | ${r.p50Ms.toFixed(3)} ms | ${r.p99Ms.toFixed(3)} ms |`,
+        `| ${r.model} | ${r.encoding} | ${r.batching ? 'on' : 'off'} | ${r.concurrency} | ${r.inferPerSec.toFixed(0)} | ${r.avgBatch.toFixed(1)} | ${r.p50Ms.toFixed(3)} ms | ${r.p99Ms.toFixed(3)} ms |`,
     ),
     '',
     '### Against the targets',

@@ -1,4 +1,5 @@
 // Inference server throughput and latency: `mlstack serve` in a child process, a keep-alive load generator here.
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -35,6 +36,8 @@ export interface ServeRow {
   encoding: 'json' | 'binary';
   concurrency: number;
   requests: number;
+  /** Inferences per model execution: the average batch the server formed. */
+  avgBatch: number;
   inferPerSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -65,7 +68,7 @@ function body(m: ModelCase, encoding: 'json' | 'binary'): { body: Buffer; header
 
 /** Bare in-process `session.run` with batch 1, for `seconds`. */
 async function bare(m: ModelCase, seconds: number): Promise<BareRow> {
-  const session = await ort.InferenceSession.create(path.join(fixtures, m.file), { graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(path.join(fixtures, m.file), { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
   const feeds = { [m.input]: new ort.Tensor('float32', input(m), m.dims) };
   for (let i = 0; i < 50; i++) await session.run(feeds);
   const lat: number[] = [];
@@ -79,8 +82,44 @@ async function bare(m: ModelCase, seconds: number): Promise<BareRow> {
   return { model: m.name, runsPerSec: lat.length / seconds, p50Ms: median(lat) };
 }
 
+/** Whether wrk (Debian package `wrk`) is installed: a C load generator that saturates after the server does. */
+export function hasWrk(): boolean {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (e) {
+    // wrk --version exits 1 after printing its version
+    return (e as { status?: number }).status === 1;
+  }
+}
+
+/** One wrk run: one thread, `concurrency` connections, `seconds` long. */
+function loadWrk(url: string, payload: { body: Buffer; headers: Record<string, string | number> }, concurrency: number, seconds: number) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-wrk-'));
+  try {
+    const bodyFile = path.join(tmp, 'body');
+    fs.writeFileSync(bodyFile, payload.body);
+    const r = spawnSync('wrk', ['-t1', `-c${concurrency}`, `-d${seconds}s`, '-s', path.join(__dirname, 'wrk-post.lua'), url], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        MLSTACK_BODY: bodyFile,
+        MLSTACK_CONTENT_TYPE: String(payload.headers['Content-Type']),
+        MLSTACK_HEADER_LENGTH: String(payload.headers['Inference-Header-Content-Length'] ?? ''),
+      },
+    });
+    const m = /RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stdout);
+    if (!m) throw new Error(`wrk gave no result: ${r.stdout} ${r.stderr}`);
+    const [requests, durationUs, p50, p99, errors] = m.slice(1).map(Number);
+    if (errors) throw new Error(`${errors} requests failed against ${url}`);
+    return { requests, perSec: requests / (durationUs / 1e6), p50, p99 };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 /** `concurrency` workers send requests back to back for `seconds`; bounded by time and by `maxRequests`. */
-async function load(url: string, payload: { body: Buffer; headers: Record<string, string | number> }, concurrency: number, seconds: number, maxRequests = 200_000) {
+async function loadNode(url: string, payload: { body: Buffer; headers: Record<string, string | number> }, concurrency: number, seconds: number, maxRequests = 200_000) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const lat: number[] = [];
   let errors = 0;
@@ -117,6 +156,28 @@ async function load(url: string, payload: { body: Buffer; headers: Record<string
   return { requests: lat.length, perSec: lat.length / elapsed, p50: median(lat), p99: percentile(lat, 99) };
 }
 
+async function load(url: string, payload: { body: Buffer; headers: Record<string, string | number> }, concurrency: number, seconds: number) {
+  return hasWrk() ? loadWrk(url, payload, concurrency, seconds) : loadNode(url, payload, concurrency, seconds);
+}
+
+/** Inferences per model execution since the last call: the average batch the server formed. */
+async function averageBatch(base: string, model: string, last: { count: number; exec: number }): Promise<number> {
+  const text = await new Promise<string>((resolve, reject) => {
+    http.get(`${base}/metrics`, (res) => {
+      let s = '';
+      res.on('data', (c: Buffer) => (s += c.toString()));
+      res.on('end', () => resolve(s));
+    }).on('error', reject);
+  });
+  const value = (name: string) => Number(new RegExp(`^${name}\\{model="${model}",version="1"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  const count = value('nv_inference_count');
+  const exec = value('nv_inference_exec_count');
+  const avg = exec > last.exec ? (count - last.count) / (exec - last.exec) : 0;
+  last.count = count;
+  last.exec = exec;
+  return avg;
+}
+
 /** A repository with both models, dynamic batching up to 64 with a 500 µs queue delay. */
 async function repository(): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-bench-serve-'));
@@ -142,16 +203,19 @@ export async function benchServe(seconds: number): Promise<{ bareRows: BareRow[]
   const rows: ServeRow[] = [];
   try {
     for (const batching of [false, true]) {
-      const srv = await startServe([dir, ...(batching ? [] : ['--no-batching'])]);
+      const srv = await startServe([dir, '--threads', '1', ...(batching ? [] : ['--no-batching'])]);
       try {
         for (const m of MODELS) {
+          const last = { count: 0, exec: 0 };
           for (const encoding of ['json', 'binary'] as const) {
             const payload = body(m, encoding);
             const url = `${srv.url}/v2/models/${m.name}/infer`;
-            await load(url, payload, 4, 0.5); // warm-up
+            await load(url, payload, 4, 1); // warm-up
+            await averageBatch(srv.url, m.name, last);
             for (const concurrency of [1, 16, 64]) {
               const r = await load(url, payload, concurrency, seconds);
-              rows.push({ model: m.name, batching, encoding, concurrency, requests: r.requests, inferPerSec: r.perSec, p50Ms: r.p50, p99Ms: r.p99 });
+              const avgBatch = await averageBatch(srv.url, m.name, last);
+              rows.push({ model: m.name, batching, encoding, concurrency, requests: r.requests, avgBatch, inferPerSec: r.perSec, p50Ms: r.p50, p99Ms: r.p99 });
               process.stderr.write(
                 `${m.name} batching=${batching} ${encoding} c=${concurrency}: ${r.perSec.toFixed(0)}/s p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms\n`,
               );
