@@ -7,3 +7,6 @@ export * from './src/k8s/manifest';
 export * from './stacks/ml-stack';
 export * from './constructs/gpu-cluster';
 export * from './stacks/app';
+export * from './src/inference/datatypes';
+export * from './src/inference/inspect';
+export * from './src/inference/triton-config';

@@ -49,7 +49,9 @@ function synthSection(synth: SynthResultRow[], runs: number): string[] {
 
 function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number): string[] {
   const find = (model: string, batching: boolean, encoding: string, c: number) =>
-    rows.find((r) => r.model === model && r.batching === batching && r.encoding === encoding && r.concurrency === c);
+    rows.find(
+      (r) => r.model === model && r.batching === batching && r.encoding === encoding && r.concurrency === c,
+    );
   const lines = [
     '## Inference server',
     '',
@@ -59,7 +61,7 @@ function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number): s
       : 'a Node keep-alive load generator in the benchmark process (wrk is not installed; `apt-get install wrk` for a generator that saturates after the server does).',
     `Each cell runs ${seconds} s after a warm-up, batch 1 per request. Batching on: dynamic batching up to 64 with`,
     'a 500 µs queue delay; off: `--no-batching`. Latency is per request, client side; "avg batch" is',
-    '`nv_inference_count / nv_inference_exec_count` over the cell, read from the server\'s /metrics. The bare rows',
+    "`nv_inference_count / nv_inference_exec_count` over the cell, read from the server's /metrics. The bare rows",
     'run `session.run` in process with one intra-op thread, batch 1.',
     '',
     '| model | bare `session.run` runs/s | bare p50 |',
@@ -80,13 +82,19 @@ function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number): s
     for (const enc of ['binary', 'json']) {
       const on = find(model, true, enc, 64);
       const off = find(model, false, enc, 64);
-      if (on && off) lines.push(`- ${model}, ${enc}, concurrency 64: batching on / off = ${(on.inferPerSec / off.inferPerSec).toFixed(2)}× (target ≥ 3× for the CNN)`);
+      if (on && off)
+        lines.push(
+          `- ${model}, ${enc}, concurrency 64: batching on / off = ${(on.inferPerSec / off.inferPerSec).toFixed(2)}× (target ≥ 3× for the CNN)`,
+        );
     }
   }
   for (const b of bareRows) {
     for (const enc of ['binary', 'json']) {
       const c1 = find(b.model, false, enc, 1);
-      if (c1) lines.push(`- ${b.model}, ${enc}, concurrency 1: server p50 − bare p50 = ${(c1.p50Ms - b.p50Ms).toFixed(3)} ms (target < 0.5 ms)`);
+      if (c1)
+        lines.push(
+          `- ${b.model}, ${enc}, concurrency 1: server p50 − bare p50 = ${(c1.p50Ms - b.p50Ms).toFixed(3)} ms (target < 0.5 ms)`,
+        );
     }
   }
   lines.push('');
@@ -113,7 +121,10 @@ async function main(): Promise<void> {
   const seconds = Number(arg('--seconds') ?? 3);
   const existing = fs.existsSync(FILE) ? fs.readFileSync(FILE, 'utf8') : '';
   const oldSynth = existing.includes('## Cold synth')
-    ? existing.slice(existing.indexOf('## Cold synth'), existing.includes(SERVE_MARKER) ? existing.indexOf(SERVE_MARKER) + 1 : undefined)
+    ? existing.slice(
+        existing.indexOf('## Cold synth'),
+        existing.includes(SERVE_MARKER) ? existing.indexOf(SERVE_MARKER) + 1 : undefined,
+      )
     : '';
   const oldServe = existing.includes(SERVE_MARKER) ? existing.slice(existing.indexOf(SERVE_MARKER) + 1) : '';
   const synth = only === 'serve' ? oldSynth : synthSection(benchSynth(runs), runs).join('\n');

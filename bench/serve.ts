@@ -48,15 +48,22 @@ function input(m: ModelCase): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5);
 }
 
-function body(m: ModelCase, encoding: 'json' | 'binary'): { body: Buffer; headers: Record<string, string | number> } {
+function body(
+  m: ModelCase,
+  encoding: 'json' | 'binary',
+): { body: Buffer; headers: Record<string, string | number> } {
   const data = input(m);
   if (encoding === 'json') {
-    const text = JSON.stringify({ inputs: [{ name: m.input, datatype: 'FP32', shape: m.dims, data: Array.from(data) }] });
+    const text = JSON.stringify({
+      inputs: [{ name: m.input, datatype: 'FP32', shape: m.dims, data: Array.from(data) }],
+    });
     return { body: Buffer.from(text), headers: { 'Content-Type': 'application/json' } };
   }
   const header = Buffer.from(
     JSON.stringify({
-      inputs: [{ name: m.input, datatype: 'FP32', shape: m.dims, parameters: { binary_data_size: data.byteLength } }],
+      inputs: [
+        { name: m.input, datatype: 'FP32', shape: m.dims, parameters: { binary_data_size: data.byteLength } },
+      ],
       parameters: { binary_data_output: true },
     }),
   );
@@ -68,7 +75,10 @@ function body(m: ModelCase, encoding: 'json' | 'binary'): { body: Buffer; header
 
 /** Bare in-process `session.run` with batch 1, for `seconds`. */
 async function bare(m: ModelCase, seconds: number): Promise<BareRow> {
-  const session = await ort.InferenceSession.create(path.join(fixtures, m.file), { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(path.join(fixtures, m.file), {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: 1,
+  });
   const feeds = { [m.input]: new ort.Tensor('float32', input(m), m.dims) };
   for (let i = 0; i < 50; i++) await session.run(feeds);
   const lat: number[] = [];
@@ -94,20 +104,29 @@ export function hasWrk(): boolean {
 }
 
 /** One wrk run: one thread, `concurrency` connections, `seconds` long. */
-function loadWrk(url: string, payload: { body: Buffer; headers: Record<string, string | number> }, concurrency: number, seconds: number) {
+function loadWrk(
+  url: string,
+  payload: { body: Buffer; headers: Record<string, string | number> },
+  concurrency: number,
+  seconds: number,
+) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-wrk-'));
   try {
     const bodyFile = path.join(tmp, 'body');
     fs.writeFileSync(bodyFile, payload.body);
-    const r = spawnSync('wrk', ['-t1', `-c${concurrency}`, `-d${seconds}s`, '-s', path.join(__dirname, 'wrk-post.lua'), url], {
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        MLSTACK_BODY: bodyFile,
-        MLSTACK_CONTENT_TYPE: String(payload.headers['Content-Type']),
-        MLSTACK_HEADER_LENGTH: String(payload.headers['Inference-Header-Content-Length'] ?? ''),
+    const r = spawnSync(
+      'wrk',
+      ['-t1', `-c${concurrency}`, `-d${seconds}s`, '-s', path.join(__dirname, 'wrk-post.lua'), url],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          MLSTACK_BODY: bodyFile,
+          MLSTACK_CONTENT_TYPE: String(payload.headers['Content-Type']),
+          MLSTACK_HEADER_LENGTH: String(payload.headers['Inference-Header-Content-Length'] ?? ''),
+        },
       },
-    });
+    );
     const m = /RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stdout);
     if (!m) throw new Error(`wrk gave no result: ${r.stdout} ${r.stderr}`);
     const [requests, durationUs, p50, p99, errors] = m.slice(1).map(Number);
@@ -119,7 +138,13 @@ function loadWrk(url: string, payload: { body: Buffer; headers: Record<string, s
 }
 
 /** `concurrency` workers send requests back to back for `seconds`; bounded by time and by `maxRequests`. */
-async function loadNode(url: string, payload: { body: Buffer; headers: Record<string, string | number> }, concurrency: number, seconds: number, maxRequests = 200_000) {
+async function loadNode(
+  url: string,
+  payload: { body: Buffer; headers: Record<string, string | number> },
+  concurrency: number,
+  seconds: number,
+  maxRequests = 200_000,
+) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const lat: number[] = [];
   let errors = 0;
@@ -128,14 +153,18 @@ async function loadNode(url: string, payload: { body: Buffer; headers: Record<st
   const one = () =>
     new Promise<void>((resolve) => {
       const t0 = process.hrtime.bigint();
-      const req = http.request(url, { method: 'POST', agent, headers: { ...payload.headers, 'Content-Length': payload.body.length } }, (res) => {
-        res.on('data', () => undefined);
-        res.on('end', () => {
-          if (res.statusCode === 200) lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
-          else errors++;
-          resolve();
-        });
-      });
+      const req = http.request(
+        url,
+        { method: 'POST', agent, headers: { ...payload.headers, 'Content-Length': payload.body.length } },
+        (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => {
+            if (res.statusCode === 200) lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            else errors++;
+            resolve();
+          });
+        },
+      );
       req.on('error', () => {
         errors++;
         resolve();
@@ -156,20 +185,34 @@ async function loadNode(url: string, payload: { body: Buffer; headers: Record<st
   return { requests: lat.length, perSec: lat.length / elapsed, p50: median(lat), p99: percentile(lat, 99) };
 }
 
-async function load(url: string, payload: { body: Buffer; headers: Record<string, string | number> }, concurrency: number, seconds: number) {
-  return hasWrk() ? loadWrk(url, payload, concurrency, seconds) : loadNode(url, payload, concurrency, seconds);
+async function load(
+  url: string,
+  payload: { body: Buffer; headers: Record<string, string | number> },
+  concurrency: number,
+  seconds: number,
+) {
+  return hasWrk()
+    ? loadWrk(url, payload, concurrency, seconds)
+    : loadNode(url, payload, concurrency, seconds);
 }
 
 /** Inferences per model execution since the last call: the average batch the server formed. */
-async function averageBatch(base: string, model: string, last: { count: number; exec: number }): Promise<number> {
+async function averageBatch(
+  base: string,
+  model: string,
+  last: { count: number; exec: number },
+): Promise<number> {
   const text = await new Promise<string>((resolve, reject) => {
-    http.get(`${base}/metrics`, (res) => {
-      let s = '';
-      res.on('data', (c: Buffer) => (s += c.toString()));
-      res.on('end', () => resolve(s));
-    }).on('error', reject);
+    http
+      .get(`${base}/metrics`, (res) => {
+        let s = '';
+        res.on('data', (c: Buffer) => (s += c.toString()));
+        res.on('end', () => resolve(s));
+      })
+      .on('error', reject);
   });
-  const value = (name: string) => Number(new RegExp(`^${name}\\{model="${model}",version="1"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  const value = (name: string) =>
+    Number(new RegExp(`^${name}\\{model="${model}",version="1"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
   const count = value('nv_inference_count');
   const exec = value('nv_inference_exec_count');
   const avg = exec > last.exec ? (count - last.count) / (exec - last.exec) : 0;
@@ -187,7 +230,11 @@ async function repository(): Promise<string> {
     fs.copyFileSync(file, path.join(dir, m.name, '1', 'model.onnx'));
     fs.writeFileSync(
       path.join(dir, m.name, 'config.pbtxt'),
-      tritonConfig(await inspectModel(file), { name: m.name, maxBatchSize: 64, dynamicBatching: { maxQueueDelayMicroseconds: 500 } }),
+      tritonConfig(await inspectModel(file), {
+        name: m.name,
+        maxBatchSize: 64,
+        dynamicBatching: { maxQueueDelayMicroseconds: 500 },
+      }),
     );
   }
   return dir;
@@ -215,7 +262,17 @@ export async function benchServe(seconds: number): Promise<{ bareRows: BareRow[]
             for (const concurrency of [1, 16, 64]) {
               const r = await load(url, payload, concurrency, seconds);
               const avgBatch = await averageBatch(srv.url, m.name, last);
-              rows.push({ model: m.name, batching, encoding, concurrency, requests: r.requests, avgBatch, inferPerSec: r.perSec, p50Ms: r.p50, p99Ms: r.p99 });
+              rows.push({
+                model: m.name,
+                batching,
+                encoding,
+                concurrency,
+                requests: r.requests,
+                avgBatch,
+                inferPerSec: r.perSec,
+                p50Ms: r.p50,
+                p99Ms: r.p99,
+              });
               process.stderr.write(
                 `${m.name} batching=${batching} ${encoding} c=${concurrency}: ${r.perSec.toFixed(0)}/s p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms\n`,
               );

@@ -12,11 +12,20 @@ export interface InspectOptions {
 }
 
 /** `mlstack inspect`: the signature as a table or JSON, or the generated `config.pbtxt`. */
-export async function inspectCommand(file: string, opts: InspectOptions, out: (s: string) => void): Promise<void> {
+export async function inspectCommand(
+  file: string,
+  opts: InspectOptions,
+  out: (s: string) => void,
+): Promise<void> {
   const sig = await inspectModel(file);
   if (opts.tritonConfig) {
     const name = opts.name ?? path.basename(file).replace(/\.onnx$/i, '');
-    out(tritonConfig(sig, { name, ...(opts.maxBatchSize !== undefined ? { maxBatchSize: opts.maxBatchSize } : {}) }));
+    out(
+      tritonConfig(sig, {
+        name,
+        ...(opts.maxBatchSize !== undefined ? { maxBatchSize: opts.maxBatchSize } : {}),
+      }),
+    );
   } else if (opts.json) {
     out(`${JSON.stringify(sig, null, 2)}\n`);
   } else {
@@ -32,7 +41,11 @@ export function signatureTable(file: string, sig: ModelSignature): string {
   ];
   const head = ['kind', 'name', 'datatype', 'shape'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [
     `${file}`,
     line(head),
@@ -56,7 +69,11 @@ export interface ServeOptions {
  * `mlstack serve`: loads the models, serves until SIGTERM or SIGINT, then drains in-flight requests and
  * resolves (the process then exits 0).
  */
-export async function serveCommand(root: string, opts: ServeOptions, log: (s: string) => void): Promise<void> {
+export async function serveCommand(
+  root: string,
+  opts: ServeOptions,
+  log: (s: string) => void,
+): Promise<void> {
   const started = Date.now();
   const server = await InferenceServer.start(root, {
     host: opts.host,
@@ -66,8 +83,12 @@ export async function serveCommand(root: string, opts: ServeOptions, log: (s: st
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
   });
-  const names = [...server.models.values()].map((m) => `${m.name}@${m.versions.map((v) => v.version).join(',')}`);
-  log(`loaded ${names.length} model(s) in ${Date.now() - started} ms: ${names.slice(0, 10).join(' ')}${names.length > 10 ? ' …' : ''}`);
+  const names = [...server.models.values()].map(
+    (m) => `${m.name}@${m.versions.map((v) => v.version).join(',')}`,
+  );
+  log(
+    `loaded ${names.length} model(s) in ${Date.now() - started} ms: ${names.slice(0, 10).join(' ')}${names.length > 10 ? ' …' : ''}`,
+  );
   log(`serving on ${server.url}`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

@@ -51,9 +51,14 @@ export function buildProgram(): Command {
     .option('--triton-config', 'print the generated config.pbtxt', false)
     .option('--name <name>', 'model name in the Triton config (default: the file name)')
     .option('--max-batch-size <n>', 'max_batch_size in the Triton config', parseInteger('--max-batch-size'))
-    .action(async (file: string, opts: { json: boolean; tritonConfig: boolean; name?: string; maxBatchSize?: number }) => {
-      await inspectCommand(file, opts, (s) => process.stdout.write(s));
-    });
+    .action(
+      async (
+        file: string,
+        opts: { json: boolean; tritonConfig: boolean; name?: string; maxBatchSize?: number },
+      ) => {
+        await inspectCommand(file, opts, (s) => process.stdout.write(s));
+      },
+    );
 
   program
     .command('serve')
@@ -61,7 +66,11 @@ export function buildProgram(): Command {
     .argument('<model>', 'an .onnx file or a model repository directory')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port', parseInteger('--port'), 8000)
-    .option('--threads <n>', "onnxruntime intra-op threads per model (default: onnxruntime's)", parseInteger('--threads'))
+    .option(
+      '--threads <n>',
+      "onnxruntime intra-op threads per model (default: onnxruntime's)",
+      parseInteger('--threads'),
+    )
     .option('--max-body-bytes <n>', 'largest request body (default 64 MiB)', parseInteger('--max-body-bytes'))
     .option('--no-batching', 'run every request alone, whatever the model configs say')
     .action(
@@ -69,7 +78,9 @@ export function buildProgram(): Command {
         root: string,
         opts: { host: string; port: number; threads?: number; maxBodyBytes?: number; batching: boolean },
       ) => {
-        await serveCommand(root, { ...opts, version: packageVersion() }, (s) => process.stderr.write(`${s}\n`));
+        await serveCommand(root, { ...opts, version: packageVersion() }, (s) =>
+          process.stderr.write(`${s}\n`),
+        );
       },
     );
 
@@ -79,7 +90,8 @@ export function buildProgram(): Command {
 function parseInteger(flag: string): (v: string) => number {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new CliError(`${flag} (${JSON.stringify(v)}) must be a non-negative integer.`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new CliError(`${flag} (${JSON.stringify(v)}) must be a non-negative integer.`);
     return n;
   };
 }

@@ -79,7 +79,10 @@ export class Batcher {
   public submit(feeds: Record<string, ort.Tensor>, batchSize: number): Promise<BatchResult> {
     if (this.queue.length >= this.options.maxQueueSize) {
       return Promise.reject(
-        new InferenceError(503, `the queue is full (${this.options.maxQueueSize} requests waiting); retry later`),
+        new InferenceError(
+          503,
+          `the queue is full (${this.options.maxQueueSize} requests waiting); retry later`,
+        ),
       );
     }
     const shapeKey = Object.keys(feeds)
@@ -155,10 +158,18 @@ export class Batcher {
       batch.forEach((p, i) => {
         const own: Record<string, ort.Tensor> = {};
         for (const n of Object.keys(split)) own[n] = split[n][i];
-        p.resolve({ outputs: own, queueUs: us(p.enqueued, started), computeUs: us(started, done), batchSize: total });
+        p.resolve({
+          outputs: own,
+          queueUs: us(p.enqueued, started),
+          computeUs: us(started, done),
+          batchSize: total,
+        });
       });
     } catch (e) {
-      const err = e instanceof InferenceError ? e : new InferenceError(500, `inference failed: ${(e as Error).message}`);
+      const err =
+        e instanceof InferenceError
+          ? e
+          : new InferenceError(500, `inference failed: ${(e as Error).message}`);
       for (const p of batch) p.reject(err);
     } finally {
       this.busy--;

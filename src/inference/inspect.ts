@@ -36,7 +36,10 @@ export class ModelFileError extends Error {
 }
 
 /** Opens an onnxruntime session on a model file, turning every failure into a {@link ModelFileError}. */
-export async function openSession(file: string, options: ort.InferenceSession.SessionOptions = {}): Promise<ort.InferenceSession> {
+export async function openSession(
+  file: string,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<ort.InferenceSession> {
   let bytes: Buffer;
   try {
     bytes = await fs.promises.readFile(file);
@@ -44,7 +47,11 @@ export async function openSession(file: string, options: ort.InferenceSession.Se
     const code = (e as NodeJS.ErrnoException).code;
     throw new ModelFileError(
       file,
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not an .onnx file' : `cannot be read (${code})`,
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory, not an .onnx file'
+          : `cannot be read (${code})`,
     );
   }
   if (bytes.length === 0) throw new ModelFileError(file, 'is empty, not an ONNX model');
@@ -62,9 +69,17 @@ export async function openSession(file: string, options: ort.InferenceSession.Se
 /** The signature of an open session. */
 export function sessionSignature(file: string, session: ort.InferenceSession): ModelSignature {
   const convert = (m: ort.InferenceSession.ValueMetadata, kind: string): TensorSignature => {
-    if (!m.isTensor) throw new ModelFileError(file, `${kind} '${m.name}' is not a tensor; only tensor inputs and outputs can be served`);
+    if (!m.isTensor)
+      throw new ModelFileError(
+        file,
+        `${kind} '${m.name}' is not a tensor; only tensor inputs and outputs can be served`,
+      );
     const datatype = kserveFromOrt(m.type);
-    if (!datatype) throw new ModelFileError(file, `${kind} '${m.name}' has type ${m.type}, which the KServe v2 protocol cannot carry`);
+    if (!datatype)
+      throw new ModelFileError(
+        file,
+        `${kind} '${m.name}' has type ${m.type}, which the KServe v2 protocol cannot carry`,
+      );
     return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
   };
   const inputs = session.inputMetadata.map((m) => convert(m, 'input'));

@@ -30,24 +30,54 @@ export class InferenceMetrics {
   constructor() {
     const registers = [this.registry];
     const labelNames = ['model', 'version'] as const;
-    this.success = new Counter({ name: 'nv_inference_request_success', help: 'Number of successful inference requests, all batch sizes', labelNames, registers });
+    this.success = new Counter({
+      name: 'nv_inference_request_success',
+      help: 'Number of successful inference requests, all batch sizes',
+      labelNames,
+      registers,
+    });
     this.failure = new Counter({
       name: 'nv_inference_request_failure',
       help: 'Number of failed inference requests, all batch sizes',
       labelNames: ['model', 'version', 'reason'] as const,
       registers,
     });
-    this.inferenceCount = new Counter({ name: 'nv_inference_count', help: 'Number of inferences performed (a batch of n counts n)', labelNames, registers });
-    this.execCount = new Counter({ name: 'nv_inference_exec_count', help: 'Number of model executions performed (a batch counts 1)', labelNames, registers });
-    this.requestDuration = new Counter({ name: 'nv_inference_request_duration_us', help: 'Cumulative inference request duration in microseconds', labelNames, registers });
-    this.queueDuration = new Counter({ name: 'nv_inference_queue_duration_us', help: 'Cumulative inference queuing duration in microseconds', labelNames, registers });
+    this.inferenceCount = new Counter({
+      name: 'nv_inference_count',
+      help: 'Number of inferences performed (a batch of n counts n)',
+      labelNames,
+      registers,
+    });
+    this.execCount = new Counter({
+      name: 'nv_inference_exec_count',
+      help: 'Number of model executions performed (a batch counts 1)',
+      labelNames,
+      registers,
+    });
+    this.requestDuration = new Counter({
+      name: 'nv_inference_request_duration_us',
+      help: 'Cumulative inference request duration in microseconds',
+      labelNames,
+      registers,
+    });
+    this.queueDuration = new Counter({
+      name: 'nv_inference_queue_duration_us',
+      help: 'Cumulative inference queuing duration in microseconds',
+      labelNames,
+      registers,
+    });
     this.computeDuration = new Counter({
       name: 'nv_inference_compute_infer_duration_us',
       help: 'Cumulative compute inference duration in microseconds',
       labelNames,
       registers,
     });
-    this.pending = new Gauge({ name: 'nv_inference_pending_request_count', help: 'Instantaneous number of pending requests awaiting execution', labelNames, registers });
+    this.pending = new Gauge({
+      name: 'nv_inference_pending_request_count',
+      help: 'Instantaneous number of pending requests awaiting execution',
+      labelNames,
+      registers,
+    });
     this.latency = new Histogram({
       name: 'mlstack_inference_request_duration_seconds',
       help: 'Inference request duration from arrival to response, for percentiles',

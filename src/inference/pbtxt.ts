@@ -79,7 +79,15 @@ function tokenize(src: string): Token[] {
         if (src[j] === '\n') throw new TextFormatError('unterminated string', start.line, start.column);
         if (src[j] === '\\') {
           const e = src[j + 1];
-          const map: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"', "'": "'", '0': '\0' };
+          const map: Record<string, string> = {
+            n: '\n',
+            t: '\t',
+            r: '\r',
+            '\\': '\\',
+            '"': '"',
+            "'": "'",
+            '0': '\0',
+          };
           if (e === undefined) break;
           out += map[e] ?? e;
           j += 2;

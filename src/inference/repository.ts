@@ -96,13 +96,16 @@ export function findModels(root: string): ModelSource[] {
     }
     const configFile = path.join(dir, 'config.pbtxt');
     if (versions.size === 0) {
-      if (fs.existsSync(configFile)) throw new RepositoryError(`${dir}: has config.pbtxt but no <version>/model.onnx`);
+      if (fs.existsSync(configFile))
+        throw new RepositoryError(`${dir}: has config.pbtxt but no <version>/model.onnx`);
       continue;
     }
     sources.push({ name: entry.name, versions, ...(fs.existsSync(configFile) ? { configFile } : {}) });
   }
   if (sources.length === 0) {
-    throw new RepositoryError(`${root}: no models found; expected <model>/<version>/model.onnx (Triton layout) or an .onnx file`);
+    throw new RepositoryError(
+      `${root}: no models found; expected <model>/<version>/model.onnx (Triton layout) or an .onnx file`,
+    );
   }
   return sources.sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -126,13 +129,19 @@ async function loadModel(src: ModelSource, options: LoadOptions): Promise<Served
       throw e;
     }
     if (fileConfig.name && fileConfig.name !== src.name) {
-      throw new RepositoryError(`${src.configFile}: name "${fileConfig.name}" does not match the model directory "${src.name}"`);
+      throw new RepositoryError(
+        `${src.configFile}: name "${fileConfig.name}" does not match the model directory "${src.name}"`,
+      );
     }
   }
   const available = [...src.versions.keys()];
-  const wanted = fileConfig ? servedVersions(fileConfig, available) : servedVersions({ name: src.name, max_batch_size: 0, input: [], output: [] }, available);
+  const wanted = fileConfig
+    ? servedVersions(fileConfig, available)
+    : servedVersions({ name: src.name, max_batch_size: 0, input: [], output: [] }, available);
   if (wanted.length === 0) {
-    throw new RepositoryError(`${src.configFile ?? src.name}: version_policy serves none of the versions present (${available.join(', ')})`);
+    throw new RepositoryError(
+      `${src.configFile ?? src.name}: version_policy serves none of the versions present (${available.join(', ')})`,
+    );
   }
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
@@ -158,7 +167,10 @@ async function loadModel(src: ModelSource, options: LoadOptions): Promise<Served
       );
     }
     const db = config.dynamic_batching;
-    const instances = Math.max(1, (config.instance_group ?? []).reduce((n, g) => n + (g.count ?? 1), 0));
+    const instances = Math.max(
+      1,
+      (config.instance_group ?? []).reduce((n, g) => n + (g.count ?? 1), 0),
+    );
     const batcher = new Batcher((feeds) => session.run(feeds), {
       dynamic: !options.disableBatching && config.max_batch_size > 0 && db !== undefined,
       maxBatchSize: Math.max(1, config.max_batch_size),
@@ -177,7 +189,10 @@ async function loadModel(src: ModelSource, options: LoadOptions): Promise<Served
  * `config.pbtxt` against its model. Fails on the first model that cannot be served, as Triton does with
  * `--exit-on-error` (its default).
  */
-export async function loadRepository(root: string, options: LoadOptions = {}): Promise<Map<string, ServedModel>> {
+export async function loadRepository(
+  root: string,
+  options: LoadOptions = {},
+): Promise<Map<string, ServedModel>> {
   const sources = findModels(root);
   const concurrency = Math.max(1, options.loadConcurrency ?? os.cpus().length * 2);
   const loaded = new Map<string, ServedModel>();
@@ -189,7 +204,10 @@ export async function loadRepository(root: string, options: LoadOptions = {}): P
       try {
         loaded.set(src.name, await loadModel(src, options));
       } catch (e) {
-        failure ??= e instanceof ModelFileError || e instanceof RepositoryError ? e : new RepositoryError(`${src.name}: ${(e as Error).message}`);
+        failure ??=
+          e instanceof ModelFileError || e instanceof RepositoryError
+            ? e
+            : new RepositoryError(`${src.name}: ${(e as Error).message}`);
       }
     }
   };

@@ -3,7 +3,13 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type * as ort from 'onnxruntime-node';
 import { InferenceMetrics, type VersionMetrics } from './metrics';
-import { type LoadOptions, loadRepository, type ModelVersion, releaseAll, type ServedModel } from './repository';
+import {
+  type LoadOptions,
+  loadRepository,
+  type ModelVersion,
+  releaseAll,
+  type ServedModel,
+} from './repository';
 import {
   checkInputHeader,
   InferenceError,
@@ -126,7 +132,9 @@ export class InferenceServer {
     this.draining = true;
     // net.Server#close stops accepting; http.Server#close would also drop idle keep-alive connections at once,
     // losing requests a client has sent but the server has not read yet.
-    const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(this.http, () => resolve()));
+    const closed = new Promise<void>((resolve) =>
+      net.Server.prototype.close.call(this.http, () => resolve()),
+    );
     const deadline = Date.now() + (this.options.drainTimeoutMs ?? 30_000);
     let quietSince = this.inFlight === 0 ? Date.now() : Infinity;
     while (Date.now() < deadline) {
@@ -160,12 +168,14 @@ export class InferenceServer {
     const p = (q === -1 ? raw : raw.slice(0, q)).replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     const get = (fn: () => void | Promise<void>) => {
-      if (method !== 'GET' && method !== 'HEAD') throw new InferenceError(405, `${method} is not allowed on ${p}; use GET`);
+      if (method !== 'GET' && method !== 'HEAD')
+        throw new InferenceError(405, `${method} is not allowed on ${p}; use GET`);
       return fn();
     };
 
     if (p === '/v2/health/live') return get(() => sendJson(res, 200, { live: true }));
-    if (p === '/v2/health/ready') return get(() => sendJson(res, this.draining ? 503 : 200, { ready: !this.draining }));
+    if (p === '/v2/health/ready')
+      return get(() => sendJson(res, this.draining ? 503 : 200, { ready: !this.draining }));
     if (p === '/v2') {
       return get(() =>
         sendJson(res, 200, {
@@ -188,7 +198,8 @@ export class InferenceServer {
     const action = m[3];
     const model = this.models.get(name);
     if (!model) throw new InferenceError(404, `unknown model '${name}'`);
-    const version = versionArg === undefined ? model.versions[0] : model.versions.find((v) => v.version === versionArg);
+    const version =
+      versionArg === undefined ? model.versions[0] : model.versions.find((v) => v.version === versionArg);
     if (!version) {
       throw new InferenceError(
         404,
@@ -200,7 +211,8 @@ export class InferenceServer {
       if (method !== 'POST') throw new InferenceError(405, `${method} is not allowed on ${p}; use POST`);
       return this.infer(req, res, version);
     }
-    if (action === 'ready') return get(() => sendJson(res, this.draining ? 503 : 200, { name, ready: !this.draining }));
+    if (action === 'ready')
+      return get(() => sendJson(res, this.draining ? 503 : 200, { name, ready: !this.draining }));
     if (action === 'config') return get(() => sendJson(res, 200, model.config));
     return get(() =>
       sendJson(res, 200, {
@@ -208,7 +220,11 @@ export class InferenceServer {
         versions: versionArg === undefined ? model.versions.map((v) => v.version) : [version.version],
         platform: 'onnxruntime_onnx',
         inputs: version.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
-        outputs: version.signature.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+        outputs: version.signature.outputs.map((t) => ({
+          name: t.name,
+          datatype: t.datatype,
+          shape: t.shape,
+        })),
       }),
     );
   }
@@ -232,7 +248,12 @@ export class InferenceServer {
 
       sendInferResponse(res, mv, request, outputs, result.outputs);
       series.success();
-      series.completed(batchSize, Number((process.hrtime.bigint() - started) / 1000n), result.queueUs, result.computeUs);
+      series.completed(
+        batchSize,
+        Number((process.hrtime.bigint() - started) / 1000n),
+        result.queueUs,
+        result.computeUs,
+      );
     } catch (e) {
       const status = e instanceof InferenceError ? e.status : 500;
       series.failure(status >= 500 && status !== 503 ? 'BACKEND' : 'REJECTED');
@@ -280,7 +301,10 @@ function parseRequest(req: http.IncomingMessage, body: Buffer): { request: Infer
   if (headerLen !== undefined) {
     const n = Number(headerLen);
     if (!Number.isInteger(n) || n < 0 || n > body.length) {
-      throw new InferenceError(400, `Inference-Header-Content-Length (${headerLen}) must be an integer between 0 and the body length (${body.length})`);
+      throw new InferenceError(
+        400,
+        `Inference-Header-Content-Length (${headerLen}) must be an integer between 0 and the body length (${body.length})`,
+      );
     }
     jsonPart = body.subarray(0, n);
     binary = body.subarray(n);
@@ -298,7 +322,11 @@ function parseRequest(req: http.IncomingMessage, body: Buffer): { request: Infer
 }
 
 /** Validates the inputs against the model and builds the feeds; nothing invalid reaches the batcher. */
-function buildFeeds(request: InferRequest, binary: Buffer, mv: ModelVersion): { feeds: Record<string, ort.Tensor>; batchSize: number } {
+function buildFeeds(
+  request: InferRequest,
+  binary: Buffer,
+  mv: ModelVersion,
+): { feeds: Record<string, ort.Tensor>; batchSize: number } {
   const inputs = request.inputs;
   if (!Array.isArray(inputs)) throw new InferenceError(400, "the request has no 'inputs' list");
   const maxBatch = mv.config.max_batch_size;
@@ -312,7 +340,10 @@ function buildFeeds(request: InferRequest, binary: Buffer, mv: ModelVersion): { 
     }
     const sig = mv.signature.inputs.find((s) => s.name === input.name);
     if (!sig) {
-      throw new InferenceError(400, `unknown input '${input.name}' for model '${mv.name}'; inputs are ${mv.signature.inputs.map((s) => s.name).join(', ')}`);
+      throw new InferenceError(
+        400,
+        `unknown input '${input.name}' for model '${mv.name}'; inputs are ${mv.signature.inputs.map((s) => s.name).join(', ')}`,
+      );
     }
     if (seen.has(input.name)) throw new InferenceError(400, `input '${input.name}' is given twice`);
     seen.add(input.name);
@@ -320,10 +351,16 @@ function buildFeeds(request: InferRequest, binary: Buffer, mv: ModelVersion): { 
     const size = input.parameters?.binary_data_size;
     if (size !== undefined) {
       if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
-        throw new InferenceError(400, `input '${input.name}': binary_data_size must be a non-negative integer`);
+        throw new InferenceError(
+          400,
+          `input '${input.name}': binary_data_size must be a non-negative integer`,
+        );
       }
       if (offset + size > binary.length) {
-        throw new InferenceError(400, `input '${input.name}': binary_data_size ${size} runs past the end of the binary data (${binary.length - offset} bytes left)`);
+        throw new InferenceError(
+          400,
+          `input '${input.name}': binary_data_size ${size} runs past the end of the binary data (${binary.length - offset} bytes left)`,
+        );
       }
       feeds[input.name] = tensorFromBinary(input, sig.datatype, binary.subarray(offset, offset + size));
       offset += size;
@@ -333,15 +370,25 @@ function buildFeeds(request: InferRequest, binary: Buffer, mv: ModelVersion): { 
     if (maxBatch > 0) {
       if (seen.size === 1) batchSize = input.shape[0];
       else if (input.shape[0] !== batchSize) {
-        throw new InferenceError(400, `input '${input.name}': batch size ${input.shape[0]} differs from the other inputs' ${batchSize}`);
+        throw new InferenceError(
+          400,
+          `input '${input.name}': batch size ${input.shape[0]} differs from the other inputs' ${batchSize}`,
+        );
       }
     }
   }
   if (offset !== binary.length) {
-    throw new InferenceError(400, `${binary.length - offset} bytes of binary data follow the inputs that no input claims`);
+    throw new InferenceError(
+      400,
+      `${binary.length - offset} bytes of binary data follow the inputs that no input claims`,
+    );
   }
   const missing = mv.signature.inputs.filter((s) => !seen.has(s.name)).map((s) => s.name);
-  if (missing.length) throw new InferenceError(400, `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`);
+  if (missing.length)
+    throw new InferenceError(
+      400,
+      `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`,
+    );
   return { feeds, batchSize };
 }
 
@@ -352,11 +399,15 @@ interface OutputChoice {
 
 function selectOutputs(request: InferRequest, mv: ModelVersion): OutputChoice[] {
   const defaultBinary = request.parameters?.binary_data_output === true;
-  if (request.outputs === undefined) return mv.signature.outputs.map((o) => ({ name: o.name, binary: defaultBinary }));
+  if (request.outputs === undefined)
+    return mv.signature.outputs.map((o) => ({ name: o.name, binary: defaultBinary }));
   if (!Array.isArray(request.outputs)) throw new InferenceError(400, "'outputs' must be a list");
   return request.outputs.map((o) => {
     if (typeof o?.name !== 'string' || !mv.signature.outputs.some((s) => s.name === o.name)) {
-      throw new InferenceError(400, `unknown output '${o?.name}' for model '${mv.name}'; outputs are ${mv.signature.outputs.map((s) => s.name).join(', ')}`);
+      throw new InferenceError(
+        400,
+        `unknown output '${o?.name}' for model '${mv.name}'; outputs are ${mv.signature.outputs.map((s) => s.name).join(', ')}`,
+      );
     }
     const b = o.parameters?.binary_data;
     return { name: o.name, binary: b === undefined ? defaultBinary : b === true };

@@ -1,5 +1,13 @@
 import * as ort from 'onnxruntime-node';
-import { elementSize, fromFloat16Bits, isKServeDatatype, type KServeDatatype, kserveFromOrt, ortFromKserve, toFloat16Bits } from './datatypes';
+import {
+  elementSize,
+  fromFloat16Bits,
+  isKServeDatatype,
+  type KServeDatatype,
+  kserveFromOrt,
+  ortFromKserve,
+  toFloat16Bits,
+} from './datatypes';
 import type { TensorSignature } from './inspect';
 
 /** A request error: becomes a KServe-style `{"error": …}` response with this status. */
@@ -64,12 +72,16 @@ export function checkInputHeader(input: RequestInput, model: TensorSignature, ma
   }
   const shape = input.shape;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw bad(`input '${name}': 'shape' must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw bad(
+      `input '${name}': 'shape' must be a list of non-negative integers, got ${JSON.stringify(shape)}`,
+    );
   }
   const expected = model.shape;
   const show = (s: readonly number[]) => `[${s.join(',')}]`;
   if (shape.length !== expected.length || shape.some((d, i) => expected[i] !== -1 && d !== expected[i])) {
-    throw bad(`input '${name}': shape ${show(shape)} does not match the model's ${show(expected)} (-1 is any size)`);
+    throw bad(
+      `input '${name}': shape ${show(shape)} does not match the model's ${show(expected)} (-1 is any size)`,
+    );
   }
   if (maxBatchSize > 0 && (shape[0] < 1 || shape[0] > maxBatchSize)) {
     throw bad(`input '${name}': batch size ${shape[0]} is outside 1..${maxBatchSize} (max_batch_size)`);
@@ -83,7 +95,9 @@ export function tensorFromJson(input: RequestInput, datatype: KServeDatatype): o
   const flat = flatten(input.data, name);
   const count = product(input.shape);
   if (flat.length !== count) {
-    throw bad(`input '${name}': data has ${flat.length} elements but shape [${input.shape.join(',')}] needs ${count}`);
+    throw bad(
+      `input '${name}': data has ${flat.length} elements but shape [${input.shape.join(',')}] needs ${count}`,
+    );
   }
   const type = ortFromKserve(datatype);
   const wrong = (i: number, want: string) =>
@@ -124,7 +138,8 @@ export function tensorFromJson(input: RequestInput, datatype: KServeDatatype): o
       const out = datatype === 'INT64' ? new BigInt64Array(count) : new BigUint64Array(count);
       const [lo, hi] = INT_RANGE[datatype]!;
       flat.forEach((v, i) => {
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw wrong(i, `an integer in ${lo}..${hi}`);
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
+          throw wrong(i, `an integer in ${lo}..${hi}`);
         out[i] = BigInt(v);
       });
       return new ort.Tensor(type, out, input.shape);
@@ -141,7 +156,8 @@ export function tensorFromJson(input: RequestInput, datatype: KServeDatatype): o
       }[datatype as 'UINT8'];
       const out = new Ctor(count);
       flat.forEach((v, i) => {
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw wrong(i, `an integer in ${lo}..${hi}`);
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
+          throw wrong(i, `an integer in ${lo}..${hi}`);
         out[i] = v;
       });
       return new ort.Tensor(type, out, input.shape);
@@ -172,15 +188,19 @@ export function tensorFromBinary(input: RequestInput, datatype: KServeDatatype, 
     const out: string[] = [];
     let off = 0;
     while (off < bytes.length) {
-      if (off + 4 > bytes.length) throw bad(`input '${name}': binary BYTES element ${out.length} has a truncated length prefix`);
+      if (off + 4 > bytes.length)
+        throw bad(`input '${name}': binary BYTES element ${out.length} has a truncated length prefix`);
       const len = bytes.readUInt32LE(off);
       off += 4;
-      if (off + len > bytes.length) throw bad(`input '${name}': binary BYTES element ${out.length} is truncated`);
+      if (off + len > bytes.length)
+        throw bad(`input '${name}': binary BYTES element ${out.length} is truncated`);
       out.push(bytes.toString('utf8', off, off + len));
       off += len;
     }
     if (out.length !== count) {
-      throw bad(`input '${name}': binary data has ${out.length} elements but shape [${input.shape.join(',')}] needs ${count}`);
+      throw bad(
+        `input '${name}': binary data has ${out.length} elements but shape [${input.shape.join(',')}] needs ${count}`,
+      );
     }
     return new ort.Tensor('string', out, input.shape);
   }
@@ -246,7 +266,11 @@ export function concatBatch(tensors: readonly ort.Tensor[]): ort.Tensor {
   const batch = tensors.reduce((n, t) => n + t.dims[0], 0);
   const dims = [batch, ...first.dims.slice(1)];
   if (first.type === 'string') {
-    return new ort.Tensor('string', tensors.flatMap((t) => t.data as string[]), dims);
+    return new ort.Tensor(
+      'string',
+      tensors.flatMap((t) => t.data as string[]),
+      dims,
+    );
   }
   const total = tensors.reduce((n, t) => n + (t.data as Uint8Array).length, 0);
   const Ctor = (first.data as Uint8Array).constructor as new (n: number) => Uint8Array;
@@ -264,7 +288,10 @@ export function splitBatch(t: ort.Tensor, sizes: readonly number[]): ort.Tensor[
   if (sizes.length === 1) return [t];
   const total = sizes.reduce((a, b) => a + b, 0);
   if (t.dims[0] !== total) {
-    throw new InferenceError(500, `model output has first dimension ${t.dims[0]}, expected the batch size ${total}`);
+    throw new InferenceError(
+      500,
+      `model output has first dimension ${t.dims[0]}, expected the batch size ${total}`,
+    );
   }
   const per = product(t.dims.slice(1));
   const out: ort.Tensor[] = [];

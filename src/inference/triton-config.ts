@@ -19,8 +19,16 @@ export interface TritonModelConfig {
     max_queue_delay_microseconds?: number;
     default_queue_policy?: { max_queue_size?: number };
   };
-  instance_group?: { name?: string; kind?: 'KIND_GPU' | 'KIND_CPU' | 'KIND_AUTO'; count?: number; gpus?: number[] }[];
-  version_policy?: { latest: { num_versions: number } } | { all: Record<string, never> } | { specific: { versions: number[] } };
+  instance_group?: {
+    name?: string;
+    kind?: 'KIND_GPU' | 'KIND_CPU' | 'KIND_AUTO';
+    count?: number;
+    gpus?: number[];
+  }[];
+  version_policy?:
+    | { latest: { num_versions: number } }
+    | { all: Record<string, never> }
+    | { specific: { versions: number[] } };
 }
 
 /** One input or output in a Triton config. */
@@ -66,10 +74,15 @@ export interface TritonConfigOptions {
 }
 
 /** Builds the Triton model config for an ONNX model's signature (`platform: "onnxruntime_onnx"`). */
-export function tritonModelConfig(signature: ModelSignature, options: TritonConfigOptions): TritonModelConfig {
+export function tritonModelConfig(
+  signature: ModelSignature,
+  options: TritonConfigOptions,
+): TritonModelConfig {
   const maxBatchSize = options.maxBatchSize ?? (signature.dynamicBatch ? 8 : 0);
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0) {
-    throw new Error(`tritonConfig '${options.name}': 'maxBatchSize' (${maxBatchSize}) must be an integer >= 0.`);
+    throw new Error(
+      `tritonConfig '${options.name}': 'maxBatchSize' (${maxBatchSize}) must be an integer >= 0.`,
+    );
   }
   if (maxBatchSize > 0 && !signature.dynamicBatch) {
     throw new Error(
@@ -79,7 +92,8 @@ export function tritonModelConfig(signature: ModelSignature, options: TritonConf
   const tensor = (t: TensorSignature): TritonTensorConfig => {
     const dims = maxBatchSize > 0 ? t.shape.slice(1) : [...t.shape];
     // Triton needs at least one dim; a per-item scalar is dims [1] reshaped to [].
-    if (dims.length === 0) return { name: t.name, data_type: tritonFromKserve(t.datatype), dims: [1], reshape: { shape: [] } };
+    if (dims.length === 0)
+      return { name: t.name, data_type: tritonFromKserve(t.datatype), dims: [1], reshape: { shape: [] } };
     return { name: t.name, data_type: tritonFromKserve(t.datatype), dims };
   };
   const config: TritonModelConfig = {
@@ -102,7 +116,9 @@ export function tritonModelConfig(signature: ModelSignature, options: TritonConf
     config.dynamic_batching = {
       ...(preferred.length ? { preferred_batch_size: [...preferred] } : {}),
       max_queue_delay_microseconds: db?.maxQueueDelayMicroseconds ?? 100,
-      ...(db?.maxQueueSize !== undefined ? { default_queue_policy: { max_queue_size: db.maxQueueSize } } : {}),
+      ...(db?.maxQueueSize !== undefined
+        ? { default_queue_policy: { max_queue_size: db.maxQueueSize } }
+        : {}),
     };
   }
   const ig = options.instanceGroup ?? { kind: 'cpu' };
@@ -137,7 +153,8 @@ export function renderTritonConfig(config: TritonModelConfig): string {
   const db = config.dynamic_batching;
   if (db) {
     out.push('dynamic_batching {');
-    if (db.preferred_batch_size?.length) out.push(`${ind(1)}preferred_batch_size: ${list(db.preferred_batch_size)}`);
+    if (db.preferred_batch_size?.length)
+      out.push(`${ind(1)}preferred_batch_size: ${list(db.preferred_batch_size)}`);
     if (db.max_queue_delay_microseconds !== undefined) {
       out.push(`${ind(1)}max_queue_delay_microseconds: ${db.max_queue_delay_microseconds}`);
     }
@@ -217,7 +234,9 @@ export function parseTritonConfig(text: string, source = 'config.pbtxt'): Triton
     config.instance_group = groups.map((g) => {
       const kind = r.ident(g, 'kind');
       if (kind !== undefined && !['KIND_GPU', 'KIND_CPU', 'KIND_AUTO'].includes(kind)) {
-        throw new TritonConfigError(`${source}: instance_group kind ${kind} is not served; use KIND_GPU, KIND_CPU or KIND_AUTO`);
+        throw new TritonConfigError(
+          `${source}: instance_group kind ${kind} is not served; use KIND_GPU, KIND_CPU or KIND_AUTO`,
+        );
       }
       const name = r.string(g, 'name');
       const count = r.int(g, 'count');
@@ -302,7 +321,9 @@ class Reader {
     const dataType = this.ident(m, 'data_type');
     if (!dataType) throw new TritonConfigError(`${this.source}: ${kind} '${name}' has no data_type`);
     if (!kserveFromTriton(dataType)) {
-      throw new TritonConfigError(`${this.source}: ${kind} '${name}' has data_type ${dataType}, which mlstack cannot serve`);
+      throw new TritonConfigError(
+        `${this.source}: ${kind} '${name}' has data_type ${dataType}, which mlstack cannot serve`,
+      );
     }
     const t: TritonTensorConfig = { name, data_type: dataType, dims: this.ints(m, 'dims') };
     const reshape = this.messages(m, 'reshape')[0];
@@ -350,7 +371,11 @@ export function checkTritonConfig(config: TritonModelConfig, signature: ModelSig
       config: String(config.max_batch_size),
     });
   }
-  const compare = (kind: 'input' | 'output', model: readonly TensorSignature[], conf: TritonTensorConfig[]) => {
+  const compare = (
+    kind: 'input' | 'output',
+    model: readonly TensorSignature[],
+    conf: TritonTensorConfig[],
+  ) => {
     for (const t of model) {
       const c = conf.find((x) => x.name === t.name);
       if (!c) {
@@ -360,7 +385,11 @@ export function checkTritonConfig(config: TritonModelConfig, signature: ModelSig
       }
       const dt = kserveFromTriton(c.data_type) as KServeDatatype | undefined;
       if (dt !== t.datatype) {
-        out.push({ field: `${kind}[${t.name}].data_type`, model: tritonFromKserve(t.datatype), config: c.data_type });
+        out.push({
+          field: `${kind}[${t.name}].data_type`,
+          model: tritonFromKserve(t.datatype),
+          config: c.data_type,
+        });
       }
       const cs = configShape(c, config.max_batch_size);
       const ms = t.shape;
@@ -369,11 +398,16 @@ export function checkTritonConfig(config: TritonModelConfig, signature: ModelSig
       // With batching, the batch dimension is implied; whether the model has one is the max_batch_size check.
       const from = config.max_batch_size > 0 ? 1 : 0;
       if (cs.length !== ms.length || cs.some((d, i) => i >= from && ms[i] !== -1 && d !== ms[i])) {
-        out.push({ field, model: fmtShape(expected), config: fmtShape(c.reshape ? c.reshape.shape : c.dims) });
+        out.push({
+          field,
+          model: fmtShape(expected),
+          config: fmtShape(c.reshape ? c.reshape.shape : c.dims),
+        });
       }
     }
     for (const c of conf) {
-      if (!model.some((t) => t.name === c.name)) out.push({ field: `${kind}[${c.name}]`, model: 'absent', config: 'present' });
+      if (!model.some((t) => t.name === c.name))
+        out.push({ field: `${kind}[${c.name}]`, model: 'absent', config: 'present' });
     }
   };
   compare('input', signature.inputs, config.input);

@@ -49,14 +49,30 @@ describe('mlstack inspect (child process)', () => {
   });
 
   it('prints the generated config.pbtxt', async () => {
-    const r = await mlstack(['inspect', model('mlp'), '--triton-config', '--name', 'classifier', '--max-batch-size', '32']);
+    const r = await mlstack([
+      'inspect',
+      model('mlp'),
+      '--triton-config',
+      '--name',
+      'classifier',
+      '--max-batch-size',
+      '32',
+    ]);
     expect(r.code).toBe(0);
-    expect(parseTritonConfig(r.stdout)).toMatchObject({ name: 'classifier', max_batch_size: 32, input: [{ name: 'x', dims: [16] }] });
+    expect(parseTritonConfig(r.stdout)).toMatchObject({
+      name: 'classifier',
+      max_batch_size: 32,
+      input: [{ name: 'x', dims: [16] }],
+    });
   });
 
   it.each([
     ['a missing file', 'nope.onnx', 'mlstack: nope.onnx: no such file\n'],
-    ['a non-ONNX file', 'README.md', 'mlstack: README.md: is not an ONNX model or is truncated (protobuf parsing failed)\n'],
+    [
+      'a non-ONNX file',
+      'README.md',
+      'mlstack: README.md: is not an ONNX model or is truncated (protobuf parsing failed)\n',
+    ],
   ])('prints one line naming %s and exits non-zero', async (_what, file, line) => {
     const r = await mlstack(['inspect', file]);
     expect(r.code).toBe(1);
@@ -80,7 +96,9 @@ describe('mlstack serve (child process)', () => {
   it('fails to start on a corrupt model with one line naming the file', async () => {
     const r = await mlstack(['serve', 'README.md', '--port', '0']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('mlstack: README.md: is not an ONNX model or is truncated (protobuf parsing failed)\n');
+    expect(r.stderr).toBe(
+      'mlstack: README.md: is not an ONNX model or is truncated (protobuf parsing failed)\n',
+    );
   });
 
   it('rejects a bad port', async () => {

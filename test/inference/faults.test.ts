@@ -19,10 +19,14 @@ describe('bad requests get KServe-style errors and the server keeps serving', ()
   let server: InferenceServer;
   let base: string;
   const url = () => `${base}/v2/models/two_inputs/infer`;
-  const post = (body: string | Buffer, headers: Record<string, string | number> = {}) => request(url(), 'POST', body, headers);
+  const post = (body: string | Buffer, headers: Record<string, string | number> = {}) =>
+    request(url(), 'POST', body, headers);
 
   beforeAll(async () => {
-    server = await InferenceServer.start(path.join(fixtures, 'two_inputs.onnx'), { port: 0, maxBodyBytes: 64 * 1024 });
+    server = await InferenceServer.start(path.join(fixtures, 'two_inputs.onnx'), {
+      port: 0,
+      maxBodyBytes: 64 * 1024,
+    });
     base = server.url;
   });
   afterAll(() => server?.close());
@@ -35,8 +39,18 @@ describe('bad requests get KServe-style errors and the server keeps serving', ()
   }
 
   const cases: [string, () => Promise<{ status: number; body: Buffer }>, number, RegExp][] = [
-    ['unknown model', () => request(`${base}/v2/models/nope/infer`, 'POST', JSON.stringify(good())), 404, /unknown model 'nope'/],
-    ['unknown version', () => request(`${base}/v2/models/two_inputs/versions/7/infer`, 'POST', '{}'), 404, /unknown version '7'.*served versions: 1/],
+    [
+      'unknown model',
+      () => request(`${base}/v2/models/nope/infer`, 'POST', JSON.stringify(good())),
+      404,
+      /unknown model 'nope'/,
+    ],
+    [
+      'unknown version',
+      () => request(`${base}/v2/models/two_inputs/versions/7/infer`, 'POST', '{}'),
+      404,
+      /unknown version '7'.*served versions: 1/,
+    ],
     ['unknown route', () => request(`${base}/v2/nothing`, 'GET'), 404, /no route/],
     ['GET on infer', () => request(url(), 'GET'), 405, /use POST/],
     ['malformed JSON', () => post('{"inputs": [ {"name": "a",'), 400, /malformed JSON/],
@@ -45,7 +59,12 @@ describe('bad requests get KServe-style errors and the server keeps serving', ()
     ['missing input', () => post(JSON.stringify({ inputs: [good().inputs[0]] })), 400, /missing input 'b'/],
     [
       'unknown input',
-      () => post(JSON.stringify({ inputs: [...good().inputs, { name: 'c', datatype: 'FP32', shape: [1], data: [1] }] })),
+      () =>
+        post(
+          JSON.stringify({
+            inputs: [...good().inputs, { name: 'c', datatype: 'FP32', shape: [1], data: [1] }],
+          }),
+        ),
       400,
       /unknown input 'c'.*inputs are a, b/,
     ],
@@ -63,7 +82,12 @@ describe('bad requests get KServe-style errors and the server keeps serving', ()
     ],
     [
       'wrong shape',
-      () => post(JSON.stringify({ inputs: [{ ...good().inputs[0], shape: [1, 5], data: [1, 2, 3, 4, 5] }, good().inputs[1]] })),
+      () =>
+        post(
+          JSON.stringify({
+            inputs: [{ ...good().inputs[0], shape: [1, 5], data: [1, 2, 3, 4, 5] }, good().inputs[1]],
+          }),
+        ),
       400,
       /input 'a': shape \[1,5\] does not match the model's \[-1,4\]/,
     ],
@@ -75,13 +99,15 @@ describe('bad requests get KServe-style errors and the server keeps serving', ()
     ],
     [
       'wrong element type',
-      () => post(JSON.stringify({ inputs: [good().inputs[0], { ...good().inputs[1], data: [1, 2.5, 3, 4] }] })),
+      () =>
+        post(JSON.stringify({ inputs: [good().inputs[0], { ...good().inputs[1], data: [1, 2.5, 3, 4] }] })),
       400,
       /input 'b': element 1 \(2.5\) is not an integer/,
     ],
     [
       'string where a number belongs',
-      () => post(JSON.stringify({ inputs: [{ ...good().inputs[0], data: ['1', 2, 3, 4] }, good().inputs[1]] })),
+      () =>
+        post(JSON.stringify({ inputs: [{ ...good().inputs[0], data: ['1', 2, 3, 4] }, good().inputs[1]] })),
       400,
       /input 'a': element 0 \("1"\) is not a number/,
     ],
@@ -113,8 +139,18 @@ describe('bad requests get KServe-style errors and the server keeps serving', ()
       400,
       /batch size 1 differs/,
     ],
-    ['unknown output', () => post(JSON.stringify({ ...good(), outputs: [{ name: 'nope' }] })), 400, /unknown output 'nope'/],
-    ['body over the limit', () => post(JSON.stringify({ ...good(), pad: 'x'.repeat(100 * 1024) })), 413, /exceeds the limit of 65536 bytes/],
+    [
+      'unknown output',
+      () => post(JSON.stringify({ ...good(), outputs: [{ name: 'nope' }] })),
+      400,
+      /unknown output 'nope'/,
+    ],
+    [
+      'body over the limit',
+      () => post(JSON.stringify({ ...good(), pad: 'x'.repeat(100 * 1024) })),
+      413,
+      /exceeds the limit of 65536 bytes/,
+    ],
     [
       'truncated binary data',
       () => {
@@ -126,7 +162,9 @@ describe('bad requests get KServe-style errors and the server keeps serving', ()
             ],
           }),
         );
-        return post(Buffer.concat([header, Buffer.alloc(20)]), { 'Inference-Header-Content-Length': header.length });
+        return post(Buffer.concat([header, Buffer.alloc(20)]), {
+          'Inference-Header-Content-Length': header.length,
+        });
       },
       400,
       /input 'b': binary_data_size 32 runs past the end of the binary data \(4 bytes left\)/,
@@ -142,12 +180,19 @@ describe('bad requests get KServe-style errors and the server keeps serving', ()
             ],
           }),
         );
-        return post(Buffer.concat([header, Buffer.alloc(44)]), { 'Inference-Header-Content-Length': header.length });
+        return post(Buffer.concat([header, Buffer.alloc(44)]), {
+          'Inference-Header-Content-Length': header.length,
+        });
       },
       400,
       /input 'a': binary data has 12 bytes but shape \[1,4\] of FP32 needs 16/,
     ],
-    ['bad header length', () => post('{}', { 'Inference-Header-Content-Length': 999 }), 400, /Inference-Header-Content-Length \(999\)/],
+    [
+      'bad header length',
+      () => post('{}', { 'Inference-Header-Content-Length': 999 }),
+      400,
+      /Inference-Header-Content-Length \(999\)/,
+    ],
   ];
 
   it.each(cases)('%s', async (_name, send, status, message) => {
@@ -161,7 +206,9 @@ describe('bad requests get KServe-style errors and the server keeps serving', ()
 
   it('counts rejected requests as failures and good ones as successes', async () => {
     const text = (await request(`${base}/metrics`, 'GET')).body.toString();
-    expect(text).toMatch(/nv_inference_request_failure\{model="two_inputs",version="1",reason="REJECTED"\} [1-9]/);
+    expect(text).toMatch(
+      /nv_inference_request_failure\{model="two_inputs",version="1",reason="REJECTED"\} [1-9]/,
+    );
     expect(text).toMatch(/nv_inference_request_success\{model="two_inputs",version="1"\} [1-9]/);
   });
 
@@ -207,9 +254,21 @@ function cnnRepository(maxBatch: number, queue: string): string {
 function cnnBody(batch: number): { body: Buffer; headers: Record<string, number> } {
   const data = randomTensor([batch, 3, 32, 32], 5).data as Float32Array;
   const header = Buffer.from(
-    JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [batch, 3, 32, 32], parameters: { binary_data_size: data.byteLength } }] }),
+    JSON.stringify({
+      inputs: [
+        {
+          name: 'image',
+          datatype: 'FP32',
+          shape: [batch, 3, 32, 32],
+          parameters: { binary_data_size: data.byteLength },
+        },
+      ],
+    }),
   );
-  return { body: Buffer.concat([header, Buffer.from(data.buffer)]), headers: { 'Inference-Header-Content-Length': header.length } };
+  return {
+    body: Buffer.concat([header, Buffer.from(data.buffer)]),
+    headers: { 'Inference-Header-Content-Length': header.length },
+  };
 }
 
 describe('a full queue answers 503 (mlstack serve as a child process)', () => {
@@ -243,7 +302,9 @@ describe('SIGTERM (mlstack serve as a child process)', () => {
     const srv = await startServe([dir, '--threads', '1']);
     try {
       const { body, headers } = cnnBody(64);
-      const inflight = Array.from({ length: 16 }, () => request(`${srv.url}/v2/models/cnn/infer`, 'POST', body, headers));
+      const inflight = Array.from({ length: 16 }, () =>
+        request(`${srv.url}/v2/models/cnn/infer`, 'POST', body, headers),
+      );
       await new Promise((r) => setTimeout(r, 150));
       srv.proc.kill('SIGTERM');
       const results = await Promise.all(inflight);
@@ -264,7 +325,9 @@ describe('graceful close in process', () => {
     const base = server.url;
     expect((await inferJson(base, 'mlp', { x: randomTensor([1, 16], 1) })).status).toBe(200);
     await server.close(0);
-    await expect(request(`${base}/v2/health/live`, 'GET')).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/);
+    await expect(request(`${base}/v2/health/live`, 'GET')).rejects.toThrow(
+      /ECONNREFUSED|ECONNRESET|socket hang up/,
+    );
   });
 });
 
@@ -274,7 +337,9 @@ describe('model files that cannot be served', () => {
     fs.mkdirSync(path.join(dir, 'broken', '1'), { recursive: true });
     const file = path.join(dir, 'broken', '1', 'model.onnx');
     fs.writeFileSync(file, fs.readFileSync(path.join(fixtures, 'cnn.onnx')).subarray(0, 300));
-    await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(`${file}: is not an ONNX model or is truncated`);
+    await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(
+      `${file}: is not an ONNX model or is truncated`,
+    );
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -286,14 +351,18 @@ describe('model files that cannot be served', () => {
       path.join(dir, 'mlp', 'config.pbtxt'),
       'name: "mlp"\nmax_batch_size: 4\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 8 ] } ]\noutput [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ]\n',
     );
-    await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(/config.pbtxt: does not match .*model.onnx:\n  input\[x\]\.dims: model \[16\], config \[8\]/);
+    await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(
+      /config.pbtxt: does not match .*model.onnx:\n {2}input\[x\]\.dims: model \[16\], config \[8\]/,
+    );
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses an empty repository and a missing path', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-empty-'));
     await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(/no models found/);
-    await expect(InferenceServer.start(path.join(dir, 'nope'), { port: 0 })).rejects.toThrow(/no such file or directory/);
+    await expect(InferenceServer.start(path.join(dir, 'nope'), { port: 0 })).rejects.toThrow(
+      /no such file or directory/,
+    );
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
@@ -326,4 +395,3 @@ describe('a repository of hundreds of models', () => {
     }
   });
 });
-

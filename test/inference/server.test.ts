@@ -20,13 +20,36 @@ async function makeRepository(dir: string): Promise<void> {
     if (config) fs.writeFileSync(path.join(dir, name, 'config.pbtxt'), config);
   };
   const batching = { maxQueueDelayMicroseconds: 5000 };
-  await put('mlp', '1', 'mlp', tritonConfig(await inspectModel(fixture('mlp')), { name: 'mlp', maxBatchSize: 16, dynamicBatching: batching }));
-  await put('varlen', '1', 'varlen', tritonConfig(await inspectModel(fixture('varlen')), { name: 'varlen', maxBatchSize: 16, dynamicBatching: batching }));
+  await put(
+    'mlp',
+    '1',
+    'mlp',
+    tritonConfig(await inspectModel(fixture('mlp')), {
+      name: 'mlp',
+      maxBatchSize: 16,
+      dynamicBatching: batching,
+    }),
+  );
+  await put(
+    'varlen',
+    '1',
+    'varlen',
+    tritonConfig(await inspectModel(fixture('varlen')), {
+      name: 'varlen',
+      maxBatchSize: 16,
+      dynamicBatching: batching,
+    }),
+  );
   await put('two_inputs', '1', 'two_inputs');
   await put('fixed_batch', '1', 'fixed_batch');
   await put('identity', '1', 'identity');
   await put('cnn', '1', 'cnn');
-  await put('cnn', '3', 'cnn', `${tritonConfig(await inspectModel(fixture('cnn')), { name: 'cnn', dynamicBatching: false })}version_policy: { all: {} }\n`);
+  await put(
+    'cnn',
+    '3',
+    'cnn',
+    `${tritonConfig(await inspectModel(fixture('cnn')), { name: 'cnn', dynamicBatching: false })}version_policy: { all: {} }\n`,
+  );
 }
 
 async function direct(model: string, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
@@ -100,12 +123,21 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
 
   it('JSON inference equals a direct session.run, echoes the id, accepts nested data', async () => {
     const a = randomTensor([3, 4], 7);
-    const b = new ort.Tensor('int64', BigInt64Array.from([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, -9n, 10n, 11n, 9007199254740991n]), [3, 4]);
+    const b = new ort.Tensor(
+      'int64',
+      BigInt64Array.from([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, -9n, 10n, 11n, 9007199254740991n]),
+      [3, 4],
+    );
     const want = await direct('two_inputs', { a, b });
     const r = await inferJson(base, 'two_inputs', { a, b }, { id: 'req-42' });
     expect(r.status).toBe(200);
     expect(r.body.id).toBe('req-42');
-    expect(r.outputs.sum).toEqual({ name: 'sum', datatype: 'FP32', shape: [3, 4], data: plainValues(want.sum) });
+    expect(r.outputs.sum).toEqual({
+      name: 'sum',
+      datatype: 'FP32',
+      shape: [3, 4],
+      data: plainValues(want.sum),
+    });
     expect(r.outputs.b_plus_one.data).toEqual(plainValues(want.b_plus_one));
     // 2^53 - 1 + 1 is written in full, not rounded through a double
     const raw = await request(
@@ -146,7 +178,9 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
     const viaBinary = await inferBinary(base, 'identity', feeds);
     expect(viaBinary.status).toBe(200);
     for (const [k, t] of Object.entries(want)) {
-      expect(Array.from(viaBinary.outputs[k].data as ArrayLike<unknown>), k).toEqual(Array.from(t.data as ArrayLike<unknown>));
+      expect(Array.from(viaBinary.outputs[k].data as ArrayLike<unknown>), k).toEqual(
+        Array.from(t.data as ArrayLike<unknown>),
+      );
     }
   });
 
@@ -155,8 +189,13 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
     const want = await direct('cnn', { image });
     const r = await inferBinary(base, 'cnn', { image });
     expect(r.status).toBe(200);
-    expect(r.header).toMatchObject({ model_name: 'cnn', outputs: [{ name: 'logits', datatype: 'FP32', shape: [2, 10] }] });
-    expect(Array.from(r.outputs.logits.data as Float32Array)).toEqual(Array.from(want.logits.data as Float32Array));
+    expect(r.header).toMatchObject({
+      model_name: 'cnn',
+      outputs: [{ name: 'logits', datatype: 'FP32', shape: [2, 10] }],
+    });
+    expect(Array.from(r.outputs.logits.data as Float32Array)).toEqual(
+      Array.from(want.logits.data as Float32Array),
+    );
   });
 
   it('returns only the requested outputs, each in JSON or binary as asked', async () => {
@@ -177,15 +216,24 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
     );
     const n = Number(mixed.headers['inference-header-content-length']);
     const head = JSON.parse(mixed.body.subarray(0, n).toString());
-    expect(head.outputs[0]).toEqual({ name: 'sum', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 16 } });
+    expect(head.outputs[0]).toEqual({
+      name: 'sum',
+      datatype: 'FP32',
+      shape: [1, 4],
+      parameters: { binary_data_size: 16 },
+    });
     expect(head.outputs[1].data).toEqual([2, 3, 4, 5]);
     expect(Array.from(new Float32Array(new Uint8Array(mixed.body.subarray(n)).buffer))).toEqual([2, 4, 6, 8]);
   });
 
   it('serves a model with a fixed batch of one (max_batch_size 0)', async () => {
-    const r = await inferJson(base, 'fixed_batch', { x: new ort.Tensor('float32', Float32Array.from([1, 2, 3]), [1, 3]) });
+    const r = await inferJson(base, 'fixed_batch', {
+      x: new ort.Tensor('float32', Float32Array.from([1, 2, 3]), [1, 3]),
+    });
     expect(r.outputs.y.data).toEqual([2, 4, 6]);
-    const bad = await inferJson(base, 'fixed_batch', { x: new ort.Tensor('float32', new Float32Array(6), [2, 3]) });
+    const bad = await inferJson(base, 'fixed_batch', {
+      x: new ort.Tensor('float32', new Float32Array(6), [2, 3]),
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/shape \[2,3\] does not match the model's \[1,3\]/);
   });

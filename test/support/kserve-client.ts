@@ -19,12 +19,22 @@ export function request(
   headers: Record<string, string | number> = {},
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, headers: body !== undefined ? { 'Content-Length': Buffer.byteLength(body), ...headers } : headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      {
+        method,
+        agent,
+        headers: body !== undefined ? { 'Content-Length': Buffer.byteLength(body), ...headers } : headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.setTimeout(30_000, () => req.destroy(new Error(`timeout: ${method} ${url}`)));
     if (body !== undefined) req.write(body);
@@ -32,7 +42,8 @@ export function request(
   });
 }
 
-export const json = (r: HttpResponse): Record<string, unknown> => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
+export const json = (r: HttpResponse): Record<string, unknown> =>
+  JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
 
 /** KServe datatype of an ORT tensor type. */
 const KSERVE: Record<string, string> = {
@@ -80,7 +91,9 @@ export async function inferJson(
       data: t.type === 'float16' ? Array.from(t.data as Uint16Array, half) : plainValues(t),
     })),
   };
-  const r = await request(`${base}/v2/models/${model}/infer`, 'POST', JSON.stringify(req), { 'Content-Type': 'application/json' });
+  const r = await request(`${base}/v2/models/${model}/infer`, 'POST', JSON.stringify(req), {
+    'Content-Type': 'application/json',
+  });
   const body = json(r);
   const outputs: Record<string, OutputTensor> = {};
   for (const o of (body.outputs as OutputTensor[] | undefined) ?? []) outputs[o.name] = o;
@@ -135,7 +148,9 @@ export async function inferBinary(
   });
   if (r.status !== 200) return { status: r.status, header: json(r), outputs: {} };
   const n = Number(r.headers['inference-header-content-length']);
-  const head = JSON.parse(r.body.subarray(0, n).toString('utf8')) as { outputs: { name: string; datatype: string; shape: number[]; parameters: { binary_data_size: number } }[] };
+  const head = JSON.parse(r.body.subarray(0, n).toString('utf8')) as {
+    outputs: { name: string; datatype: string; shape: number[]; parameters: { binary_data_size: number } }[];
+  };
   let off = n;
   const outputs: Record<string, ort.Tensor> = {};
   for (const o of head.outputs) {

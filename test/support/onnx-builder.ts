@@ -41,7 +41,8 @@ function valueInfo(v: ValueInfo): onnx.IValueInfoProto {
 }
 
 function attribute(name: string, value: number | number[] | string): onnx.IAttributeProto {
-  if (typeof value === 'string') return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(value) };
+  if (typeof value === 'string')
+    return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: value };
   if (Number.isInteger(value)) return { name, type: onnx.AttributeProto.AttributeType.INT, i: value };
   return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: value };
@@ -136,7 +137,12 @@ export function cnnModel(): Uint8Array {
     nodes: [
       { op: 'Conv', inputs: ['image', 'c1w', 'c1b'], outputs: ['a1'], attributes: { pads: [1, 1, 1, 1] } },
       { op: 'Relu', inputs: ['a1'], outputs: ['r1'] },
-      { op: 'Conv', inputs: ['r1', 'c2w', 'c2b'], outputs: ['a2'], attributes: { pads: [1, 1, 1, 1], strides: [2, 2] } },
+      {
+        op: 'Conv',
+        inputs: ['r1', 'c2w', 'c2b'],
+        outputs: ['a2'],
+        attributes: { pads: [1, 1, 1, 1], strides: [2, 2] },
+      },
       { op: 'Relu', inputs: ['a2'], outputs: ['r2'] },
       { op: 'GlobalAveragePool', inputs: ['r2'], outputs: ['p'] },
       { op: 'Flatten', inputs: ['p'], outputs: ['f'], attributes: { axis: 1 } },

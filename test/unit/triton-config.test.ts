@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectModel, ModelFileError } from '../../src/inference/inspect';
@@ -52,7 +53,7 @@ describe('inspectModel', () => {
   });
 
   it('names the file and the problem for missing, empty, truncated and non-ONNX files', async () => {
-    const tmp = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mlstack-inspect-'));
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-inspect-'));
     const empty = path.join(tmp, 'empty.onnx');
     const truncated = path.join(tmp, 'truncated.onnx');
     fs.writeFileSync(empty, '');

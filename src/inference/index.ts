@@ -1,0 +1,17 @@
+// 'mlstack/inference': the KServe v2 server and model repository loading (loads prom-client; the package root
+// keeps to what synth needs: inspectModel and the Triton config).
+export * from './datatypes';
+export * from './inspect';
+export * from './triton-config';
+export { InferenceServer, type ServerOptions } from './server';
+export {
+  loadRepository,
+  findModels,
+  servedVersions,
+  RepositoryError,
+  type LoadOptions,
+  type ServedModel,
+  type ModelVersion,
+} from './repository';
+export { InferenceError } from './tensors';
+export { InferenceMetrics } from './metrics';
