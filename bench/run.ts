@@ -47,7 +47,7 @@ function synthSection(synth: SynthResultRow[], runs: number): string[] {
   ];
 }
 
-function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number): string[] {
+function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number, floorMs: number): string[] {
   const find = (model: string, batching: boolean, encoding: string, c: number) =>
     rows.find(
       (r) => r.model === model && r.batching === batching && r.encoding === encoding && r.concurrency === c,
@@ -62,7 +62,10 @@ function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number): s
     `Each cell runs ${seconds} s after a warm-up, batch 1 per request. Batching on: dynamic batching up to 64 with`,
     'a 500 µs queue delay; off: `--no-batching`. Latency is per request, client side; "avg batch" is',
     "`nv_inference_count / nv_inference_exec_count` over the cell, read from the server's /metrics. The bare rows",
-    'run `session.run` in process with one intra-op thread, batch 1.',
+    'run `session.run` in process with one intra-op thread, batch 1. Concurrency-1 cells are the median of three runs.',
+    '',
+    `HTTP floor: \`GET /v2/health/live\` at concurrency 1 has a p50 of ${floorMs.toFixed(3)} ms on this machine — the round trip`,
+    'of the transport and the load generator with no model in it.',
     '',
     '| model | bare `session.run` runs/s | bare p50 |',
     '|---|---|---|',
@@ -131,7 +134,7 @@ async function main(): Promise<void> {
   let serve = oldServe;
   if (only !== 'synth') {
     const r = await benchServe(seconds);
-    serve = serveSection(r.bareRows, r.rows, seconds).join('\n');
+    serve = serveSection(r.bareRows, r.rows, seconds, r.floorMs).join('\n');
   }
   fs.mkdirSync(path.dirname(FILE), { recursive: true });
   fs.writeFileSync(FILE, [...header(), synth.trimEnd(), '', serve.trimEnd(), ''].join('\n'));

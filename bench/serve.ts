@@ -240,7 +240,20 @@ async function repository(): Promise<string> {
   return dir;
 }
 
-export async function benchServe(seconds: number): Promise<{ bareRows: BareRow[]; rows: ServeRow[] }> {
+/** p50 of `GET /v2/health/live` at concurrency 1: the HTTP round trip with no model in it. */
+async function httpFloor(base: string, seconds: number): Promise<number> {
+  if (!hasWrk()) return NaN;
+  const r = spawnSync('wrk', ['-t1', '-c1', `-d${seconds}s`, '--latency', `${base}/v2/health/live`], {
+    encoding: 'utf8',
+  });
+  const m = /50%\s+([\d.]+)(us|ms|s)/.exec(r.stdout);
+  if (!m) return NaN;
+  return Number(m[1]) * (m[2] === 'us' ? 1e-3 : m[2] === 's' ? 1e3 : 1);
+}
+
+export async function benchServe(
+  seconds: number,
+): Promise<{ bareRows: BareRow[]; rows: ServeRow[]; floorMs: number }> {
   const bareRows: BareRow[] = [];
   for (const m of MODELS) {
     bareRows.push(await bare(m, seconds));
@@ -248,10 +261,12 @@ export async function benchServe(seconds: number): Promise<{ bareRows: BareRow[]
   }
   const dir = await repository();
   const rows: ServeRow[] = [];
+  let floorMs = NaN;
   try {
     for (const batching of [false, true]) {
       const srv = await startServe([dir, '--threads', '1', ...(batching ? [] : ['--no-batching'])]);
       try {
+        if (!batching) floorMs = await httpFloor(srv.url, seconds);
         for (const m of MODELS) {
           const last = { count: 0, exec: 0 };
           for (const encoding of ['json', 'binary'] as const) {
@@ -260,7 +275,11 @@ export async function benchServe(seconds: number): Promise<{ bareRows: BareRow[]
             await load(url, payload, 4, 1); // warm-up
             await averageBatch(srv.url, m.name, last);
             for (const concurrency of [1, 16, 64]) {
-              const r = await load(url, payload, concurrency, seconds);
+              // Concurrency 1 is the latency cell: three runs, the one with the median p50.
+              const runs = [];
+              for (let i = 0; i < (concurrency === 1 ? 3 : 1); i++)
+                runs.push(await load(url, payload, concurrency, seconds));
+              const r = runs.sort((a, b) => a.p50 - b.p50)[Math.floor(runs.length / 2)];
               const avgBatch = await averageBatch(srv.url, m.name, last);
               rows.push({
                 model: m.name,
@@ -287,5 +306,5 @@ export async function benchServe(seconds: number): Promise<{ bareRows: BareRow[]
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  return { bareRows, rows };
+  return { bareRows, rows, floorMs };
 }

@@ -48,6 +48,22 @@ function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** The typed array of each fixed-size datatype (FP16 as its raw bits, BOOL as bytes). */
+const TYPED: Record<string, new (lengthOrBuffer: number | ArrayBuffer) => ArrayLike<number | bigint>> = {
+  UINT8: Uint8Array,
+  INT8: Int8Array,
+  UINT16: Uint16Array,
+  INT16: Int16Array,
+  UINT32: Uint32Array,
+  INT32: Int32Array,
+  INT64: BigInt64Array,
+  UINT64: BigUint64Array,
+  FP16: Uint16Array,
+  FP32: Float32Array,
+  FP64: Float64Array,
+  BOOL: Uint8Array,
+};
+
 /** Flattens nested `data` arrays (row-major), as the protocol allows. */
 function flatten(data: unknown, name: string): unknown[] {
   if (!Array.isArray(data)) throw bad(`input '${name}': 'data' must be an array`);
@@ -146,15 +162,7 @@ export function tensorFromJson(input: RequestInput, datatype: KServeDatatype): o
     }
     default: {
       const [lo, hi] = INT_RANGE[datatype]!;
-      const Ctor = {
-        UINT8: Uint8Array,
-        INT8: Int8Array,
-        UINT16: Uint16Array,
-        INT16: Int16Array,
-        UINT32: Uint32Array,
-        INT32: Int32Array,
-      }[datatype as 'UINT8'];
-      const out = new Ctor(count);
+      const out = new TYPED[datatype](count) as Int32Array;
       flat.forEach((v, i) => {
         if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
           throw wrong(i, `an integer in ${lo}..${hi}`);
@@ -164,21 +172,6 @@ export function tensorFromJson(input: RequestInput, datatype: KServeDatatype): o
     }
   }
 }
-
-const TYPED: Record<string, new (buf: ArrayBuffer) => ArrayLike<number | bigint>> = {
-  UINT8: Uint8Array,
-  INT8: Int8Array,
-  UINT16: Uint16Array,
-  INT16: Int16Array,
-  UINT32: Uint32Array,
-  INT32: Int32Array,
-  INT64: BigInt64Array,
-  UINT64: BigUint64Array,
-  FP16: Uint16Array,
-  FP32: Float32Array,
-  FP64: Float64Array,
-  BOOL: Uint8Array,
-};
 
 /** Builds a tensor from Triton's binary tensor data (little-endian; BYTES as 4-byte length + bytes). */
 export function tensorFromBinary(input: RequestInput, datatype: KServeDatatype, bytes: Buffer): ort.Tensor {

@@ -6,12 +6,12 @@ import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
 import { VirtualNetwork } from '@cdktf/provider-azurerm/lib/virtual-network';
-import { Annotations, TerraformOutput, TerraformStack } from 'cdktf';
+import { TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct, IConstruct } from 'constructs';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import { type IMlStack, type KubernetesClusterCapability, MlStack } from '../ml-stack';
-import { type TerraformBackendFactory, configureBackend } from '../private/terraform';
+import { addTerraformWarning, type TerraformBackendFactory, configureBackend } from '../private/terraform';
 
 /** Props of {@link AzureMlStack}. */
 export interface AzureMlStackProps {
@@ -64,8 +64,7 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
 
   /** @inheritdoc */
   public addWarning(scope: IConstruct, message: string): void {
-    Annotations.of(scope).addWarning(message);
-    scope.node.addMetadata('mlstack:warning', message);
+    addTerraformWarning(scope, message);
   }
 
   /**

@@ -13,7 +13,7 @@ import { KmsKeyRing } from '@cdktf/provider-google/lib/kms-key-ring';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
-import { Annotations, TerraformOutput, TerraformStack } from 'cdktf';
+import { TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct, type IConstruct } from 'constructs';
 import {
   DEFAULT_GPU_TAINT,
@@ -23,7 +23,7 @@ import {
 } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import { type IMlStack, type KubernetesClusterCapability, MlStack } from '../ml-stack';
-import { type TerraformBackendFactory, configureBackend } from '../private/terraform';
+import { addTerraformWarning, type TerraformBackendFactory, configureBackend } from '../private/terraform';
 
 /** Props of {@link GcpMlStack}. */
 export interface GcpMlStackProps {
@@ -93,8 +93,7 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
 
   /** @inheritdoc */
   public addWarning(scope: IConstruct, message: string): void {
-    Annotations.of(scope).addWarning(message);
-    scope.node.addMetadata('mlstack:warning', message);
+    addTerraformWarning(scope, message);
   }
 
   /**

@@ -1,4 +1,5 @@
-import { LocalBackend, type TerraformBackend, type TerraformStack } from 'cdktf';
+import { Annotations, LocalBackend, type TerraformBackend, type TerraformStack } from 'cdktf';
+import type { IConstruct } from 'constructs';
 
 /**
  * Creates the Terraform backend of a stack, e.g.
@@ -14,4 +15,13 @@ export type TerraformBackendFactory = (stack: TerraformStack) => TerraformBacken
 export function configureBackend(stack: TerraformStack, id: string, factory?: TerraformBackendFactory): void {
   if (factory) factory(stack);
   else new LocalBackend(stack, { path: `terraform.${id}.tfstate` });
+}
+
+/**
+ * Records a synth warning on a Terraform stack's construct: as a cdktf annotation (printed by `cdktf synth`)
+ * and as `mlstack:warning` metadata (printed by `mlstack synth`).
+ */
+export function addTerraformWarning(scope: IConstruct, message: string): void {
+  Annotations.of(scope).addWarning(message);
+  scope.node.addMetadata('mlstack:warning', message);
 }

@@ -2,6 +2,7 @@
 // the way tritonclient.http sends it (JSON header, then raw little-endian tensors).
 import * as http from 'node:http';
 import * as ort from 'onnxruntime-node';
+import { fromFloat16Bits } from '../../src/inference/datatypes';
 
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -88,7 +89,7 @@ export async function inferJson(
       name,
       datatype: KSERVE[t.type],
       shape: t.dims,
-      data: t.type === 'float16' ? Array.from(t.data as Uint16Array, half) : plainValues(t),
+      data: t.type === 'float16' ? Array.from(t.data as Uint16Array, fromFloat16Bits) : plainValues(t),
     })),
   };
   const r = await request(`${base}/v2/models/${model}/infer`, 'POST', JSON.stringify(req), {
@@ -98,15 +99,6 @@ export async function inferJson(
   const outputs: Record<string, OutputTensor> = {};
   for (const o of (body.outputs as OutputTensor[] | undefined) ?? []) outputs[o.name] = o;
   return { status: r.status, body, outputs };
-}
-
-function half(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (mant / 1024);
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + mant / 1024);
 }
 
 function binaryOf(t: ort.Tensor): Buffer {
