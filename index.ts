@@ -10,3 +10,4 @@ export * from './stacks/app';
 export * from './src/inference/datatypes';
 export * from './src/inference/inspect';
 export * from './src/inference/triton-config';
+export * from './src/serving/model-repository';
