@@ -74,7 +74,7 @@ export class ServingModel {
         ...(options.instanceGroup ? { instanceGroup: options.instanceGroup } : {}),
       });
     } catch (e) {
-      throw new Error(`${where}: ${(e as Error).message}`);
+      throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
     }
     return new ServingModel(options.name, config, [{ version, file: path.resolve(file), signature }], true);
   }
@@ -90,7 +90,7 @@ export class ServingModel {
     try {
       sources = findModels(dir);
     } catch (e) {
-      throw new Error(`${where}: ${(e as Error).message}`);
+      throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
     }
     return sources.map((src) => {
       let config: TritonModelConfig | undefined;
@@ -98,7 +98,7 @@ export class ServingModel {
         try {
           config = parseTritonConfig(fs.readFileSync(src.configFile, 'utf8'), src.configFile);
         } catch (e) {
-          throw new Error(`${where}: ${(e as Error).message}`);
+          throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
         }
         config.name ||= src.name;
       }
