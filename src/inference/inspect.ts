@@ -46,7 +46,11 @@ function readModelFile(file: string): Buffer {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ModelFileError(
       file,
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not an .onnx file' : `cannot be read (${code})`,
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory, not an .onnx file'
+          : `cannot be read (${code})`,
     );
   }
   if (bytes.length === 0) throw new ModelFileError(file, 'is empty, not an ONNX model');
@@ -134,10 +138,16 @@ export function inspectModelSync(file: string): ModelSignature {
       .catch((e) => { process.stderr.write(String(e && e.message || e)); process.exit(2); });`;
   let out: string;
   try {
-    out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (e) {
     throw loadError(file, String((e as { stderr?: string }).stderr ?? (e as Error).message));
   }
-  const meta = JSON.parse(out) as { inputs: ort.InferenceSession.ValueMetadata[]; outputs: ort.InferenceSession.ValueMetadata[] };
+  const meta = JSON.parse(out) as {
+    inputs: ort.InferenceSession.ValueMetadata[];
+    outputs: ort.InferenceSession.ValueMetadata[];
+  };
   return metadataSignature(file, meta.inputs, meta.outputs);
 }
