@@ -1,0 +1,327 @@
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { ValidatableObject } from '../k8s/manifest';
+import { tolerationsFor } from '../k8s/nvidia-device-plugin';
+import { NODE_LABELS, type NodePoolSpec } from '../spec/cluster';
+
+/**
+ * The pinned Triton image.
+ * @see https://catalog.ngc.nvidia.com/orgs/nvidia/containers/tritonserver
+ */
+export const TRITON_IMAGE = 'nvcr.io/nvidia/tritonserver:25.01-py3';
+
+/** Ports of the serving contract: Triton's, which the mlstack server keeps (HTTP and metrics on one port there). */
+export const SERVING_PORTS = { http: 8000, grpc: 8001, metrics: 8002 } as const;
+
+/** Where the model repository comes from. */
+export interface ModelRepositorySource {
+  /** What the runtime is given as `--model-repository` (a bucket URI for Triton, a local path for mlstack serve). */
+  readonly uri: string;
+  /**
+   * A container that copies the repository into the pod before the runtime starts (for runtimes that read local
+   * folders only); it gets the `models` volume at `/models`.
+   * @default - none: the runtime reads `uri` itself
+   */
+  readonly initContainer?: IContainer;
+}
+
+/** Everything a serving workload needs, resolved: what `servingManifests` turns into Kubernetes objects. */
+export interface ServingWorkloadSpec {
+  /** Service name (DNS label); objects are named after it. */
+  readonly name: string;
+  readonly namespace: string;
+  readonly runtime: 'triton' | 'onnxruntime';
+  readonly image: string;
+  readonly modelRepository: ModelRepositorySource;
+  readonly serviceAccount: { readonly name: string; readonly annotations?: Readonly<Record<string, string>> };
+  /** Extra pod labels (e.g. Azure workload identity's `azure.workload.identity/use`). */
+  readonly podLabels?: Readonly<Record<string, string>>;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly replicas: { readonly min: number; readonly max: number };
+  /** CPU and memory requests; limits are set equal for memory and to twice the request for CPU. */
+  readonly resources: { readonly cpu: string; readonly memory: string };
+  /** GPUs per replica and the pool they come from. */
+  readonly gpu?: { readonly count: number; readonly pool: NodePoolSpec };
+  /** CPU utilisation target, or a Prometheus metric served through the custom metrics API. */
+  readonly autoscaling:
+    | { readonly cpuUtilizationPercent: number }
+    | { readonly podsMetric: { readonly name: string; readonly averageValue: string } };
+  /** Namespaces whose pods may call the service. The service's own namespace always may. */
+  readonly clientNamespaces: readonly string[];
+  /** Namespace of the Prometheus that scrapes the metrics port. */
+  readonly monitoringNamespace: string;
+  /** How long the runtime may take to load models before it counts as failed, in seconds. */
+  readonly startupSeconds: number;
+  /** A second model version taking `weightPercent` of the replicas (and so of the traffic) behind the same Service. */
+  readonly canary?: { readonly modelRepository: ModelRepositorySource; readonly weightPercent: number };
+}
+
+/** Replica counts of the stable and canary Deployments for a total and a canary weight. */
+export function canarySplit(total: number, weightPercent: number): { stable: number; canary: number } {
+  const canary = Math.min(total - 1, Math.max(1, Math.round((total * weightPercent) / 100)));
+  return { stable: total - canary, canary };
+}
+
+function runtimeArgs(spec: ServingWorkloadSpec, repository: string): { command?: string[]; args: string[] } {
+  if (spec.runtime === 'triton') {
+    return {
+      command: ['tritonserver'],
+      args: [
+        `--model-repository=${repository}`,
+        '--strict-model-config=true',
+        '--exit-on-error=true',
+        `--http-port=${SERVING_PORTS.http}`,
+        `--grpc-port=${SERVING_PORTS.grpc}`,
+        `--metrics-port=${SERVING_PORTS.metrics}`,
+      ],
+    };
+  }
+  return { args: ['serve', repository, '--host', '0.0.0.0', '--port', String(SERVING_PORTS.http)] };
+}
+
+/**
+ * The Kubernetes objects of a model-serving workload: Namespace, ServiceAccount, Deployment (and a canary
+ * Deployment), Service, HorizontalPodAutoscaler (autoscaling/v2), PodDisruptionBudget, ServiceMonitor and
+ * NetworkPolicy — non-root, read-only root filesystem, no privilege escalation, all capabilities dropped,
+ * requests and limits set, spread across zones.
+ */
+export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[] {
+  const app = { 'app.kubernetes.io/name': spec.name, 'app.kubernetes.io/managed-by': 'mlstack' };
+  const metadata = (name: string, extra: Record<string, string> = {}) => ({
+    name,
+    namespace: spec.namespace,
+    labels: { ...app, ...extra },
+  });
+  const metricsPort = spec.runtime === 'triton' ? SERVING_PORTS.metrics : SERVING_PORTS.http;
+  const ports = [
+    { name: 'http', containerPort: SERVING_PORTS.http, protocol: 'TCP' as const },
+    ...(spec.runtime === 'triton'
+      ? [
+          { name: 'grpc', containerPort: SERVING_PORTS.grpc, protocol: 'TCP' as const },
+          { name: 'metrics', containerPort: SERVING_PORTS.metrics, protocol: 'TCP' as const },
+        ]
+      : []),
+  ];
+
+  const deployment = (name: string, track: string, replicas: number, repo: ModelRepositorySource) => {
+    const labels = { ...app, 'mlstack.io/track': track };
+    const local = repo.initContainer !== undefined;
+    const { command, args } = runtimeArgs(spec, local ? '/models' : repo.uri);
+    const probe = (path: string) => ({ httpGet: { path, port: 'http' } });
+    const container: IContainer = {
+      name: spec.runtime === 'triton' ? 'triton' : 'mlstack-server',
+      image: spec.image,
+      ...(command ? { command } : {}),
+      args,
+      ports,
+      env: Object.entries(spec.env ?? {}).map(([k, v]) => ({ name: k, value: v })),
+      resources: {
+        requests: { cpu: spec.resources.cpu, memory: spec.resources.memory },
+        limits: {
+          memory: spec.resources.memory,
+          ...(spec.gpu ? { 'nvidia.com/gpu': String(spec.gpu.count) } : {}),
+        },
+      },
+      readinessProbe: { ...probe('/v2/health/ready'), periodSeconds: 5, failureThreshold: 3 },
+      livenessProbe: { ...probe('/v2/health/live'), periodSeconds: 10, failureThreshold: 3 },
+      startupProbe: {
+        ...probe('/v2/health/ready'),
+        periodSeconds: 10,
+        failureThreshold: Math.ceil(spec.startupSeconds / 10),
+      },
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      },
+      volumeMounts: [
+        { name: 'tmp', mountPath: '/tmp' },
+        ...(local ? [{ name: 'models', mountPath: '/models', readOnly: true }] : []),
+      ],
+    };
+    const init = repo.initContainer
+      ? [
+          {
+            ...repo.initContainer,
+            securityContext: {
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ['ALL'] },
+            },
+            volumeMounts: [
+              ...(repo.initContainer.volumeMounts ?? []),
+              { name: 'models', mountPath: '/models' },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          },
+        ]
+      : [];
+    return new Deployment({
+      metadata: metadata(name, { 'mlstack.io/track': track }),
+      spec: {
+        replicas,
+        selector: { matchLabels: labels },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+        template: {
+          metadata: { labels: { ...labels, ...(spec.podLabels ?? {}) } },
+          spec: {
+            serviceAccountName: spec.serviceAccount.name,
+            automountServiceAccountToken: true,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 1000,
+              runAsGroup: 1000,
+              fsGroup: 1000,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            ...(spec.gpu
+              ? {
+                  nodeSelector: {
+                    [NODE_LABELS.gpuType]: spec.gpu.pool.gpu!.type.id,
+                    [NODE_LABELS.pool]: spec.gpu.pool.name,
+                  },
+                  tolerations: tolerationsFor(spec.gpu.pool.taints),
+                }
+              : {}),
+            topologySpreadConstraints: [
+              {
+                maxSkew: 1,
+                topologyKey: 'topology.kubernetes.io/zone',
+                whenUnsatisfiable: 'ScheduleAnyway',
+                labelSelector: { matchLabels: labels },
+              },
+              {
+                maxSkew: 1,
+                topologyKey: 'kubernetes.io/hostname',
+                whenUnsatisfiable: 'ScheduleAnyway',
+                labelSelector: { matchLabels: labels },
+              },
+            ],
+            terminationGracePeriodSeconds: 60,
+            initContainers: init,
+            containers: [container],
+            volumes: [{ name: 'tmp', emptyDir: {} }, ...(local ? [{ name: 'models', emptyDir: {} }] : [])],
+          },
+        },
+      },
+    });
+  };
+
+  const split = spec.canary
+    ? canarySplit(spec.replicas.min, spec.canary.weightPercent)
+    : { stable: spec.replicas.min, canary: 0 };
+  const objects: ValidatableObject[] = [
+    new Namespace({ metadata: { name: spec.namespace, labels: { ...app } } }),
+    new ServiceAccount({
+      metadata: {
+        ...metadata(spec.serviceAccount.name),
+        ...(spec.serviceAccount.annotations ? { annotations: { ...spec.serviceAccount.annotations } } : {}),
+      },
+    }),
+    deployment(spec.name, 'stable', split.stable, spec.modelRepository),
+  ];
+  if (spec.canary)
+    objects.push(deployment(`${spec.name}-canary`, 'canary', split.canary, spec.canary.modelRepository));
+  objects.push(
+    new Service({
+      metadata: metadata(spec.name),
+      spec: {
+        type: 'ClusterIP',
+        selector: { ...app },
+        ports: [
+          { name: 'http', port: SERVING_PORTS.http, targetPort: 'http', protocol: 'TCP' },
+          ...(spec.runtime === 'triton'
+            ? [
+                { name: 'grpc', port: SERVING_PORTS.grpc, targetPort: 'grpc', protocol: 'TCP' as const },
+                {
+                  name: 'metrics',
+                  port: SERVING_PORTS.metrics,
+                  targetPort: 'metrics',
+                  protocol: 'TCP' as const,
+                },
+              ]
+            : [
+                {
+                  name: 'metrics',
+                  port: SERVING_PORTS.metrics,
+                  targetPort: 'http',
+                  protocol: 'TCP' as const,
+                },
+              ]),
+        ],
+      },
+    }),
+    new HorizontalPodAutoscaler({
+      metadata: metadata(spec.name),
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: spec.name },
+        minReplicas: split.stable,
+        maxReplicas: Math.max(split.stable, spec.replicas.max - split.canary),
+        metrics: [
+          'cpuUtilizationPercent' in spec.autoscaling
+            ? {
+                type: 'Resource',
+                resource: {
+                  name: 'cpu',
+                  target: { type: 'Utilization', averageUtilization: spec.autoscaling.cpuUtilizationPercent },
+                },
+              }
+            : {
+                type: 'Pods',
+                pods: {
+                  metric: { name: spec.autoscaling.podsMetric.name },
+                  target: { type: 'AverageValue', averageValue: spec.autoscaling.podsMetric.averageValue },
+                },
+              },
+        ],
+      },
+    }),
+    new PodDisruptionBudget({
+      metadata: metadata(spec.name),
+      spec: { maxUnavailable: 1, selector: { matchLabels: { ...app, 'mlstack.io/track': 'stable' } } },
+    }),
+    new ServiceMonitor({
+      metadata: metadata(spec.name),
+      spec: {
+        selector: { matchLabels: { ...app } },
+        namespaceSelector: { matchNames: [spec.namespace] },
+        endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }],
+      },
+    }),
+    new NetworkPolicy({
+      metadata: metadata(spec.name),
+      spec: {
+        podSelector: { matchLabels: { ...app } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [spec.namespace, ...spec.clientNamespaces].map((ns) => ({
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+            })),
+            ports: ports
+              .filter((p) => p.name !== 'metrics')
+              .map((p) => ({ port: p.containerPort, protocol: 'TCP' as const })),
+          },
+          {
+            from: [
+              {
+                namespaceSelector: {
+                  matchLabels: { 'kubernetes.io/metadata.name': spec.monitoringNamespace },
+                },
+              },
+            ],
+            ports: [{ port: metricsPort, protocol: 'TCP' as const }],
+          },
+        ],
+      },
+    }),
+  );
+  return objects;
+}
