@@ -8,27 +8,9 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listFiles } from '../stacks/app';
 import { modelFor } from './support/kubernetes-schema';
+import { cliEnv as env, mlstack, repo } from './support/cli';
 
 const run = promisify(execFile);
-const repo = path.resolve(__dirname, '..');
-const bin = path.join(repo, 'bin', 'mlstack.js');
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  CDK_DISABLE_VERSION_CHECK: '1',
-  CDK_DISABLE_CLI_TELEMETRY: 'true',
-};
-delete env.MLSTACK_OUTDIR;
-delete env.CDK_OUTDIR;
-
-async function mlstack(args: string[], cwd = repo) {
-  try {
-    const r = await run(process.execPath, [bin, ...args], { cwd, env, timeout: 120_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 function digest(dir: string): Record<string, string> {
   const out: Record<string, string> = {};

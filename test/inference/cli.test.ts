@@ -1,25 +1,11 @@
-import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseTritonConfig } from '../../src/inference/triton-config';
 import { json, request } from '../support/kserve-client';
 import { startServe } from '../support/serve-process';
+import { mlstack } from '../support/cli';
 
-const run = promisify(execFile);
-const repo = path.resolve(__dirname, '..', '..');
-const bin = path.join(repo, 'bin', 'mlstack.js');
 const model = (n: string) => path.join('test', 'fixtures', 'models', `${n}.onnx`);
-
-async function mlstack(args: string[]) {
-  try {
-    const r = await run(process.execPath, [bin, ...args], { cwd: repo, timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 describe('mlstack inspect (child process)', () => {
   it('prints the signature as a table', async () => {

@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceServer } from '../../src/inference/server';
 import { inferJson, json, randomTensor, request } from '../support/kserve-client';
 import { startServe } from '../support/serve-process';
+import { slowModel } from '../support/onnx-builder';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'models');
 
@@ -238,30 +240,28 @@ describe('bad requests get KServe-style errors and the server keeps serving', ()
   });
 });
 
-/** A repository with one CNN whose config sets the batch size and queue limit. */
-function cnnRepository(maxBatch: number, queue: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-cnn-'));
-  fs.mkdirSync(path.join(dir, 'cnn', '1'), { recursive: true });
-  fs.copyFileSync(path.join(fixtures, 'cnn.onnx'), path.join(dir, 'cnn', '1', 'model.onnx'));
+/**
+ * A repository with one deliberately slow model (~20 ms a run on one thread), so that requests pile up
+ * while it runs whatever the machine's load.
+ */
+function slowRepository(queue: string, layers = 200): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-slow-'));
+  fs.mkdirSync(path.join(dir, 'slow', '1'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'slow', '1', 'model.onnx'), slowModel(layers));
   fs.writeFileSync(
-    path.join(dir, 'cnn', 'config.pbtxt'),
-    `name: "cnn"\nmax_batch_size: ${maxBatch}\ninput [ { name: "image" data_type: TYPE_FP32 dims: [3, 32, 32] } ]\noutput [ { name: "logits" data_type: TYPE_FP32 dims: [10] } ]\ndynamic_batching { max_queue_delay_microseconds: 0 ${queue} }\n`,
+    path.join(dir, 'slow', 'config.pbtxt'),
+    `name: "slow"\nmax_batch_size: 1\ninput [ { name: "x" data_type: TYPE_FP32 dims: [1024] } ]\noutput [ { name: "y" data_type: TYPE_FP32 dims: [1024] } ]\ndynamic_batching { max_queue_delay_microseconds: 0 ${queue} }\n`,
   );
   return dir;
 }
 
-/** One binary CNN request body, built once, so that many requests go out at once. */
-function cnnBody(batch: number): { body: Buffer; headers: Record<string, number> } {
-  const data = randomTensor([batch, 3, 32, 32], 5).data as Float32Array;
+/** One binary request body for the slow model, built once. */
+function slowBody(): { body: Buffer; headers: Record<string, number> } {
+  const data = randomTensor([1, 1024], 5).data as Float32Array;
   const header = Buffer.from(
     JSON.stringify({
       inputs: [
-        {
-          name: 'image',
-          datatype: 'FP32',
-          shape: [batch, 3, 32, 32],
-          parameters: { binary_data_size: data.byteLength },
-        },
+        { name: 'x', datatype: 'FP32', shape: [1, 1024], parameters: { binary_data_size: data.byteLength } },
       ],
     }),
   );
@@ -273,12 +273,13 @@ function cnnBody(batch: number): { body: Buffer; headers: Record<string, number>
 
 describe('a full queue answers 503 (mlstack serve as a child process)', () => {
   it('refuses requests beyond max_queue_size and serves again once the queue drains', async () => {
-    const dir = cnnRepository(8, 'default_queue_policy { max_queue_size: 2 }');
+    // ~100 ms a run: even a client starved of CPU gets more than two requests in while one runs.
+    const dir = slowRepository('default_queue_policy { max_queue_size: 2 }', 1000);
     const srv = await startServe([dir, '--threads', '1']);
     try {
-      const { body, headers } = cnnBody(8);
+      const { body, headers } = slowBody();
       const results = await Promise.all(
-        Array.from({ length: 40 }, () => request(`${srv.url}/v2/models/cnn/infer`, 'POST', body, headers)),
+        Array.from({ length: 40 }, () => request(`${srv.url}/v2/models/slow/infer`, 'POST', body, headers)),
       );
       const statuses = results.map((r) => r.status);
       expect(statuses).toContain(503);
@@ -287,7 +288,7 @@ describe('a full queue answers 503 (mlstack serve as a child process)', () => {
       expect(JSON.parse(results.find((r) => r.status === 503)!.body.toString()).error).toMatch(
         /queue is full \(2 requests waiting\)/,
       );
-      const after = await inferJson(srv.url, 'cnn', { image: randomTensor([1, 3, 32, 32], 6) });
+      const after = await request(`${srv.url}/v2/models/slow/infer`, 'POST', body, headers);
       expect(after.status).toBe(200);
     } finally {
       srv.proc.kill('SIGKILL');
@@ -298,20 +299,38 @@ describe('a full queue answers 503 (mlstack serve as a child process)', () => {
 
 describe('SIGTERM (mlstack serve as a child process)', () => {
   it('finishes every in-flight request, exits 0, then refuses connections', async () => {
-    const dir = cnnRepository(64, '');
+    const dir = slowRepository('');
     const srv = await startServe([dir, '--threads', '1']);
     try {
-      const { body, headers } = cnnBody(64);
-      const inflight = Array.from({ length: 16 }, () =>
-        request(`${srv.url}/v2/models/cnn/infer`, 'POST', body, headers),
+      const { body, headers } = slowBody();
+      // 24 keep-alive connections of this test's own, opened and accepted before the slow work starts: a
+      // connection still in the kernel's accept queue at the signal is not in flight, and would be reset.
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 24 });
+      const warm = await Promise.all(
+        Array.from({ length: 24 }, () =>
+          request(`${srv.url}/v2/health/ready`, 'GET', undefined, {}, { agent }),
+        ),
       );
-      await new Promise((r) => setTimeout(r, 150));
+      expect(warm.every((r) => r.status === 200)).toBe(true);
+      let done = 0;
+      const inflight = Array.from({ length: 24 }, () =>
+        request(`${srv.url}/v2/models/slow/infer`, 'POST', body, headers, { agent }).finally(() => done++),
+      );
+      // Each run takes ~20 ms, one at a time: signal once two responses are back, bounded to 20 s. A run in which
+      // nothing was still in flight at the signal fails rather than passing without testing the drain.
+      const deadline = Date.now() + 20_000;
+      while (done < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+      expect(done).toBeGreaterThanOrEqual(2);
+      expect(done).toBeLessThan(24);
       srv.proc.kill('SIGTERM');
       const results = await Promise.all(inflight);
-      expect(results.map((r) => r.status)).toEqual(new Array(16).fill(200));
+      expect(results.map((r) => r.status)).toEqual(new Array(24).fill(200));
       expect(await srv.exited).toBe(0);
       expect(srv.stderr()).toMatch(/SIGTERM: draining in-flight requests\n.*stopped/s);
-      await expect(request(`${srv.url}/v2/health/live`, 'GET')).rejects.toThrow(/ECONNREFUSED/);
+      await expect(
+        request(`${srv.url}/v2/health/live`, 'GET', undefined, {}, { fresh: true }),
+      ).rejects.toThrow(/ECONNREFUSED/);
+      agent.destroy();
     } finally {
       srv.proc.kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });

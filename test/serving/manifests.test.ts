@@ -8,6 +8,7 @@ import {
 } from '../../src/serving/manifests';
 import { DEFAULT_GPU_TAINT, type NodePoolSpec } from '../../src/spec/cluster';
 import { GpuType } from '../../src/spec/gpu';
+import { modelFor } from '../support/kubernetes-schema';
 
 const l4Pool: NodePoolSpec = {
   name: 'l4',
@@ -185,5 +186,15 @@ describe('servingManifests', () => {
       minReplicas: 8,
       maxReplicas: 18,
     });
+  });
+});
+
+describe('schema lookup for manifests read back from YAML', () => {
+  it('finds core, group and prometheus-operator models', () => {
+    for (const m of render(base)) {
+      const Model = modelFor(m.apiVersion, m.kind);
+      expect(() => new Model(m).validate(), m.kind).not.toThrow();
+    }
+    expect(() => modelFor('example.com/v1', 'Widget')).toThrow(/no model for example.com\/v1 Widget/);
   });
 });

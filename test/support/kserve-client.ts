@@ -12,19 +12,30 @@ export interface HttpResponse {
   body: Buffer;
 }
 
+/** Options of {@link request}. */
+export interface RequestOptions {
+  /** A new connection instead of a pooled keep-alive one. */
+  fresh?: boolean;
+  /** Called once the request's connection is established. */
+  onConnect?: () => void;
+  /** The agent to use instead of the shared keep-alive one. */
+  agent?: http.Agent;
+}
+
 /** One HTTP request to 127.0.0.1. */
 export function request(
   url: string,
   method: string,
   body?: Buffer | string,
   headers: Record<string, string | number> = {},
+  options: RequestOptions = {},
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
       {
         method,
-        agent,
+        agent: options.fresh ? false : (options.agent ?? agent),
         headers: body !== undefined ? { 'Content-Length': Buffer.byteLength(body), ...headers } : headers,
       },
       (res) => {
@@ -37,6 +48,10 @@ export function request(
       },
     );
     req.on('error', reject);
+    if (options.onConnect) {
+      const onConnect = options.onConnect;
+      req.on('socket', (socket) => (socket.connecting ? socket.once('connect', onConnect) : onConnect()));
+    }
     req.setTimeout(30_000, () => req.destroy(new Error(`timeout: ${method} ${url}`)));
     if (body !== undefined) req.write(body);
     req.end();

@@ -1,5 +1,6 @@
 // Finds the kubernetes-models class for an apiVersion and kind, to validate objects read back from YAML.
 import * as models from 'kubernetes-models';
+import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
 interface ModelClass {
   new (data: object): { validate(): void };
@@ -9,6 +10,10 @@ const GROUP_EXPORTS = models as unknown as Record<string, Record<string, Record<
 
 /** The model class of `apiVersion`/`kind` (e.g. `apps/v1`, `DaemonSet`); throws when kubernetes-models has none. */
 export function modelFor(apiVersion: string, kind: string): ModelClass {
+  if (apiVersion === 'monitoring.coreos.com/v1') {
+    const crd = (monitoring as unknown as Record<string, ModelClass>)[kind];
+    if (crd) return crd;
+  }
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
   const key =
     group === '' ? version : group.replace(/\.(\w)/g, (_, c: string) => c.toUpperCase()).replace(/\./g, '');

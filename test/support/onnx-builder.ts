@@ -194,6 +194,29 @@ export function variableLengthModel(): Uint8Array {
   });
 }
 
+/**
+ * A deliberately slow model for queueing and shutdown tests: x FP32 [batch, 1024] → `layers` × (MatMul with one
+ * shared 1024×1024 weight, Tanh) → y. Built at test time, not committed (the weight is 4 MiB).
+ */
+export function slowModel(layers = 40): Uint8Array {
+  const nodes: NodeSpec[] = [];
+  let prev = 'x';
+  for (let i = 0; i < layers; i++) {
+    nodes.push(
+      { op: 'MatMul', inputs: [prev, 'w'], outputs: [`m${i}`] },
+      { op: 'Tanh', inputs: [`m${i}`], outputs: [i === layers - 1 ? 'y' : `t${i}`] },
+    );
+    prev = `t${i}`;
+  }
+  return buildModel({
+    name: 'slow',
+    inputs: [{ name: 'x', type: T.FLOAT, shape: ['batch', 1024] }],
+    outputs: [{ name: 'y', type: T.FLOAT, shape: ['batch', 1024] }],
+    initializers: [{ name: 'w', dims: [1024, 1024], floats: weights(1024 * 1024, 99, 0.03) }],
+    nodes,
+  });
+}
+
 /** The datatypes of {@link identityModel}, ONNX type by KServe name. */
 export const IDENTITY_TYPES: Record<string, onnx.TensorProto.DataType> = {
   BOOL: T.BOOL,
