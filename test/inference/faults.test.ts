@@ -273,13 +273,23 @@ function slowBody(): { body: Buffer; headers: Record<string, number> } {
 
 describe('a full queue answers 503 (mlstack serve as a child process)', () => {
   it('refuses requests beyond max_queue_size and serves again once the queue drains', async () => {
-    // ~100 ms a run: even a client starved of CPU gets more than two requests in while one runs.
-    const dir = slowRepository('default_queue_policy { max_queue_size: 2 }', 1000);
+    const dir = slowRepository('default_queue_policy { max_queue_size: 2 }');
     const srv = await startServe([dir, '--threads', '1']);
     try {
       const { body, headers } = slowBody();
+      // 40 keep-alive connections opened and accepted first: while a model runs on the server's event loop, new
+      // connections wait in the kernel's accept queue, so only requests on accepted connections can fill the queue.
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 40 });
+      const warm = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          request(`${srv.url}/v2/health/ready`, 'GET', undefined, {}, { agent }),
+        ),
+      );
+      expect(warm.every((r) => r.status === 200)).toBe(true);
       const results = await Promise.all(
-        Array.from({ length: 40 }, () => request(`${srv.url}/v2/models/slow/infer`, 'POST', body, headers)),
+        Array.from({ length: 40 }, () =>
+          request(`${srv.url}/v2/models/slow/infer`, 'POST', body, headers, { agent }),
+        ),
       );
       const statuses = results.map((r) => r.status);
       expect(statuses).toContain(503);
@@ -288,8 +298,9 @@ describe('a full queue answers 503 (mlstack serve as a child process)', () => {
       expect(JSON.parse(results.find((r) => r.status === 503)!.body.toString()).error).toMatch(
         /queue is full \(2 requests waiting\)/,
       );
-      const after = await request(`${srv.url}/v2/models/slow/infer`, 'POST', body, headers);
+      const after = await request(`${srv.url}/v2/models/slow/infer`, 'POST', body, headers, { agent });
       expect(after.status).toBe(200);
+      agent.destroy();
     } finally {
       srv.proc.kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });
