@@ -65,7 +65,8 @@ export class RepositoryError extends Error {
   }
 }
 
-interface ModelSource {
+/** A model found in a repository: its name, its `config.pbtxt` if any, and its version files. */
+export interface ModelSource {
   name: string;
   configFile?: string;
   /** version → model file */
@@ -110,39 +111,52 @@ export function findModels(root: string): ModelSource[] {
   return sources.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** The versions a config's version policy serves (Triton's default: the latest one). */
-export function servedVersions(config: TritonModelConfig, available: readonly string[]): string[] {
+/**
+ * The versions a config's version policy serves (Triton's default, also without a config: the latest one).
+ */
+export function servedVersions(
+  config: TritonModelConfig | undefined,
+  available: readonly string[],
+): string[] {
   const sorted = [...available].sort((a, b) => Number(b) - Number(a));
-  const vp = config.version_policy;
+  const vp = config?.version_policy;
   if (!vp || 'latest' in vp) return sorted.slice(0, vp && 'latest' in vp ? vp.latest.num_versions : 1);
   if ('all' in vp) return sorted;
   return sorted.filter((v) => vp.specific.versions.includes(Number(v)));
 }
 
-async function loadModel(src: ModelSource, options: LoadOptions): Promise<ServedModel> {
-  let fileConfig: TritonModelConfig | undefined;
+/**
+ * A model's `config.pbtxt` (undefined when it has none) and the versions it serves, as Triton reads them: the
+ * config's name, when given, must be the directory's, and the version policy must serve at least one version.
+ */
+export function readModelSource(src: ModelSource): { config?: TritonModelConfig; versions: string[] } {
+  let config: TritonModelConfig | undefined;
   if (src.configFile) {
     try {
-      fileConfig = parseTritonConfig(fs.readFileSync(src.configFile, 'utf8'), src.configFile);
+      config = parseTritonConfig(fs.readFileSync(src.configFile, 'utf8'), src.configFile);
     } catch (e) {
       if (e instanceof TritonConfigError) throw new RepositoryError(e.message);
       throw e;
     }
-    if (fileConfig.name && fileConfig.name !== src.name) {
+    if (config.name && config.name !== src.name) {
       throw new RepositoryError(
-        `${src.configFile}: name "${fileConfig.name}" does not match the model directory "${src.name}"`,
+        `${src.configFile}: name "${config.name}" does not match the model directory "${src.name}"`,
       );
     }
+    config.name ||= src.name;
   }
   const available = [...src.versions.keys()];
-  const wanted = fileConfig
-    ? servedVersions(fileConfig, available)
-    : servedVersions({ name: src.name, max_batch_size: 0, input: [], output: [] }, available);
-  if (wanted.length === 0) {
+  const versions = servedVersions(config, available);
+  if (versions.length === 0) {
     throw new RepositoryError(
       `${src.configFile ?? src.name}: version_policy serves none of the versions present (${available.join(', ')})`,
     );
   }
+  return { ...(config ? { config } : {}), versions };
+}
+
+async function loadModel(src: ModelSource, options: LoadOptions): Promise<ServedModel> {
+  const { config: fileConfig, versions: wanted } = readModelSource(src);
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',

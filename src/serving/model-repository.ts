@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { inspectModelSync, type ModelSignature } from '../inference/inspect';
-import { findModels, RepositoryError, servedVersions } from '../inference/repository';
+import { findModels, readModelSource, RepositoryError } from '../inference/repository';
 import {
   checkTritonConfig,
-  parseTritonConfig,
   renderTritonConfig,
   type TritonConfigOptions,
   type TritonModelConfig,
@@ -93,19 +92,14 @@ export class ServingModel {
       throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
     }
     return sources.map((src) => {
-      let config: TritonModelConfig | undefined;
-      if (src.configFile) {
-        try {
-          config = parseTritonConfig(fs.readFileSync(src.configFile, 'utf8'), src.configFile);
-        } catch (e) {
-          throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
-        }
-        config.name ||= src.name;
+      let source;
+      try {
+        source = readModelSource(src);
+      } catch (e) {
+        throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
       }
-      const available = [...src.versions.keys()];
-      const served = config
-        ? servedVersions(config, available)
-        : servedVersions({ name: src.name, max_batch_size: 0, input: [], output: [] }, available);
+      let config = source.config;
+      const served = source.versions;
       const versions = served
         .map((v) => ({
           version: Number(v),

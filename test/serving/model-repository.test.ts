@@ -87,6 +87,22 @@ describe('ServingModel.fromRepository', () => {
     );
   });
 
+  it('reads configs as `mlstack serve` does: the name must be the directory, the policy must serve a version', () => {
+    expect(() => ServingModel.fromRepository(repo('renamed', 'name: "other"\nmax_batch_size: 4\n'))).toThrow(
+      /config.pbtxt: name "other" does not match the model directory "mlp"/,
+    );
+    expect(() =>
+      ServingModel.fromRepository(
+        repo(
+          'nover',
+          'name: "mlp"\nmax_batch_size: 4\ninput [ { name: "x" data_type: TYPE_FP32 dims: [16] } ]\noutput [ { name: "y" data_type: TYPE_FP32 dims: [4] } ]\nversion_policy: { specific: { versions: [7] } }\n',
+        ),
+      ),
+    ).toThrow(
+      /version_policy serves none of the versions present \(1, 2\)|version_policy serves none of the versions present \(2, 1\)/,
+    );
+  });
+
   it('fails on an empty or missing directory', () => {
     fs.mkdirSync(path.join(tmp, 'empty'));
     expect(() => ServingModel.fromRepository(path.join(tmp, 'empty'))).toThrow(/no models found/);
