@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { inspectModel } from '../src/inference/inspect';
 import { tritonConfig } from '../src/inference/triton-config';
+import { metricValue } from '../test/support/kserve-client';
 import { startServe } from '../test/support/serve-process';
 import { median, percentile } from './stats';
 
@@ -218,19 +219,8 @@ async function averageBatch(
   model: string,
   last: { count: number; exec: number },
 ): Promise<number> {
-  const text = await new Promise<string>((resolve, reject) => {
-    http
-      .get(`${base}/metrics`, (res) => {
-        let s = '';
-        res.on('data', (c: Buffer) => (s += c.toString()));
-        res.on('end', () => resolve(s));
-      })
-      .on('error', reject);
-  });
-  const value = (name: string) =>
-    Number(new RegExp(`^${name}\\{model="${model}",version="1"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-  const count = value('nv_inference_count');
-  const exec = value('nv_inference_exec_count');
+  const count = await metricValue(base, 'nv_inference_count', model);
+  const exec = await metricValue(base, 'nv_inference_exec_count', model);
   const avg = exec > last.exec ? (count - last.count) / (exec - last.exec) : 0;
   last.count = count;
   last.exec = exec;

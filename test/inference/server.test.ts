@@ -7,7 +7,15 @@ import { toFloat16Bits } from '../../src/inference/datatypes';
 import { inspectModel } from '../../src/inference/inspect';
 import { InferenceServer } from '../../src/inference/server';
 import { tritonConfig } from '../../src/inference/triton-config';
-import { inferBinary, inferJson, json, plainValues, randomTensor, request } from '../support/kserve-client';
+import {
+  inferBinary,
+  inferJson,
+  json,
+  metricValue,
+  plainValues,
+  randomTensor,
+  request,
+} from '../support/kserve-client';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'models');
 const fixture = (name: string) => path.join(fixtures, `${name}.onnx`);
@@ -285,9 +293,3 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
     expect(text).toMatch(/nv_inference_request_success\{model="mlp",version="1"\} \d+/);
   });
 });
-
-async function metricValue(base: string, name: string, model: string): Promise<number> {
-  const text = (await request(`${base}/metrics`, 'GET')).body.toString();
-  const m = new RegExp(`^${name}\\{model="${model}",version="\\d+"\\} (\\d+)`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}

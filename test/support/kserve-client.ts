@@ -206,3 +206,10 @@ export function randomTensor(dims: number[], seed: number): ort.Tensor {
   }
   return new ort.Tensor('float32', data, dims);
 }
+
+/** A counter of one model (any version) from the server's /metrics; 0 when it has no sample yet. */
+export async function metricValue(base: string, name: string, model: string): Promise<number> {
+  const text = (await request(`${base}/metrics`, 'GET')).body.toString();
+  const m = new RegExp(`^${name}\\{model="${model}",version="\\d+"\\} (\\d+)`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
