@@ -11,3 +11,5 @@ export * from './src/inference/datatypes';
 export * from './src/inference/inspect';
 export * from './src/inference/triton-config';
 export * from './src/serving/model-repository';
+export * from './constructs/triton-service';
+export { SYNTH_OUTPUT, type SynthOutputFolder } from './stacks/synth-output';

@@ -14,7 +14,14 @@ import { Validator } from '../src/spec/errors';
 import { type Cloud, type GpuType, resolveGpuInstance } from '../src/spec/gpu';
 import { ManifestSet, type KubernetesManifest, type ValidatableObject } from '../src/k8s/manifest';
 import { nvidiaDevicePlugin } from '../src/k8s/nvidia-device-plugin';
-import { type KubernetesClusterCapability, MlStack } from '../stacks/ml-stack';
+import {
+  type KubernetesClusterCapability,
+  MlStack,
+  type ObjectStoreCapability,
+  type ObjectStoreSpec,
+  type WorkloadIdentityCapability,
+  type WorkloadIdentitySpec,
+} from '../stacks/ml-stack';
 
 /** The GPUs of every node in a pool. */
 export interface GpuSpec {
@@ -287,6 +294,26 @@ export class GpuCluster extends Construct {
     const added = this.manifests.add(`${this.node.path}/${id}`, ...objects);
     this.capability.deployManifests(this, id, added);
     return added;
+  }
+
+  /**
+   * Builds a private, encrypted, versioned object store next to this cluster (S3, GCS, Blob storage), filled at
+   * deploy. For construct authors: its name is concrete at synth, so this cluster's manifests can name it.
+   */
+  public addObjectStore(scope: Construct, id: string, spec: ObjectStoreSpec): ObjectStoreCapability {
+    return this.capability.addObjectStore(scope, id, spec);
+  }
+
+  /**
+   * Binds a ServiceAccount of this cluster to a cloud identity that may read the given stores only (EKS Pod
+   * Identity, GKE Workload Identity, Azure workload identity). For construct authors.
+   */
+  public addWorkloadIdentity(
+    scope: Construct,
+    id: string,
+    spec: WorkloadIdentitySpec,
+  ): WorkloadIdentityCapability {
+    return this.capability.addWorkloadIdentity(scope, id, spec);
   }
 
   /** The GPU pool that serves `type`, if any: the one a GPU workload of that type should select. */

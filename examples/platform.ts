@@ -1,4 +1,14 @@
-import { GpuCluster, GpuSharing, GpuType, type IMlStack, KubernetesVersion } from '../index';
+import * as path from 'node:path';
+import {
+  GpuCluster,
+  GpuSharing,
+  GpuType,
+  type IMlStack,
+  KubernetesVersion,
+  ServingModel,
+  ServingRuntime,
+  TritonService,
+} from '../index';
 
 /**
  * The example ML platform, written once against the cloud-neutral API: every cloud's stack gets the same
@@ -6,7 +16,7 @@ import { GpuCluster, GpuSharing, GpuType, type IMlStack, KubernetesVersion } fro
  */
 export function definePlatform(stack: IMlStack): void {
   const inferenceGpu = stack.cloud === 'azure' ? GpuType.NVIDIA_T4 : GpuType.NVIDIA_L4;
-  new GpuCluster(stack, 'Gpus', {
+  const cluster = new GpuCluster(stack, 'Gpus', {
     clusterName: 'ml-platform',
     version: KubernetesVersion.V1_33,
     gpuPools: [
@@ -27,5 +37,22 @@ export function definePlatform(stack: IMlStack): void {
       },
     ],
     tags: { team: 'ml-platform', 'cost-center': 'ml-1234' },
+  });
+
+  // Serving: the classifier on Triton, on the inference pool's GPUs, with a canary of its next version taking a
+  // quarter of the replicas; autoscaled on Triton's queue time per request.
+  const classifier = path.join(__dirname, 'models', 'classifier.onnx');
+  new TritonService(stack, 'Classifier', {
+    cluster,
+    runtime: ServingRuntime.TRITON,
+    models: [ServingModel.fromOnnxFile(classifier, { name: 'classifier', maxBatchSize: 32 })],
+    gpu: { type: inferenceGpu, count: 1 },
+    replicas: { min: 4, max: 12 },
+    canary: {
+      model: ServingModel.fromOnnxFile(classifier, { name: 'classifier', version: 2, maxBatchSize: 32 }),
+      weightPercent: 25,
+    },
+    autoscaling: { metric: { name: 'nv_inference_queue_duration_us_per_request', averageValue: '5000' } },
+    clientNamespaces: ['apps'],
   });
 }

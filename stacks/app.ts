@@ -6,6 +6,7 @@ import type { IConstruct } from 'constructs';
 import { GpuCluster } from '../constructs/gpu-cluster';
 import type { Cloud } from '../src/spec/gpu';
 import { MlStack } from './ml-stack';
+import { synthOutputsOf } from './synth-output';
 
 /** Props of {@link MlApp}. */
 export interface MlAppProps {
@@ -49,7 +50,7 @@ export function createdApps(): MlApp[] {
 }
 
 const WARNING_TYPES = new Set(['aws:cdk:warning', 'mlstack:warning']);
-const OWNED_DIRS = ['aws', 'gcp', 'azure', 'k8s'];
+const OWNED_DIRS = ['aws', 'gcp', 'azure', 'k8s', 'models'];
 
 /**
  * One program, every cloud: holds an AWS CDK app and a CDK for Terraform app per cloud (created when first
@@ -58,6 +59,7 @@ const OWNED_DIRS = ['aws', 'gcp', 'azure', 'k8s'];
  * - `aws/`: the cloud assembly (`cdk deploy --app <outdir>/aws`)
  * - `gcp/stacks/<stack>/cdk.tf.json`, `azure/stacks/<stack>/cdk.tf.json` (`terraform -chdir=… apply`)
  * - `k8s/<stack>/<cluster>/*.yaml`: every Kubernetes object, one a file
+ * - `models/<stack>/<service>/`: the model repository of each `TritonService` (what its bucket receives)
  *
  * An AWS-only program may use a plain `aws-cdk-lib` `App` instead; `MlApp` only adds the other clouds and the
  * Kubernetes manifest files.
@@ -140,6 +142,14 @@ export class MlApp {
         const dir = path.join(this.outdir, 'k8s', MlStack.of(c).stackName, c.spec.name);
         fs.mkdirSync(dir, { recursive: true });
         for (const f of c.manifests.files()) fs.writeFileSync(path.join(dir, f.fileName), f.content);
+      }
+    }
+
+    for (const { root } of roots) {
+      for (const c of root.node.findAll()) {
+        for (const out of synthOutputsOf(c)) {
+          fs.cpSync(out.sourceDir, path.join(this.outdir, out.path), { recursive: true });
+        }
       }
     }
 

@@ -2,6 +2,70 @@ import type { Construct, IConstruct } from 'constructs';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../src/spec/cluster';
 import type { Cloud } from '../src/spec/gpu';
 import type { KubernetesManifest } from '../src/k8s/manifest';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+
+/** A local folder a stack uploads into an object store at deploy. */
+export interface ObjectStoreContents {
+  /** Key prefix in the store, without leading or trailing `/`. */
+  readonly prefix: string;
+  /** The local folder. */
+  readonly dir: string;
+  /** Every file under `dir`, relative, `/`-separated. */
+  readonly files: readonly string[];
+}
+
+/** A private object store (S3 bucket, GCS bucket, Blob container) that a stack builds next to a cluster. */
+export interface ObjectStoreSpec {
+  /** What it holds, for descriptions and tags (e.g. `model repository of classifier`). */
+  readonly purpose: string;
+  /**
+   * The physical name, when the user chose one; checked against the cloud's naming rules.
+   * @default - derived from the stack, the construct path and (where known) the account, so that it is concrete at synth
+   */
+  readonly name?: string;
+  /** Folders uploaded at deploy (`cdk deploy` / `terraform apply`). */
+  readonly contents: readonly ObjectStoreContents[];
+}
+
+/** A container that copies a prefix of an object store into a pod-local folder with the pod's workload identity. */
+export interface StoreCopyContainer {
+  /** The container (an init container of the pod). */
+  readonly container: IContainer;
+  /** Where the prefix's files are once it finished (under the target folder). */
+  readonly localPath: string;
+}
+
+/** An object store that was built: its name is concrete at synth, so Kubernetes manifests can name it. */
+export interface ObjectStoreCapability {
+  /** The physical name (bucket, or storage account on Azure). */
+  readonly name: string;
+  /** The URI of `prefix` in the form the cloud's tools (and Triton) read: `s3://`, `gs://`, `as://`. */
+  uri(prefix: string): string;
+  /**
+   * Whether Triton (the pinned image) reads `uri()` itself with the pod's workload identity. Where it does not
+   * (its S3 client and EKS Pod Identity, its Azure client and managed identities), a copy container fills a
+   * pod-local folder first; Triton copies remote repositories to local disk before loading anyway.
+   */
+  readonly tritonReadsUri: boolean;
+  /** A container that copies `prefix` into `target` (a mounted emptyDir) using the pod's workload identity. */
+  copyContainer(prefix: string, target: string): StoreCopyContainer;
+}
+
+/** A Kubernetes ServiceAccount that should act as a cloud identity. */
+export interface WorkloadIdentitySpec {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** Stores the identity may read (and nothing else). */
+  readonly read: readonly ObjectStoreCapability[];
+}
+
+/** What the ServiceAccount and its pods must carry for the cloud to recognise them. */
+export interface WorkloadIdentityCapability {
+  /** ServiceAccount annotations (GKE: `iam.gke.io/gcp-service-account`). */
+  readonly serviceAccountAnnotations: Readonly<Record<string, string>>;
+  /** Pod labels (AKS: `azure.workload.identity/use`). */
+  readonly podLabels: Readonly<Record<string, string>>;
+}
 
 /**
  * A Kubernetes cluster that a stack built for a {@link KubernetesClusterSpec}.
@@ -21,6 +85,13 @@ export interface KubernetesClusterCapability {
    * the EKS kubectl provider when one is configured). The manifests are always written to the synth output too.
    */
   deployManifests(scope: Construct, id: string, manifests: readonly KubernetesManifest[]): void;
+  /** Builds a private, encrypted, versioned object store in the cluster's region, filled at deploy. */
+  addObjectStore(scope: Construct, id: string, spec: ObjectStoreSpec): ObjectStoreCapability;
+  /**
+   * Binds a Kubernetes ServiceAccount to a cloud identity that can read `spec.read` only: EKS Pod Identity,
+   * GKE Workload Identity, Azure workload identity.
+   */
+  addWorkloadIdentity(scope: Construct, id: string, spec: WorkloadIdentitySpec): WorkloadIdentityCapability;
 }
 
 /**
@@ -41,6 +112,12 @@ export interface IMlStack extends IConstruct {
   ): KubernetesClusterCapability;
   /** Records a synth-time warning on `scope`, shown by `mlstack synth` and by the cloud's own CLI. */
   addWarning(scope: IConstruct, message: string): void;
+  /**
+   * The image reference of the mlstack inference server, built from `docker/mlstack-server.Dockerfile` where the
+   * cloud's framework builds images at deploy (AWS: a Docker image asset).
+   * @returns undefined where the stack cannot build it (the user passes an image reference instead)
+   */
+  mlstackServerImage(scope: Construct): string | undefined;
 }
 
 const ML_STACK = Symbol.for('mlstack.MlStack');

@@ -30,6 +30,11 @@ export interface ModelRepositorySource {
    * @default - none: the runtime reads `uri` itself
    */
   readonly initContainer?: IContainer;
+  /**
+   * Where the repository is inside the pod once the init container finished (under `/models`).
+   * @default /models
+   */
+  readonly localPath?: string;
 }
 
 /** Everything a serving workload needs, resolved: what `servingManifests` turns into Kubernetes objects. */
@@ -113,7 +118,7 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
   const deployment = (name: string, track: string, replicas: number, repo: ModelRepositorySource) => {
     const labels = { ...app, 'mlstack.io/track': track };
     const local = repo.initContainer !== undefined;
-    const { command, args } = runtimeArgs(spec, local ? '/models' : repo.uri);
+    const { command, args } = runtimeArgs(spec, local ? (repo.localPath ?? '/models') : repo.uri);
     const probe = (path: string) => ({ httpGet: { path, port: 'http' } });
     const container: IContainer = {
       name: spec.runtime === 'triton' ? 'triton' : 'mlstack-server',

@@ -1,14 +1,42 @@
-import { Annotations, CfnCondition, CfnOutput, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  Annotations,
+  CfnCondition,
+  CfnOutput,
+  Duration,
+  Size,
+  Stack,
+  type StackProps,
+  Tags,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { CfnPodIdentityAssociation } from 'aws-cdk-lib/aws-eks';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import type { Construct, IConstruct } from 'constructs';
 import type { KubernetesManifest } from '../../src/k8s/manifest';
 import { type KubernetesClusterSpec, type NodePoolSpec, TaintEffect } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
-import { type IMlStack, type KubernetesClusterCapability, MlStack } from '../ml-stack';
+import {
+  type IMlStack,
+  type KubernetesClusterCapability,
+  MlStack,
+  type ObjectStoreCapability,
+  type ObjectStoreSpec,
+  type WorkloadIdentityCapability,
+  type WorkloadIdentitySpec,
+} from '../ml-stack';
+import { physicalName } from '../private/naming';
+import { STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
 
 /** Props of {@link AwsMlStack}. */
 export interface AwsMlStackProps extends StackProps {
@@ -40,6 +68,8 @@ export class AwsMlStack extends Stack implements IMlStack {
   private readonly kubectlLayerFactory?: (scope: Construct) => lambda.ILayerVersion;
   private kubectlLayer?: lambda.ILayerVersion;
   private readonly maxAzs: number;
+  private readonly buckets = new Map<string, s3.IBucket>();
+  private serverImage?: string;
 
   constructor(scope: Construct, id: string, props: AwsMlStackProps = {}) {
     super(scope, id, props);
@@ -51,6 +81,39 @@ export class AwsMlStack extends Stack implements IMlStack {
   /** @inheritdoc */
   public addWarning(scope: IConstruct, message: string): void {
     Annotations.of(scope).addWarningV2('mlstack:warning', message);
+  }
+
+  /**
+   * The mlstack server image as a Docker image asset (built from `docker/mlstack-server.Dockerfile` and pushed
+   * to the bootstrap ECR repository by `cdk deploy`). Its URI is only concrete when the stack has an account and
+   * a region, which Kubernetes manifests written at synth need.
+   */
+  public mlstackServerImage(scope: Construct): string | undefined {
+    if (this.serverImage) return this.serverImage;
+    const root = packageRoot();
+    const dockerfile = 'docker/mlstack-server.Dockerfile';
+    if (!root || !fs.existsSync(path.join(root, dockerfile)) || !fs.existsSync(path.join(root, 'src'))) {
+      return undefined;
+    }
+    if (Token.isUnresolved(this.account) || Token.isUnresolved(this.region)) return undefined;
+    const asset = new ecrAssets.DockerImageAsset(this, 'MlstackServerImage', {
+      directory: root,
+      file: dockerfile,
+      platform: ecrAssets.Platform.LINUX_AMD64,
+      displayName: 'mlstack inference server',
+    });
+    const uri = this.resolve(asset.imageUri) as unknown;
+    if (typeof uri !== 'string') {
+      // The default synthesizer writes the URI with Fn::Sub placeholders; with a concrete env they are known.
+      const repo = this.resolve(asset.repository.repositoryName) as unknown;
+      const name = typeof repo === 'string' ? repo : undefined;
+      if (!name) return undefined;
+      this.serverImage = `${this.account}.dkr.ecr.${this.region}.${this.urlSuffix}/${name}:${asset.assetHash}`;
+    } else {
+      this.serverImage = uri;
+    }
+    void scope;
+    return this.serverImage;
   }
 
   /** EKS with secrets encryption, control-plane logging, Pod Identity, in a VPC of its own. */
@@ -129,7 +192,135 @@ export class AwsMlStack extends Stack implements IMlStack {
           overwrite: true,
         });
       },
+      addObjectStore: (storeScope, storeId, storeSpec) => this.addObjectStore(storeScope, storeId, storeSpec),
+      addWorkloadIdentity: (idScope, idId, idSpec) =>
+        this.addWorkloadIdentity(idScope, idId, cluster, idSpec),
     };
+  }
+
+  /**
+   * An S3 bucket: versioned, SSE-S3 encrypted, public access blocked, TLS only, objects owned by the bucket
+   * owner, old versions expired after 30 days, retained when the stack is deleted. `contents` are uploaded by a
+   * `BucketDeployment` at `cdk deploy`, pruned per prefix.
+   */
+  private addObjectStore(scope: Construct, id: string, spec: ObjectStoreSpec): ObjectStoreCapability {
+    const accountKnown = !Token.isUnresolved(this.account);
+    const name =
+      spec.name ??
+      physicalName({
+        readable: `${this.stackName}-${scope.node.id}-${id}`,
+        identity: [accountKnown ? this.account : '', this.stackName, scope.node.path, id],
+        maxLength: 63,
+      });
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) || name.includes('..')) {
+      throw new Error(
+        `${scope.node.path}: bucket name '${name}' is not a valid S3 bucket name. Use 3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit.`,
+      );
+    }
+    if (!spec.name && !accountKnown) {
+      this.addWarning(
+        scope,
+        `The S3 bucket for the ${spec.purpose} is named '${name}', derived from the stack name and construct path because the stack has no account. S3 names are global: another account deploying the same program gets the same name and its deploy fails. Set env.account on the stack (the name then includes it) or choose a name.`,
+      );
+    }
+    const bucket = new s3.Bucket(scope, id, {
+      bucketName: name,
+      versioned: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(30) }],
+    });
+    Validations.of(bucket).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-S1',
+      reason: `The bucket holds the ${spec.purpose}, written only by cdk deploy and read by one role; CloudTrail records its API calls. Server access logs would need a log bucket per stack.`,
+    });
+    spec.contents.forEach((c, i) => {
+      // The upload function unpacks the zipped folder in its /tmp: size it for the zip and its content.
+      const bytes = c.files.reduce((n, f) => n + fs.statSync(path.join(c.dir, f)).size, 0);
+      const tmpMiB = Math.max(512, Math.ceil((2.2 * bytes) / 2 ** 20) + 256);
+      if (tmpMiB > 10240) {
+        throw new Error(
+          `${scope.node.path}: the ${spec.purpose} is ${(bytes / 2 ** 30).toFixed(1)} GiB, more than the deploy-time upload (a Lambda function with at most 10 GiB of /tmp) can copy. Upload it yourself (aws s3 sync) and serve from that bucket.`,
+        );
+      }
+      const upload = new s3deploy.BucketDeployment(scope, `${id}Upload${i === 0 ? '' : i}`, {
+        sources: [s3deploy.Source.asset(c.dir)],
+        destinationBucket: bucket,
+        destinationKeyPrefix: `${c.prefix}/`,
+        prune: true,
+        retainOnDelete: true,
+        memoryLimit: 1024,
+        ephemeralStorageSize: Size.mebibytes(tmpMiB),
+      });
+      acknowledgeBucketDeploymentFindings(this, upload, bucket);
+    });
+    this.buckets.set(name, bucket);
+    const region = Token.isUnresolved(this.region) ? undefined : this.region;
+    return {
+      name,
+      tritonReadsUri: false,
+      uri: (prefix) => `s3://${name}/${prefix}`,
+      copyContainer: (prefix, target) => ({
+        container: storeCopyContainer({
+          image: STORE_COPY_IMAGES.aws,
+          command: [
+            'aws',
+            's3',
+            'sync',
+            '--no-progress',
+            '--only-show-errors',
+            `s3://${name}/${prefix}`,
+            target,
+          ],
+          env: { HOME: '/tmp', ...(region ? { AWS_REGION: region } : {}) },
+        }),
+        localPath: target,
+      }),
+    };
+  }
+
+  /**
+   * An IAM role for EKS Pod Identity (trusted by `pods.eks.amazonaws.com`), allowed to list and read the given
+   * buckets only, and its association with the ServiceAccount: nothing to annotate on the Kubernetes side.
+   */
+  private addWorkloadIdentity(
+    scope: Construct,
+    id: string,
+    cluster: eks.Cluster,
+    spec: WorkloadIdentitySpec,
+  ): WorkloadIdentityCapability {
+    const role = new iam.Role(scope, id, {
+      assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com')),
+      description: `EKS Pod Identity of ${spec.namespace}/${spec.serviceAccount}`,
+    });
+    for (const store of spec.read) {
+      const bucket = this.buckets.get(store.name);
+      if (!bucket) throw new Error(`${scope.node.path}: bucket '${store.name}' is not one of this stack's.`);
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+          resources: [bucket.bucketArn],
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects('*')] }),
+      );
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${this.getLogicalId(
+          bucket.node.defaultChild as s3.CfnBucket,
+        )}.Arn>/*]`,
+        reason: `Read-only (s3:GetObject) on the objects of the one bucket this workload serves from.`,
+      });
+    }
+    new CfnPodIdentityAssociation(scope, `${id}Association`, {
+      clusterName: cluster.clusterName,
+      namespace: spec.namespace,
+      serviceAccount: spec.serviceAccount,
+      roleArn: role.roleArn,
+    });
+    return { serviceAccountAnnotations: {}, podLabels: {} };
   }
 
   private addNodegroup(
@@ -165,6 +356,52 @@ export class AwsMlStack extends Stack implements IMlStack {
     (nodegroup.node.defaultChild as eks.CfnNodegroup).instanceTypes = [pool.instanceType];
     return nodegroup;
   }
+}
+
+/** The folder of the mlstack package (where package.json names it), if this code runs from one. */
+function packageRoot(): string | undefined {
+  let dir = __dirname;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      try {
+        if ((JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'mlstack') return dir;
+      } catch {
+        // not ours
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/**
+ * Findings on the Lambda function that `BucketDeployment` creates (aws-cdk-lib's own custom resource): it uses
+ * the AWS managed basic execution policy and wildcard S3 actions to copy the asset into the destination.
+ * Acknowledged on that function only, with the ids cdk-nag reports.
+ */
+function acknowledgeBucketDeploymentFindings(
+  stack: Stack,
+  upload: s3deploy.BucketDeployment,
+  bucket: s3.Bucket,
+): void {
+  const reason =
+    'aws-cdk-lib BucketDeployment uploads the asset at deploy: its Lambda function uses the AWS managed basic execution policy, reads the CDK asset bucket and syncs (get, put, delete, abort multipart) the objects of the destination bucket.';
+  const iam5 = (what: string) => ({ id: `AwsSolutions::AwsSolutions-IAM5[${what}]`, reason });
+  Validations.of(upload.handlerRole).acknowledge(
+    {
+      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason,
+    },
+    ...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*'].map((a) =>
+      iam5(`Action::${a}`),
+    ),
+    iam5(`Resource::<${stack.getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*`),
+    iam5('Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*'),
+  );
+  const handler = upload.handlerRole.node.scope;
+  if (handler) Validations.of(handler).acknowledge({ id: 'AwsSolutions::AwsSolutions-L1', reason });
 }
 
 const TAINT_EFFECT: Record<TaintEffect, eks.TaintEffect> = {

@@ -1,17 +1,40 @@
 // Resource classes are imported by deep path: the package index loads every resource of the provider.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { FederatedIdentityCredential } from '@cdktf/provider-azurerm/lib/federated-identity-credential';
 import { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
 import { KubernetesClusterNodePool } from '@cdktf/provider-azurerm/lib/kubernetes-cluster-node-pool';
 import { LogAnalyticsWorkspace } from '@cdktf/provider-azurerm/lib/log-analytics-workspace';
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
+import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
+import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
+import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
+import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
 import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
+import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
 import { VirtualNetwork } from '@cdktf/provider-azurerm/lib/virtual-network';
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct, IConstruct } from 'constructs';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
-import { type IMlStack, type KubernetesClusterCapability, MlStack } from '../ml-stack';
-import { addTerraformWarning, type TerraformBackendFactory, configureBackend } from '../private/terraform';
+import {
+  type IMlStack,
+  type KubernetesClusterCapability,
+  MlStack,
+  type ObjectStoreCapability,
+  type ObjectStoreSpec,
+  type WorkloadIdentityCapability,
+  type WorkloadIdentitySpec,
+} from '../ml-stack';
+import { physicalName } from '../private/naming';
+import { STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
+import {
+  addTerraformWarning,
+  type TerraformBackendFactory,
+  configureBackend,
+  uploadDirectory,
+} from '../private/terraform';
 
 /** Props of {@link AzureMlStack}. */
 export interface AzureMlStackProps {
@@ -42,6 +65,9 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
   public readonly stackName: string;
   /** The region. */
   public readonly location: string;
+  /** The subscription id. */
+  public readonly subscriptionId: string;
+  private readonly containers = new Map<string, StorageContainer>();
 
   constructor(scope: Construct, id: string, props: AzureMlStackProps) {
     super(scope, id);
@@ -58,13 +84,24 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
       );
     }
     this.location = props.location;
-    new AzurermProvider(this, 'azurerm', { features: [{}], subscriptionId: props.subscriptionId });
+    this.subscriptionId = props.subscriptionId;
+    // Storage accounts disable shared keys: the provider manages containers and blobs with Entra ID.
+    new AzurermProvider(this, 'azurerm', {
+      features: [{}],
+      subscriptionId: props.subscriptionId,
+      storageUseAzuread: true,
+    });
     configureBackend(this, id, props.backend);
   }
 
   /** @inheritdoc */
   public addWarning(scope: IConstruct, message: string): void {
     addTerraformWarning(scope, message);
+  }
+
+  /** Terraform builds no images: the mlstack server image is a reference the user pushed (Azure Container Registry). */
+  public mlstackServerImage(): string | undefined {
+    return undefined;
   }
 
   /**
@@ -170,7 +207,149 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
       deployManifests() {
         // Terraform JSON carries no Kubernetes objects: they are in the synth output's k8s/ folder.
       },
+      addObjectStore: (storeScope, storeId, storeSpec) =>
+        this.addObjectStore(storeScope, storeId, storeSpec, rg, tags),
+      addWorkloadIdentity: (idScope, idId, idSpec) =>
+        this.addWorkloadIdentity(idScope, idId, idSpec, rg, cluster, tags),
     };
+  }
+
+  /**
+   * A storage account with one private container `models`: shared keys disabled (Entra ID only), TLS 1.2,
+   * HTTPS only, no public blobs, infrastructure (double) encryption, blob versioning and 30-day soft delete,
+   * zone-redundant. `contents` become `azurerm_storage_blob`s from Terraform assets next to `cdk.tf.json`.
+   */
+  private addObjectStore(
+    scope: Construct,
+    id: string,
+    spec: ObjectStoreSpec,
+    rg: ResourceGroup,
+    tags: Record<string, string>,
+  ): ObjectStoreCapability {
+    const name =
+      spec.name ??
+      physicalName({
+        prefix: 'ml',
+        readable: `${scope.node.id}${id}`,
+        identity: [this.subscriptionId, this.stackName, scope.node.path, id],
+        maxLength: 24,
+        alnumOnly: true,
+      });
+    if (!/^[a-z0-9]{3,24}$/.test(name)) {
+      throw new Error(
+        `${scope.node.path}: storage account name '${name}' is not valid. Use 3-24 lowercase letters and digits.`,
+      );
+    }
+    const account = new StorageAccount(scope, id, {
+      name,
+      resourceGroupName: rg.name,
+      location: this.location,
+      accountKind: 'StorageV2',
+      accountTier: 'Standard',
+      accountReplicationType: 'ZRS',
+      minTlsVersion: 'TLS1_2',
+      httpsTrafficOnlyEnabled: true,
+      allowNestedItemsToBePublic: false,
+      sharedAccessKeyEnabled: false,
+      defaultToOauthAuthentication: true,
+      infrastructureEncryptionEnabled: true,
+      blobProperties: {
+        versioningEnabled: true,
+        deleteRetentionPolicy: { days: 30 },
+        containerDeleteRetentionPolicy: { days: 30 },
+      },
+      tags: { ...tags, purpose: 'mlstack-models' },
+    });
+    const container = new StorageContainer(scope, `${id}-Container`, {
+      name: 'models',
+      storageAccountId: account.id,
+      containerAccessType: 'private',
+    });
+    uploadDirectory(scope, id, spec.contents, (objectId, key, source, file) => {
+      new StorageBlob(scope, objectId, {
+        name: key,
+        storageAccountName: account.name,
+        storageContainerName: container.name,
+        type: 'Block',
+        source,
+        contentMd5: createHash('md5').update(fs.readFileSync(file)).digest('hex'),
+      });
+    });
+    this.containers.set(name, container);
+    return {
+      name,
+      tritonReadsUri: false,
+      uri: (prefix) => `as://${name}/models/${prefix}`,
+      copyContainer: (prefix, target) => ({
+        container: storeCopyContainer({
+          image: STORE_COPY_IMAGES.azure,
+          command: [
+            'sh',
+            '-ec',
+            [
+              'az login --service-principal --username "$AZURE_CLIENT_ID" --tenant "$AZURE_TENANT_ID"' +
+                ' --federated-token "$(cat "$AZURE_FEDERATED_TOKEN_FILE")" --allow-no-subscriptions --output none',
+              `az storage blob download-batch --auth-mode login --account-name ${name} --source models` +
+                ` --pattern '${prefix}/*' --destination ${target} --overwrite --output none`,
+            ].join('\n'),
+          ],
+          env: { HOME: '/tmp', AZURE_CONFIG_DIR: '/tmp/.azure' },
+        }),
+        localPath: `${target}/${prefix}`,
+      }),
+    };
+  }
+
+  /**
+   * Azure workload identity: a user-assigned managed identity with Storage Blob Data Reader on the given
+   * containers only, federated with the cluster's OIDC issuer for the ServiceAccount. Its client id is only known
+   * after `terraform apply`, so the ServiceAccount annotation is applied with the command in the
+   * `<namespace>-<serviceAccount>-annotate-command` output (a synth warning says so).
+   */
+  private addWorkloadIdentity(
+    scope: Construct,
+    id: string,
+    spec: WorkloadIdentitySpec,
+    rg: ResourceGroup,
+    cluster: KubernetesCluster,
+    tags: Record<string, string>,
+  ): WorkloadIdentityCapability {
+    const identity = new UserAssignedIdentity(scope, id, {
+      name: `${spec.namespace}-${spec.serviceAccount}`.slice(0, 128),
+      resourceGroupName: rg.name,
+      location: this.location,
+      tags,
+    });
+    new FederatedIdentityCredential(scope, `${id}-Federation`, {
+      name: 'kubernetes',
+      resourceGroupName: rg.name,
+      parentId: identity.id,
+      audience: ['api://AzureADTokenExchange'],
+      issuer: cluster.oidcIssuerUrl,
+      subject: `system:serviceaccount:${spec.namespace}:${spec.serviceAccount}`,
+    });
+    for (const store of spec.read) {
+      const container = this.containers.get(store.name);
+      if (!container)
+        throw new Error(`${scope.node.path}: storage account '${store.name}' is not one of this stack's.`);
+      new RoleAssignment(scope, `${id}-Read-${store.name}`, {
+        scope: container.resourceManagerId,
+        roleDefinitionName: 'Storage Blob Data Reader',
+        principalId: identity.principalId,
+        principalType: 'ServicePrincipal',
+      });
+    }
+    const annotate = `kubectl annotate serviceaccount --namespace ${spec.namespace} ${spec.serviceAccount} --overwrite azure.workload.identity/client-id=`;
+    const outputName = `${spec.namespace}-${spec.serviceAccount}-annotate-command`;
+    new TerraformOutput(scope, `${id}-AnnotateCommand`, {
+      value: `${annotate}${identity.clientId}`,
+      description: `Run once after apply: binds ${spec.namespace}/${spec.serviceAccount} to its managed identity.`,
+    }).overrideLogicalId(outputName);
+    this.addWarning(
+      scope,
+      `ServiceAccount ${spec.namespace}/${spec.serviceAccount} needs the client id of its managed identity, which Azure assigns at apply: after 'terraform apply', run 'terraform output -raw ${outputName}' and the command it prints, once (kubectl apply of the k8s/ folder keeps the annotation).`,
+    );
+    return { serviceAccountAnnotations: {}, podLabels: { 'azure.workload.identity/use': 'true' } };
   }
 
   private addNodePool(

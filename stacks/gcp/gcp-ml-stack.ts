@@ -13,6 +13,10 @@ import { KmsKeyRing } from '@cdktf/provider-google/lib/kms-key-ring';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
+import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
+import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
+import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct, type IConstruct } from 'constructs';
 import {
@@ -22,8 +26,23 @@ import {
   TaintEffect,
 } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
-import { type IMlStack, type KubernetesClusterCapability, MlStack } from '../ml-stack';
-import { addTerraformWarning, type TerraformBackendFactory, configureBackend } from '../private/terraform';
+import {
+  type IMlStack,
+  type KubernetesClusterCapability,
+  MlStack,
+  type ObjectStoreCapability,
+  type ObjectStoreSpec,
+  type WorkloadIdentityCapability,
+  type WorkloadIdentitySpec,
+} from '../ml-stack';
+import { physicalName, shortHash } from '../private/naming';
+import { STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
+import {
+  addTerraformWarning,
+  type TerraformBackendFactory,
+  configureBackend,
+  uploadDirectory,
+} from '../private/terraform';
 
 /** Props of {@link GcpMlStack}. */
 export interface GcpMlStackProps {
@@ -91,9 +110,16 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
     configureBackend(this, id, props.backend);
   }
 
+  private readonly buckets = new Map<string, StorageBucket>();
+
   /** @inheritdoc */
   public addWarning(scope: IConstruct, message: string): void {
     addTerraformWarning(scope, message);
+  }
+
+  /** Terraform builds no images: the mlstack server image is a reference the user pushed (Artifact Registry). */
+  public mlstackServerImage(): string | undefined {
+    return undefined;
   }
 
   /**
@@ -223,6 +249,105 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
       deployManifests() {
         // Terraform JSON carries no Kubernetes objects: they are in the synth output's k8s/ folder.
       },
+      addObjectStore: (storeScope, storeId, storeSpec) =>
+        this.addObjectStore(storeScope, storeId, storeSpec, labels),
+      addWorkloadIdentity: (idScope, idId, idSpec) => this.addWorkloadIdentity(idScope, idId, idSpec),
+    };
+  }
+
+  /**
+   * A regional GCS bucket: uniform bucket-level access, public access prevention enforced, versioned (old versions
+   * deleted after 30 days), encrypted at rest by Google (always on), not force-destroyed. `contents` become
+   * `google_storage_bucket_object`s whose sources are Terraform assets next to `cdk.tf.json`.
+   */
+  private addObjectStore(
+    scope: Construct,
+    id: string,
+    spec: ObjectStoreSpec,
+    labels: Record<string, string>,
+  ): ObjectStoreCapability {
+    const name =
+      spec.name ??
+      physicalName({
+        prefix: this.project,
+        readable: `${scope.node.id}${id}`,
+        identity: [this.project, this.stackName, scope.node.path, id],
+        maxLength: 63,
+      });
+    if (!/^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/.test(name) || name.startsWith('goog')) {
+      throw new Error(
+        `${scope.node.path}: bucket name '${name}' is not a valid Cloud Storage bucket name. Use 3-63 lowercase letters, digits, '-', '_' and '.', not starting with 'goog'.`,
+      );
+    }
+    const bucket = new StorageBucket(scope, id, {
+      name,
+      location: this.region.toUpperCase(),
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: 'enforced',
+      versioning: { enabled: true },
+      lifecycleRule: [{ condition: { daysSinceNoncurrentTime: 30 }, action: { type: 'Delete' } }],
+      forceDestroy: false,
+      labels: { ...labels, purpose: 'mlstack-models' },
+    });
+    uploadDirectory(scope, id, spec.contents, (objectId, key, source) => {
+      new StorageBucketObject(scope, objectId, { bucket: bucket.name, name: key, source });
+    });
+    this.buckets.set(name, bucket);
+    return {
+      name,
+      tritonReadsUri: true,
+      uri: (prefix) => `gs://${name}/${prefix}`,
+      copyContainer: (prefix, target) => ({
+        container: storeCopyContainer({
+          image: STORE_COPY_IMAGES.gcp,
+          command: ['gcloud', 'storage', 'rsync', '--recursive', `gs://${name}/${prefix}`, target],
+          env: { HOME: '/tmp', CLOUDSDK_CONFIG: '/tmp/gcloud' },
+        }),
+        localPath: target,
+      }),
+    };
+  }
+
+  /**
+   * GKE Workload Identity: a Google service account that may read the given buckets only (object viewer and
+   * bucket metadata), which the Kubernetes ServiceAccount may impersonate; the ServiceAccount carries the
+   * `iam.gke.io/gcp-service-account` annotation.
+   */
+  private addWorkloadIdentity(
+    scope: Construct,
+    id: string,
+    spec: WorkloadIdentitySpec,
+  ): WorkloadIdentityCapability {
+    const accountId = physicalName({
+      readable: `${spec.namespace}-${spec.serviceAccount}`,
+      identity: [this.project, this.stackName, spec.namespace, spec.serviceAccount],
+      maxLength: 30,
+    });
+    const gsa = new ServiceAccount(scope, id, {
+      accountId,
+      displayName: `Kubernetes ${spec.namespace}/${spec.serviceAccount}`.slice(0, 100),
+    });
+    for (const store of spec.read) {
+      const bucket = this.buckets.get(store.name);
+      if (!bucket) throw new Error(`${scope.node.path}: bucket '${store.name}' is not one of this stack's.`);
+      for (const role of ['roles/storage.objectViewer', 'roles/storage.legacyBucketReader']) {
+        new StorageBucketIamMember(scope, `${id}-${role.split('.')[1]}-${shortHash([store.name], 6)}`, {
+          bucket: bucket.name,
+          role,
+          member: gsa.member,
+        });
+      }
+    }
+    new ServiceAccountIamMember(scope, `${id}-WorkloadIdentityUser`, {
+      serviceAccountId: gsa.name,
+      role: 'roles/iam.workloadIdentityUser',
+      member: `serviceAccount:${this.project}.svc.id.goog[${spec.namespace}/${spec.serviceAccount}]`,
+    });
+    return {
+      serviceAccountAnnotations: {
+        'iam.gke.io/gcp-service-account': `${accountId}@${this.project}.iam.gserviceaccount.com`,
+      },
+      podLabels: {},
     };
   }
 

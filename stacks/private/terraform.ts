@@ -1,5 +1,15 @@
-import { Annotations, LocalBackend, type TerraformBackend, type TerraformStack } from 'cdktf';
-import type { IConstruct } from 'constructs';
+import * as path from 'node:path';
+import {
+  Annotations,
+  AssetType,
+  LocalBackend,
+  type TerraformBackend,
+  TerraformAsset,
+  type TerraformStack,
+} from 'cdktf';
+import type { Construct, IConstruct } from 'constructs';
+import type { ObjectStoreContents } from '../ml-stack';
+import { shortHash } from './naming';
 
 /**
  * Creates the Terraform backend of a stack, e.g.
@@ -24,4 +34,23 @@ export function configureBackend(stack: TerraformStack, id: string, factory?: Te
 export function addTerraformWarning(scope: IConstruct, message: string): void {
   Annotations.of(scope).addWarning(message);
   scope.node.addMetadata('mlstack:warning', message);
+}
+
+/**
+ * Makes each folder of `contents` a Terraform asset (copied next to `cdk.tf.json` at synth) and calls `object`
+ * for every file with a construct id, the object key (`<prefix>/<file>`), the file's path in the asset and on disk.
+ */
+export function uploadDirectory(
+  scope: Construct,
+  id: string,
+  contents: readonly ObjectStoreContents[],
+  object: (objectId: string, key: string, source: string, localFile: string) => void,
+): void {
+  contents.forEach((c, i) => {
+    const asset = new TerraformAsset(scope, `${id}-Asset${i}`, { path: c.dir, type: AssetType.DIRECTORY });
+    for (const file of c.files) {
+      const key = `${c.prefix}/${file}`;
+      object(`${id}-Object-${shortHash([key], 10)}`, key, `${asset.path}/${file}`, path.join(c.dir, file));
+    }
+  });
 }

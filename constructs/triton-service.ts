@@ -1,0 +1,484 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Construct } from 'constructs';
+import { type ModelRepositorySource, servingManifests, TRITON_IMAGE } from '../src/serving/manifests';
+import { ServingModel, writeModelRepository } from '../src/serving/model-repository';
+import { checkServingPlacement, type ServingPlacement } from '../src/serving/placement';
+import { renderTritonConfig } from '../src/inference/triton-config';
+import { Validator } from '../src/spec/errors';
+import type { GpuType } from '../src/spec/gpu';
+import type { KubernetesManifest } from '../src/k8s/manifest';
+import { MlStack, type ObjectStoreCapability } from '../stacks/ml-stack';
+import { SYNTH_OUTPUT, type SynthOutputFolder } from '../stacks/synth-output';
+import { GpuCluster } from './gpu-cluster';
+
+/** The server that runs the models. */
+export enum ServingRuntime {
+  /** NVIDIA Triton Inference Server (pinned image), on GPUs or CPUs, HTTP 8000, gRPC 8001, metrics 8002. */
+  TRITON = 'triton',
+  /** The mlstack ONNX Runtime server (`mlstack serve`), CPU only, the same HTTP API and metrics on 8000. */
+  ONNXRUNTIME = 'onnxruntime',
+}
+
+/** GPUs of each replica. */
+export interface ServingGpuProps {
+  /** The GPU model; the cluster must have a pool of it. */
+  readonly type: GpuType;
+  /**
+   * GPUs per replica: at most what one node of the pool holds.
+   * @default 1
+   */
+  readonly count?: number;
+}
+
+/** Replica bounds, for the HorizontalPodAutoscaler. */
+export interface ServingReplicasProps {
+  /**
+   * Minimum replicas. Below 2 needs `allowSingleReplica`.
+   * @default 2
+   */
+  readonly min?: number;
+  /**
+   * Maximum replicas.
+   * @default - the larger of min and 4
+   */
+  readonly max?: number;
+}
+
+/** How the HorizontalPodAutoscaler scales. */
+export interface ServingAutoscalingProps {
+  /**
+   * Target average CPU utilisation, in percent of the request. Ignored when `metric` is set.
+   * @default 70
+   */
+  readonly cpuUtilizationPercent?: number;
+  /**
+   * A per-pod Prometheus metric served through the custom metrics API (prometheus-adapter or KEDA), with its
+   * target average, e.g. `{ name: 'nv_inference_queue_duration_us_per_request', averageValue: '5000' }`.
+   * @default - CPU utilisation
+   */
+  readonly metric?: { readonly name: string; readonly averageValue: string };
+}
+
+/** A second model version taking a share of the traffic. */
+export interface ServingCanaryProps {
+  /** The canary model: it replaces the model of the same name in the canary's repository. */
+  readonly model: ServingModel;
+  /** Share of the replicas (and so of the traffic) that serve the canary, 1-99. */
+  readonly weightPercent: number;
+}
+
+/** Props of {@link TritonService}. */
+export interface TritonServiceProps {
+  /** The cluster that runs the service. */
+  readonly cluster: GpuCluster;
+  /** The models to serve (at least one; names unique). */
+  readonly models: ServingModel[];
+  /**
+   * The inference server.
+   * @default ServingRuntime.TRITON
+   */
+  readonly runtime?: ServingRuntime;
+  /**
+   * GPUs of each replica (Triton only). The replicas land on the cluster's pool of that type, with its taints
+   * tolerated, and models get a GPU instance group.
+   * @default - CPU serving
+   */
+  readonly gpu?: ServingGpuProps;
+  /**
+   * Replica bounds.
+   * @default { min: 2, max: 4 }
+   */
+  readonly replicas?: ServingReplicasProps;
+  /**
+   * Allow `replicas.min` of 1: no replica serves while a node drains or a rollout replaces the pod.
+   * @default false
+   */
+  readonly allowSingleReplica?: boolean;
+  /**
+   * The name of the Kubernetes Service, Deployment and friends (a DNS label of at most 50 characters).
+   * @default - the construct id, lowercased
+   */
+  readonly serviceName?: string;
+  /**
+   * The namespace, created with the service.
+   * @default - the service name
+   */
+  readonly namespace?: string;
+  /**
+   * CPU and memory requests of each replica (memory limit = request, CPU limit = twice the request).
+   * @default - Triton: 2 CPUs, 8Gi; ONNX Runtime server: 1 CPU, 2Gi
+   */
+  readonly resources?: { readonly cpu?: string; readonly memory?: string };
+  /**
+   * What the HorizontalPodAutoscaler follows.
+   * @default - 70% CPU utilisation
+   */
+  readonly autoscaling?: ServingAutoscalingProps;
+  /**
+   * A canary: a second Deployment behind the same Service with a share of the replicas.
+   * @default - no canary
+   */
+  readonly canary?: ServingCanaryProps;
+  /**
+   * Namespaces whose pods may call the service (NetworkPolicy). Its own namespace always may.
+   * @default []
+   */
+  readonly clientNamespaces?: string[];
+  /**
+   * Namespace of the Prometheus that scrapes the metrics port.
+   * @default monitoring
+   */
+  readonly monitoringNamespace?: string;
+  /**
+   * How long a replica may take to download and load its models before Kubernetes restarts it, in seconds.
+   * @default 600
+   */
+  readonly startupTimeoutSeconds?: number;
+  /**
+   * The runtime image.
+   * @default - Triton: the pinned `nvcr.io/nvidia/tritonserver` image; ONNX Runtime server: on AWS a Docker
+   * image asset built from `docker/mlstack-server.Dockerfile` (needs the stack's account and region), elsewhere required
+   */
+  readonly image?: string;
+  /**
+   * The physical name of the model bucket (S3, GCS) or storage account (Azure).
+   * @default - derived from the stack and construct path, concrete at synth
+   */
+  readonly modelBucketName?: string;
+}
+
+const SERVICE_NAME_MAX = 50;
+const CPU = /^(\d+(\.\d+)?|\d+m)$/;
+const MEMORY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const METRIC = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|Ki|Mi|Gi)?$/;
+
+/**
+ * Model serving on a {@link GpuCluster}, on every cloud: Triton (GPU or CPU) or the mlstack ONNX Runtime server.
+ *
+ * At synth it writes the model repository (`<model>/config.pbtxt` generated from each ONNX signature or checked
+ * against it, `<model>/<version>/model.onnx`), creates a private, encrypted, versioned bucket that holds it
+ * (uploaded at deploy), a workload identity that can read only that bucket, and the Kubernetes objects:
+ * Namespace, ServiceAccount, Deployment (and a canary Deployment), Service, HorizontalPodAutoscaler,
+ * PodDisruptionBudget, ServiceMonitor and NetworkPolicy, with non-root, read-only, capability-free containers.
+ *
+ * @example
+ * new TritonService(stack, 'Classifier', {
+ *   cluster,
+ *   models: [ServingModel.fromOnnxFile('models/classifier.onnx', { name: 'classifier' })],
+ *   gpu: { type: GpuType.NVIDIA_L4 },
+ *   replicas: { min: 2, max: 10 },
+ * });
+ */
+export class TritonService extends Construct {
+  /** The Kubernetes Service name. */
+  public readonly serviceName: string;
+  /** The namespace. */
+  public readonly namespace: string;
+  /** The runtime. */
+  public readonly runtime: ServingRuntime;
+  /** The models served (with their instance groups set for the placement). */
+  public readonly models: readonly ServingModel[];
+  /** Where the replicas run and how many. */
+  public readonly placement: ServingPlacement;
+  /** The bucket holding the repository. */
+  public readonly modelStore: ObjectStoreCapability;
+  /** In-cluster URL of the HTTP (KServe v2) endpoint. */
+  public readonly url: string;
+  /** The Kubernetes objects of this service. */
+  public readonly manifests: readonly KubernetesManifest[];
+  private readonly repositories: { suffix: string; dir: string }[] = [];
+
+  constructor(scope: Construct, id: string, props: TritonServiceProps) {
+    super(scope, id);
+    const stack = MlStack.of(this);
+    const v: Validator = new Validator(`TritonService '${this.node.path}'`);
+
+    if (!GpuCluster.isGpuCluster(props?.cluster)) {
+      v.fail('cluster', props?.cluster, 'is not a GpuCluster', 'Pass the GpuCluster that runs the service.');
+    }
+    const cluster = props.cluster;
+    if (MlStack.of(cluster) !== stack) {
+      v.fail(
+        'cluster',
+        cluster.node.path,
+        'is in another stack',
+        'Create the TritonService in the stack of its GpuCluster.',
+      );
+    }
+
+    this.serviceName = props.serviceName ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+    v.dnsLabel('serviceName', this.serviceName, SERVICE_NAME_MAX);
+    this.namespace = props.namespace ?? this.serviceName;
+    v.dnsLabel('namespace', this.namespace);
+    (props.clientNamespaces ?? []).forEach((ns, i) => v.dnsLabel(`clientNamespaces[${i}]`, ns));
+    const monitoringNamespace = props.monitoringNamespace ?? 'monitoring';
+    v.dnsLabel('monitoringNamespace', monitoringNamespace);
+
+    this.runtime = props.runtime ?? ServingRuntime.TRITON;
+    if (!Object.values(ServingRuntime).includes(this.runtime)) {
+      v.fail(
+        'runtime',
+        this.runtime,
+        'is not a ServingRuntime',
+        'Use ServingRuntime.TRITON or ServingRuntime.ONNXRUNTIME.',
+      );
+    }
+
+    if (!Array.isArray(props.models) || props.models.length === 0) {
+      v.fail(
+        'models',
+        props.models,
+        'must list at least one model',
+        "Add ServingModel.fromOnnxFile('model.onnx', { name: 'model' }) or ServingModel.fromRepository(dir).",
+      );
+    }
+    const names = new Set<string>();
+    props.models.forEach((m, i) => {
+      if (!(m instanceof ServingModel)) {
+        v.fail(
+          `models[${i}]`,
+          m,
+          'is not a ServingModel',
+          'Use ServingModel.fromOnnxFile or ServingModel.fromRepository.',
+        );
+      }
+      if (names.has(m.name)) {
+        v.fail(
+          `models[${i}].name`,
+          m.name,
+          'is used by another model',
+          'Model names must be unique in a service.',
+        );
+      }
+      names.add(m.name);
+    });
+
+    this.placement = checkServingPlacement(
+      `TritonService '${this.node.path}'`,
+      {
+        runtime: this.runtime,
+        ...(props.gpu ? { gpu: props.gpu } : {}),
+        ...(props.replicas ? { replicas: props.replicas } : {}),
+        ...(props.allowSingleReplica !== undefined ? { allowSingleReplica: props.allowSingleReplica } : {}),
+      },
+      cluster.gpuPools,
+    );
+    const kind = this.placement.pool ? 'gpu' : 'cpu';
+    this.models = props.models.map((m) => m.withInstanceGroup(kind, 1));
+
+    let canaryModels: ServingModel[] | undefined;
+    if (props.canary) {
+      const c = props.canary;
+      if (!(c.model instanceof ServingModel)) {
+        v.fail('canary.model', c.model, 'is not a ServingModel', 'Use ServingModel.fromOnnxFile.');
+      }
+      if (!names.has(c.model.name)) {
+        v.fail(
+          'canary.model.name',
+          c.model.name,
+          `is not one of the served models (${[...names].join(', ')})`,
+          'A canary replaces a served model: give it the name of the model it replaces.',
+        );
+      }
+      v.integer('canary.weightPercent', c.weightPercent, 1, 99);
+      if (this.placement.replicas.min < 2) {
+        v.fail(
+          'replicas.min',
+          this.placement.replicas.min,
+          'leaves no replica for the canary next to the stable Deployment',
+          'Use at least 2 replicas with a canary.',
+        );
+      }
+      const canary = c.model.withInstanceGroup(kind, 1);
+      canaryModels = this.models.map((m) => (m.name === canary.name ? canary : m));
+    }
+
+    const defaults =
+      this.runtime === ServingRuntime.TRITON ? { cpu: '2', memory: '8Gi' } : { cpu: '1', memory: '2Gi' };
+    const resources = { ...defaults, ...(props.resources ?? {}) };
+    if (!CPU.test(resources.cpu)) {
+      v.fail(
+        'resources.cpu',
+        resources.cpu,
+        'is not a CPU quantity',
+        "Use cores ('2', '0.5') or millicores ('500m').",
+      );
+    }
+    if (!MEMORY.test(resources.memory)) {
+      v.fail(
+        'resources.memory',
+        resources.memory,
+        'is not a memory quantity',
+        "Use a quantity such as '8Gi' or '512Mi'.",
+      );
+    }
+
+    let autoscaling:
+      { cpuUtilizationPercent: number } | { podsMetric: { name: string; averageValue: string } };
+    const metric = props.autoscaling?.metric;
+    if (metric) {
+      if (typeof metric.name !== 'string' || !METRIC.test(metric.name)) {
+        v.fail(
+          'autoscaling.metric.name',
+          metric.name,
+          'is not a Prometheus metric name',
+          'Use letters, digits, _ and :.',
+        );
+      }
+      if (typeof metric.averageValue !== 'string' || !QUANTITY.test(metric.averageValue)) {
+        v.fail(
+          'autoscaling.metric.averageValue',
+          metric.averageValue,
+          'is not a Kubernetes quantity',
+          "Use a number such as '5000' or '500m'.",
+        );
+      }
+      autoscaling = { podsMetric: { name: metric.name, averageValue: metric.averageValue } };
+    } else {
+      const cpu = props.autoscaling?.cpuUtilizationPercent ?? 70;
+      v.integer('autoscaling.cpuUtilizationPercent', cpu, 1, 100);
+      autoscaling = { cpuUtilizationPercent: cpu };
+    }
+
+    const startupSeconds = props.startupTimeoutSeconds ?? 600;
+    v.integer('startupTimeoutSeconds', startupSeconds, 30, 3600);
+
+    let image = props.image;
+    if (image !== undefined && (typeof image !== 'string' || !/^[^\s]+$/.test(image) || image.length === 0)) {
+      v.fail(
+        'image',
+        image,
+        'is not an image reference',
+        "Use a reference such as 'registry.example.com/mlstack-server:0.1.0'.",
+      );
+    }
+    if (!image) {
+      image = this.runtime === ServingRuntime.TRITON ? TRITON_IMAGE : stack.mlstackServerImage(this);
+    }
+    if (!image) {
+      v.fail(
+        'image',
+        undefined,
+        stack.cloud === 'aws'
+          ? 'is required for ServingRuntime.ONNXRUNTIME when the stack has no account and region (the image asset URI would not be known at synth)'
+          : `is required for ServingRuntime.ONNXRUNTIME on ${stack.cloud} (Terraform does not build images)`,
+        stack.cloud === 'aws'
+          ? "Set env: { account, region } on the AwsMlStack, or build docker/mlstack-server.Dockerfile, push it and pass 'image'."
+          : "Build docker/mlstack-server.Dockerfile, push it to your registry and pass its reference as 'image'.",
+      );
+    }
+
+    // The repositories are written once per content, then uploaded by the cloud's deploy and copied into the
+    // synth output by MlApp.
+    const stable = stageRepository(this.models);
+    this.repositories.push({ suffix: '', dir: stable.dir });
+    const contents = [{ prefix: 'stable', dir: stable.dir, files: stable.files }];
+    if (canaryModels) {
+      const canary = stageRepository(canaryModels);
+      this.repositories.push({ suffix: '-canary', dir: canary.dir });
+      contents.push({ prefix: 'canary', dir: canary.dir, files: canary.files });
+    }
+    this.modelStore = cluster.addObjectStore(this, 'ModelBucket', {
+      purpose: `model repository of ${this.serviceName}`,
+      ...(props.modelBucketName ? { name: props.modelBucketName } : {}),
+      contents,
+    });
+    const identity = cluster.addWorkloadIdentity(this, 'Identity', {
+      namespace: this.namespace,
+      serviceAccount: this.serviceName,
+      read: [this.modelStore],
+    });
+
+    const source = (prefix: string): ModelRepositorySource => {
+      if (this.runtime === ServingRuntime.TRITON && this.modelStore.tritonReadsUri) {
+        return { uri: this.modelStore.uri(prefix) };
+      }
+      const copy = this.modelStore.copyContainer(prefix, '/models');
+      return { uri: this.modelStore.uri(prefix), initContainer: copy.container, localPath: copy.localPath };
+    };
+
+    const objects = servingManifests({
+      name: this.serviceName,
+      namespace: this.namespace,
+      runtime: this.runtime,
+      image,
+      modelRepository: source('stable'),
+      serviceAccount: { name: this.serviceName, annotations: identity.serviceAccountAnnotations },
+      podLabels: identity.podLabels,
+      replicas: this.placement.replicas,
+      resources,
+      ...(this.placement.pool ? { gpu: { count: this.placement.gpuCount, pool: this.placement.pool } } : {}),
+      autoscaling,
+      clientNamespaces: props.clientNamespaces ?? [],
+      monitoringNamespace,
+      startupSeconds,
+      ...(props.canary
+        ? { canary: { modelRepository: source('canary'), weightPercent: props.canary.weightPercent } }
+        : {}),
+    });
+    const unresolved = objects.find((o) => /\$\{(Tf)?Token\[/.test(JSON.stringify(o.toJSON())));
+    if (unresolved) {
+      throw new Error(
+        `TritonService '${this.node.path}': ${unresolved.kind} ${unresolved.metadata?.name} would contain a value known only at deploy; Kubernetes manifests are written at synth. This is a bug in mlstack: please report it.`,
+      );
+    }
+    this.manifests = cluster.addManifest(`Serving-${this.serviceName}`, ...objects);
+    this.url = `http://${this.serviceName}.${this.namespace}.svc.cluster.local:8000`;
+
+    Object.defineProperty(this, SYNTH_OUTPUT, {
+      value: (): SynthOutputFolder[] =>
+        this.repositories.map((r) => ({
+          path: path.join('models', stack.stackName, `${this.serviceName}${r.suffix}`),
+          sourceDir: r.dir,
+        })),
+    });
+  }
+}
+
+/**
+ * Writes a model repository once per content, in a folder named after its hash (under the OS temp folder), so
+ * that repeated synths reuse it and asset hashes depend on content only.
+ */
+function stageRepository(models: readonly ServingModel[]): { dir: string; files: string[] } {
+  const hash = createHash('sha256');
+  for (const m of models) {
+    hash.update(`model ${m.name}\n${renderTritonConfig(m.config)}`);
+    for (const ver of m.versions) hash.update(`version ${ver.version}\n`).update(fs.readFileSync(ver.file));
+  }
+  const digest = hash.digest('hex').slice(0, 24);
+  const root = path.join(os.tmpdir(), 'mlstack-repositories');
+  const dir = path.join(root, digest);
+  const complete = `${dir}.complete`;
+  if (!fs.existsSync(complete)) {
+    fs.mkdirSync(root, { recursive: true });
+    const tmp = fs.mkdtempSync(path.join(root, `${digest}-`));
+    writeModelRepository(tmp, models);
+    fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      fs.renameSync(tmp, dir);
+    } catch {
+      // Another process staged the same content first.
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    fs.writeFileSync(complete, '');
+  }
+  const files = listRepository(dir);
+  return { dir, files };
+}
+
+function listRepository(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(path.join(d, e.name), r);
+      else out.push(r);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}
