@@ -227,7 +227,9 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
     new ServiceAccount({
       metadata: {
         ...metadata(spec.serviceAccount.name),
-        ...(spec.serviceAccount.annotations ? { annotations: { ...spec.serviceAccount.annotations } } : {}),
+        ...(Object.keys(spec.serviceAccount.annotations ?? {}).length
+          ? { annotations: { ...spec.serviceAccount.annotations } }
+          : {}),
       },
     }),
     deployment(spec.name, 'stable', split.stable, spec.modelRepository),

@@ -108,7 +108,8 @@ export class AwsMlStack extends Stack implements IMlStack {
       const repo = this.resolve(asset.repository.repositoryName) as unknown;
       const name = typeof repo === 'string' ? repo : undefined;
       if (!name) return undefined;
-      this.serverImage = `${this.account}.dkr.ecr.${this.region}.${this.urlSuffix}/${name}:${asset.assetHash}`;
+      const suffix = this.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+      this.serverImage = `${this.account}.dkr.ecr.${this.region}.${suffix}/${name}:${asset.assetHash}`;
     } else {
       this.serverImage = uri;
     }
