@@ -54,6 +54,14 @@ export function checkServingPlacement(
       'Use ServingRuntime.TRITON for GPUs, or remove gpu.',
     );
   }
+  if (!req.gpu.type || typeof req.gpu.type !== 'object' || !('migProfiles' in req.gpu.type)) {
+    v.fail(
+      'gpu.type',
+      req.gpu.type,
+      'is not a GpuType',
+      'Use one of the GpuType members, e.g. GpuType.NVIDIA_L4.',
+    );
+  }
   const count = req.gpu.count ?? 1;
   v.integer('gpu.count', count, 1, 16);
   const candidates = pools.filter((p) => p.gpu?.type === req.gpu!.type);

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { GpuCluster } from '../constructs/gpu-cluster';
+import { ServingRuntime, TritonService, type TritonServiceProps } from '../constructs/triton-service';
+import { ServingModel } from '../src/serving/model-repository';
+import { GpuType } from '../src/spec/gpu';
+import { gcpStack } from './support/synth';
+import { classifierService, fixtureModel, servingCluster } from './support/serving';
+
+// Every bad prop is a synth error that names the construct, the prop, the value and the fix.
+const attempt = (overrides: Partial<TritonServiceProps>) => () => classifierService(gcpStack(), overrides);
+const mlp = (name = 'classifier', version = 1) =>
+  ServingModel.fromOnnxFile(fixtureModel('mlp'), { name, version });
+
+describe('TritonService validation', () => {
+  it('rejects a GPU type the cluster has no pool of, listing the pools it has', () => {
+    expect(attempt({ gpu: { type: undefined as unknown as GpuType } })).toThrow(
+      /'gpu.type' \(undefined\) is not a GpuType\. Use one of the GpuType members/,
+    );
+    expect(attempt({ gpu: { type: GpuType.NVIDIA_H100_80GB } })).toThrow(
+      /TritonService 'test\/Classifier': 'gpu.type' \("nvidia-h100-80gb"\) has no GPU pool on this cluster; its GPU pools are inference \(nvidia-l4\)\. Add a pool with gpu: \{ type: GpuType\.NVIDIA_H100_80GB \}/,
+    );
+  });
+
+  it('rejects more GPUs per replica than one node holds', () => {
+    expect(attempt({ gpu: { type: GpuType.NVIDIA_L4, count: 4 } })).toThrow(
+      /'gpu.count' \(4\) is more than one node of the NVIDIA L4 pool holds \(2\)\. Ask for at most 2/,
+    );
+  });
+
+  it('rejects min > max and a single replica without allowSingleReplica', () => {
+    expect(attempt({ replicas: { min: 5, max: 3 } })).toThrow(
+      /'replicas.min' \(5\) must not exceed 'replicas.max' \(3\)/,
+    );
+    expect(attempt({ replicas: { min: 1 }, canary: undefined })).toThrow(
+      /'replicas.min' \(1\) leaves no replica serving while a node is drained.*allowSingleReplica: true/,
+    );
+    expect(() =>
+      attempt({ replicas: { min: 1 }, canary: undefined, allowSingleReplica: true })(),
+    ).not.toThrow();
+  });
+
+  it('rejects GPUs for the CPU-only ONNX Runtime server', () => {
+    expect(attempt({ runtime: ServingRuntime.ONNXRUNTIME, image: 'r/m:1' })).toThrow(
+      /'gpu' \("nvidia-l4"\) is not used by the ONNX Runtime server, which runs on CPU\. Use ServingRuntime.TRITON/,
+    );
+  });
+
+  it('rejects a model that cannot batch with a maxBatchSize above 0', () => {
+    expect(() =>
+      ServingModel.fromOnnxFile(fixtureModel('fixed_batch'), { name: 'f', maxBatchSize: 8 }),
+    ).toThrow(
+      /'maxBatchSize' \(8\) needs a model whose inputs and outputs all have a dynamic first dimension/,
+    );
+  });
+
+  it('rejects no models, duplicate names and things that are not ServingModels', () => {
+    expect(attempt({ models: [] })).toThrow(/'models' \(\[\]\) must list at least one model/);
+    expect(attempt({ models: [mlp('a'), mlp('a')], canary: undefined })).toThrow(
+      /'models\[1\].name' \("a"\) is used by another model/,
+    );
+    expect(attempt({ models: [{ name: 'x' } as unknown as ServingModel] })).toThrow(
+      /'models\[0\]' .* is not a ServingModel/,
+    );
+  });
+
+  it('rejects a canary of a model that is not served, a weight out of range, and a canary without room', () => {
+    expect(attempt({ canary: { model: mlp('other', 2), weightPercent: 10 } })).toThrow(
+      /'canary.model.name' \("other"\) is not one of the served models \(classifier\)/,
+    );
+    expect(attempt({ canary: { model: mlp('classifier', 2), weightPercent: 100 } })).toThrow(
+      /'canary.weightPercent' \(100\) must be an integer between 1 and 99/,
+    );
+    expect(
+      attempt({
+        replicas: { min: 1, max: 2 },
+        allowSingleReplica: true,
+        canary: { model: mlp('classifier', 2), weightPercent: 50 },
+      }),
+    ).toThrow(/'replicas.min' \(1\) leaves no replica for the canary/);
+  });
+
+  it('rejects bad names, quantities, autoscaling metrics and timeouts', () => {
+    expect(attempt({ serviceName: 'Bad_Name' })).toThrow(/'serviceName' \("Bad_Name"\) is not a valid name/);
+    expect(attempt({ namespace: 'x'.repeat(64) })).toThrow(/'namespace' .* is not a valid name/);
+    expect(attempt({ clientNamespaces: ['ok', 'NOT OK'] })).toThrow(/'clientNamespaces\[1\]' \("NOT OK"\)/);
+    expect(attempt({ resources: { cpu: 'two' } })).toThrow(/'resources.cpu' \("two"\) is not a CPU quantity/);
+    expect(attempt({ resources: { memory: '8 GB' } })).toThrow(
+      /'resources.memory' \("8 GB"\) is not a memory quantity/,
+    );
+    expect(attempt({ autoscaling: { metric: { name: 'queue time', averageValue: '5' } } })).toThrow(
+      /'autoscaling.metric.name' \("queue time"\) is not a Prometheus metric name/,
+    );
+    expect(attempt({ autoscaling: { metric: { name: 'q', averageValue: 'fast' } } })).toThrow(
+      /'autoscaling.metric.averageValue' \("fast"\) is not a Kubernetes quantity/,
+    );
+    expect(attempt({ autoscaling: { cpuUtilizationPercent: 0 } })).toThrow(
+      /'autoscaling.cpuUtilizationPercent' \(0\) must be an integer between 1 and 100/,
+    );
+    expect(attempt({ startupTimeoutSeconds: 5 })).toThrow(
+      /'startupTimeoutSeconds' \(5\) must be an integer between 30 and 3600/,
+    );
+    expect(attempt({ image: 'has space' })).toThrow(/'image' \("has space"\) is not an image reference/);
+    expect(attempt({ runtime: 'tensorflow' as ServingRuntime })).toThrow(
+      /'runtime' \("tensorflow"\) is not a ServingRuntime/,
+    );
+  });
+
+  it('rejects a cluster that is not a GpuCluster or lives in another stack', () => {
+    expect(attempt({ cluster: {} as GpuCluster })).toThrow(/'cluster' \(\{\}\) is not a GpuCluster/);
+    const other = servingCluster(gcpStack('other'));
+    expect(attempt({ cluster: other })).toThrow(/'cluster' \("other\/Gpus"\) is in another stack/);
+  });
+
+  it('rejects an invalid bucket name and two services with one name on a cluster', () => {
+    expect(attempt({ modelBucketName: 'Not_A_Bucket' })).toThrow(
+      /bucket name 'Not_A_Bucket' is not a valid Cloud Storage bucket name/,
+    );
+    const stack = gcpStack();
+    const cluster = servingCluster(stack);
+    classifierService(stack, {}, cluster);
+    expect(
+      () =>
+        new TritonService(stack, 'Again', {
+          cluster,
+          serviceName: 'classifier',
+          models: [mlp()],
+          gpu: { type: GpuType.NVIDIA_L4 },
+        }),
+    ).toThrow(/Kubernetes object Namespace\/classifier is already defined by test\/Gpus\/Serving-classifier/);
+  });
+
+  it('serves on CPU with Triton when no GPU is asked for, with CPU instance groups', () => {
+    const s = classifierService(gcpStack(), { gpu: undefined });
+    expect(s.placement.pool).toBeUndefined();
+    expect(s.models[0].config.instance_group).toEqual([{ count: 1, kind: 'KIND_CPU' }]);
+    const g = classifierService(gcpStack());
+    expect(g.models[0].config.instance_group).toEqual([{ count: 1, kind: 'KIND_GPU' }]);
+  });
+});
