@@ -13,3 +13,4 @@ export * from './src/inference/triton-config';
 export * from './src/serving/model-repository';
 export * from './constructs/triton-service';
 export { SYNTH_OUTPUT, type SynthOutputFolder } from './stacks/synth-output';
+export type { GatewayRef } from './src/serving/manifests';

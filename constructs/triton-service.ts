@@ -3,7 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
-import { type ModelRepositorySource, servingManifests, TRITON_IMAGE } from '../src/serving/manifests';
+import {
+  type GatewayRef,
+  type ModelRepositorySource,
+  servingManifests,
+  TRITON_IMAGE,
+} from '../src/serving/manifests';
 import { ServingModel, writeModelRepository } from '../src/serving/model-repository';
 import { checkServingPlacement, type ServingPlacement } from '../src/serving/placement';
 import { renderTritonConfig } from '../src/inference/triton-config';
@@ -68,6 +73,12 @@ export interface ServingCanaryProps {
   readonly model: ServingModel;
   /** Share of the replicas (and so of the traffic) that serve the canary, 1-99. */
   readonly weightPercent: number;
+  /**
+   * A Gateway API Gateway: an HTTPRoute attached to it splits the gateway's traffic between the stable and canary
+   * Deployments by exactly `weightPercent` (the Gateway must allow routes from the service's namespace).
+   * @default - traffic splits in the ratio of the replicas only
+   */
+  readonly gateway?: GatewayRef;
 }
 
 /** Props of {@link TritonService}. */
@@ -285,6 +296,22 @@ export class TritonService extends Construct {
         );
       }
       v.integer('canary.weightPercent', c.weightPercent, 1, 99);
+      if (c.gateway) {
+        v.dnsLabel('canary.gateway.name', c.gateway.name);
+        v.dnsLabel('canary.gateway.namespace', c.gateway.namespace);
+        if (c.gateway.sectionName !== undefined)
+          v.dnsLabel('canary.gateway.sectionName', c.gateway.sectionName);
+        (c.gateway.hostnames ?? []).forEach((h, i) => {
+          if (!/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(h)) {
+            v.fail(
+              `canary.gateway.hostnames[${i}]`,
+              h,
+              'is not a host name',
+              "Use a DNS name such as 'models.example.com' or '*.example.com'.",
+            );
+          }
+        });
+      }
       if (this.placement.replicas.min < 2) {
         v.fail(
           'replicas.min',
@@ -417,7 +444,13 @@ export class TritonService extends Construct {
       monitoringNamespace,
       startupSeconds,
       ...(props.canary
-        ? { canary: { modelRepository: source('canary'), weightPercent: props.canary.weightPercent } }
+        ? {
+            canary: {
+              modelRepository: source('canary'),
+              weightPercent: props.canary.weightPercent,
+              ...(props.canary.gateway ? { gateway: props.canary.gateway } : {}),
+            },
+          }
         : {}),
     });
     const unresolved = objects.find((o) => /\$\{(Tf)?Token\[/.test(JSON.stringify(o.toJSON())));

@@ -77,6 +77,25 @@ describe('TritonService validation', () => {
         canary: { model: mlp('classifier', 2), weightPercent: 50 },
       }),
     ).toThrow(/'replicas.min' \(1\) leaves no replica for the canary/);
+    const gateway = { name: 'public', namespace: 'gateways' };
+    expect(
+      attempt({
+        canary: { model: mlp('classifier', 2), weightPercent: 10, gateway: { ...gateway, name: 'Public' } },
+      }),
+    ).toThrow(/'canary.gateway.name' \("Public"\) is not a valid name/);
+    expect(
+      attempt({
+        canary: {
+          model: mlp('classifier', 2),
+          weightPercent: 10,
+          gateway: { ...gateway, hostnames: ['bad host'] },
+        },
+      }),
+    ).toThrow(/'canary.gateway.hostnames\[0\]' \("bad host"\) is not a host name/);
+    const routed = classifierService(gcpStack(), {
+      canary: { model: mlp('classifier', 2), weightPercent: 10, gateway },
+    });
+    expect(routed.manifests.filter((m) => m.kind === 'HTTPRoute')).toHaveLength(1);
   });
 
   it('rejects bad names, quantities, autoscaling metrics and timeouts', () => {

@@ -1,3 +1,4 @@
+import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -64,8 +65,31 @@ export interface ServingWorkloadSpec {
   readonly monitoringNamespace: string;
   /** How long the runtime may take to load models before it counts as failed, in seconds. */
   readonly startupSeconds: number;
-  /** A second model version taking `weightPercent` of the replicas (and so of the traffic) behind the same Service. */
-  readonly canary?: { readonly modelRepository: ModelRepositorySource; readonly weightPercent: number };
+  /**
+   * A second model version taking `weightPercent` of the replicas (and so of the traffic) behind the same Service;
+   * with a gateway, an HTTPRoute also splits the gateway's traffic by exactly that weight.
+   */
+  readonly canary?: {
+    readonly modelRepository: ModelRepositorySource;
+    readonly weightPercent: number;
+    readonly gateway?: GatewayRef;
+  };
+}
+
+/** A Gateway API Gateway that routes to the service. */
+export interface GatewayRef {
+  readonly name: string;
+  readonly namespace: string;
+  /**
+   * The listener of the Gateway to attach to.
+   * @default - every listener that allows the route
+   */
+  readonly sectionName?: string;
+  /**
+   * Host names the route answers.
+   * @default - every host name of the listener
+   */
+  readonly hostnames?: readonly string[];
 }
 
 /** Replica counts of the stable and canary Deployments for a total and a canary weight. */
@@ -309,7 +333,13 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
         policyTypes: ['Ingress'],
         ingress: [
           {
-            from: [spec.namespace, ...spec.clientNamespaces].map((ns) => ({
+            from: [
+              ...new Set([
+                spec.namespace,
+                ...spec.clientNamespaces,
+                ...(spec.canary?.gateway ? [spec.canary.gateway.namespace] : []),
+              ]),
+            ].map((ns) => ({
               namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
             })),
             ports: ports
@@ -330,5 +360,58 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
       },
     }),
   );
+  const gateway = spec.canary?.gateway;
+  if (gateway && spec.canary) {
+    // One Service per track, so that the route can weigh them; the main Service keeps serving both tracks to
+    // in-cluster callers in the replicas' ratio.
+    for (const track of ['stable', 'canary']) {
+      objects.push(
+        new Service({
+          metadata: metadata(`${spec.name}-${track}`, { 'mlstack.io/track': track }),
+          spec: {
+            type: 'ClusterIP',
+            selector: { ...app, 'mlstack.io/track': track },
+            ports: [{ name: 'http', port: SERVING_PORTS.http, targetPort: 'http', protocol: 'TCP' }],
+          },
+        }),
+      );
+    }
+    objects.push(
+      new HTTPRoute({
+        metadata: metadata(spec.name),
+        spec: {
+          parentRefs: [
+            {
+              group: 'gateway.networking.k8s.io',
+              kind: 'Gateway',
+              name: gateway.name,
+              namespace: gateway.namespace,
+              ...(gateway.sectionName ? { sectionName: gateway.sectionName } : {}),
+            },
+          ],
+          ...(gateway.hostnames?.length ? { hostnames: [...gateway.hostnames] } : {}),
+          rules: [
+            {
+              matches: [{ path: { type: 'PathPrefix', value: '/v2' } }],
+              backendRefs: [
+                {
+                  kind: 'Service',
+                  name: `${spec.name}-stable`,
+                  port: SERVING_PORTS.http,
+                  weight: 100 - spec.canary.weightPercent,
+                },
+                {
+                  kind: 'Service',
+                  name: `${spec.name}-canary`,
+                  port: SERVING_PORTS.http,
+                  weight: spec.canary.weightPercent,
+                },
+              ],
+            },
+          ],
+        },
+      }),
+    );
+  }
   return objects;
 }

@@ -189,6 +189,75 @@ describe('servingManifests', () => {
   });
 });
 
+describe('servingManifests with a canary behind a Gateway', () => {
+  const ms = render({
+    ...base,
+    replicas: { min: 4, max: 10 },
+    canary: {
+      modelRepository: { uri: 's3://models-bucket/canary' },
+      weightPercent: 10,
+      gateway: {
+        name: 'public',
+        namespace: 'gateways',
+        sectionName: 'https',
+        hostnames: ['models.example.com'],
+      },
+    },
+  });
+
+  it('adds a Service per track and an HTTPRoute weighing them exactly', () => {
+    expect(ms.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(
+      expect.arrayContaining([
+        'Service/classifier-stable',
+        'Service/classifier-canary',
+        'HTTPRoute/classifier',
+      ]),
+    );
+    expect(byKind(ms, 'Service', 'classifier-canary').spec.selector).toEqual({
+      'app.kubernetes.io/name': 'classifier',
+      'app.kubernetes.io/managed-by': 'mlstack',
+      'mlstack.io/track': 'canary',
+    });
+    // In-cluster callers of the main Service still reach both tracks.
+    expect(byKind(ms, 'Service', 'classifier').spec.selector).not.toHaveProperty('mlstack.io/track');
+    const route = byKind(ms, 'HTTPRoute', 'classifier');
+    expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
+    expect(route.spec).toEqual({
+      parentRefs: [
+        {
+          group: 'gateway.networking.k8s.io',
+          kind: 'Gateway',
+          name: 'public',
+          namespace: 'gateways',
+          sectionName: 'https',
+        },
+      ],
+      hostnames: ['models.example.com'],
+      rules: [
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/v2' } }],
+          backendRefs: [
+            { kind: 'Service', name: 'classifier-stable', port: 8000, weight: 90 },
+            { kind: 'Service', name: 'classifier-canary', port: 8000, weight: 10 },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("lets the gateway's namespace through the NetworkPolicy and validates every object", () => {
+    const from = byKind(ms, 'NetworkPolicy').spec.ingress[0].from.map(
+      (f: { namespaceSelector: { matchLabels: Record<string, string> } }) =>
+        f.namespaceSelector.matchLabels['kubernetes.io/metadata.name'],
+    );
+    expect(from).toEqual(['serving', 'apps', 'gateways']);
+    for (const m of ms) {
+      const Model = modelFor(m.apiVersion, m.kind);
+      expect(() => new Model(m).validate(), m.kind).not.toThrow();
+    }
+  });
+});
+
 describe('schema lookup for manifests read back from YAML', () => {
   it('finds core, group and prometheus-operator models', () => {
     for (const m of render(base)) {

@@ -1,5 +1,6 @@
 // Finds the kubernetes-models class for an apiVersion and kind, to validate objects read back from YAML.
 import * as models from 'kubernetes-models';
+import * as gateway from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
 interface ModelClass {
@@ -10,8 +11,12 @@ const GROUP_EXPORTS = models as unknown as Record<string, Record<string, Record<
 
 /** The model class of `apiVersion`/`kind` (e.g. `apps/v1`, `DaemonSet`); throws when kubernetes-models has none. */
 export function modelFor(apiVersion: string, kind: string): ModelClass {
-  if (apiVersion === 'monitoring.coreos.com/v1') {
-    const crd = (monitoring as unknown as Record<string, ModelClass>)[kind];
+  const crds: Record<string, unknown> = {
+    'monitoring.coreos.com/v1': monitoring,
+    'gateway.networking.k8s.io/v1': gateway,
+  };
+  if (crds[apiVersion]) {
+    const crd = (crds[apiVersion] as Record<string, ModelClass>)[kind];
     if (crd) return crd;
   }
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
