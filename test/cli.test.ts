@@ -48,6 +48,41 @@ describe('mlstack synth (child process)', () => {
     ).toBeGreaterThan(0);
   });
 
+  it('serves the example classifier (and its canary) on every cloud, with the repository in the output', () => {
+    const files = listFiles(out1);
+    for (const cloud of ['aws', 'gcp', 'azure']) {
+      for (const repoDir of ['classifier', 'classifier-canary']) {
+        expect(files).toContain(`models/ml-platform-${cloud}/${repoDir}/classifier/config.pbtxt`);
+      }
+      expect(files).toContain(`models/ml-platform-${cloud}/classifier/classifier/1/model.onnx`);
+      expect(files).toContain(`models/ml-platform-${cloud}/classifier-canary/classifier/2/model.onnx`);
+      for (const kind of [
+        'deployment',
+        'service',
+        'horizontalpodautoscaler',
+        'servicemonitor',
+        'networkpolicy',
+      ]) {
+        expect(files).toContain(`k8s/ml-platform-${cloud}/ml-platform/09-${kind}-classifier-classifier.yaml`);
+      }
+    }
+    const template = fs.readFileSync(path.join(out1, 'aws', 'ml-platform-aws.template.json'), 'utf8');
+    expect(template).toContain('AWS::EKS::PodIdentityAssociation');
+    expect(template).toContain('Custom::CDKBucketDeployment');
+    const gcp = fs.readFileSync(path.join(out1, 'gcp', 'stacks', 'ml-platform-gcp', 'cdk.tf.json'), 'utf8');
+    expect(gcp).toContain('"stable/classifier/1/model.onnx"');
+    const azure = fs.readFileSync(
+      path.join(out1, 'azure', 'stacks', 'ml-platform-azure', 'cdk.tf.json'),
+      'utf8',
+    );
+    expect(azure).toContain('"azurerm_storage_blob"');
+    // The two deploy-time facts a user must know are printed, not buried.
+    expect(first.stdout).toMatch(/warning: ml-platform-aws\/Classifier: The S3 bucket .* is named/);
+    expect(first.stdout).toMatch(
+      /warning: ml-platform-azure\/Classifier: ServiceAccount classifier\/classifier needs/,
+    );
+  });
+
   it('writes a cloud assembly that names the stack template', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(out1, 'aws', 'manifest.json'), 'utf8'));
     expect(manifest.artifacts['ml-platform-aws']).toMatchObject({
