@@ -14,3 +14,13 @@ export * from './src/serving/model-repository';
 export * from './constructs/triton-service';
 export { SYNTH_OUTPUT, type SynthOutputFolder } from './stacks/synth-output';
 export type { GatewayRef } from './src/serving/manifests';
+export * from './constructs/dcgm-monitoring';
+export * from './src/monitoring/alerts';
+export type {
+  GrafanaDashboard,
+  DashboardPanel,
+  DashboardTarget,
+  DashboardDatasource,
+  DashboardVariable,
+} from './src/monitoring/dashboards';
+export { DCGM_COUNTERS, DCGM_EXPORTER_IMAGE, type DcgmCounter } from './src/monitoring/dcgm';

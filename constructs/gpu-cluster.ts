@@ -16,6 +16,7 @@ import { ManifestSet, type KubernetesManifest, type ValidatableObject } from '..
 import { nvidiaDevicePlugin } from '../src/k8s/nvidia-device-plugin';
 import {
   type KubernetesClusterCapability,
+  type ManagedPrometheusCapability,
   MlStack,
   type ObjectStoreCapability,
   type ObjectStoreSpec,
@@ -120,6 +121,18 @@ export interface GpuPoolProps {
   readonly sharing?: GpuSharing;
 }
 
+/** A model-serving workload on the cluster, as monitoring constructs see it. */
+export interface ServingWorkloadInfo {
+  /** The Service (and scrape job) name. */
+  readonly name: string;
+  readonly namespace: string;
+  readonly runtime: 'triton' | 'onnxruntime';
+  /** Labels of its Service and pods. */
+  readonly selector: Readonly<Record<string, string>>;
+  /** The metrics port on the pods (Triton 8002, the mlstack server 8000). */
+  readonly podMetricsPort: number;
+}
+
 /** Props of {@link GpuCluster}. */
 export interface GpuClusterProps {
   /**
@@ -192,6 +205,8 @@ export class GpuCluster extends Construct {
   public readonly cloud: Cloud;
 
   private readonly capability: KubernetesClusterCapability;
+  private readonly servingWorkloads: ServingWorkloadInfo[] = [];
+  private readonly servingListeners: ((w: ServingWorkloadInfo) => void)[] = [];
   private readonly gpuPoolSpecs: NodePoolSpec[] = [];
   private readonly check: Validator;
   private readonly base: Omit<KubernetesClusterSpec, 'pools'>;
@@ -314,6 +329,26 @@ export class GpuCluster extends Construct {
     spec: WorkloadIdentitySpec,
   ): WorkloadIdentityCapability {
     return this.capability.addWorkloadIdentity(scope, id, spec);
+  }
+
+  /** Records a model-serving workload (TritonService calls this), telling every listener. */
+  public registerServingWorkload(workload: ServingWorkloadInfo): void {
+    this.servingWorkloads.push(workload);
+    for (const l of this.servingListeners) l(workload);
+  }
+
+  /**
+   * Calls `listener` for every serving workload on the cluster, those registered already and those to come, so
+   * that monitoring can be declared before or after the services.
+   */
+  public onServingWorkload(listener: (w: ServingWorkloadInfo) => void): void {
+    for (const w of this.servingWorkloads) listener(w);
+    this.servingListeners.push(listener);
+  }
+
+  /** The cloud's managed Prometheus for this cluster, created on first use. For construct authors. */
+  public managedPrometheus(scope: Construct): ManagedPrometheusCapability {
+    return this.capability.managedPrometheus(scope);
   }
 
   /** The GPU pool that serves `type`, if any: the one a GPU workload of that type should select. */

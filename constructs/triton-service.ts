@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import {
   type GatewayRef,
   type ModelRepositorySource,
+  SERVING_PORTS,
   servingManifests,
   TRITON_IMAGE,
 } from '../src/serving/manifests';
@@ -460,6 +461,13 @@ export class TritonService extends Construct {
       );
     }
     this.manifests = cluster.addManifest(`Serving-${this.serviceName}`, ...objects);
+    cluster.registerServingWorkload({
+      name: this.serviceName,
+      namespace: this.namespace,
+      runtime: this.runtime,
+      selector: { 'app.kubernetes.io/name': this.serviceName, 'app.kubernetes.io/managed-by': 'mlstack' },
+      podMetricsPort: this.runtime === ServingRuntime.TRITON ? SERVING_PORTS.metrics : SERVING_PORTS.http,
+    });
     this.url = `http://${this.serviceName}.${this.namespace}.svc.cluster.local:8000`;
 
     Object.defineProperty(this, SYNTH_OUTPUT, {

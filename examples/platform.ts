@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import {
+  DcgmMonitoring,
   GpuCluster,
   GpuSharing,
   GpuType,
@@ -38,6 +39,10 @@ export function definePlatform(stack: IMlStack): void {
     ],
     tags: { team: 'ml-platform', 'cost-center': 'ml-1234' },
   });
+
+  // GPU telemetry, alerts and dashboards on the cloud's managed Prometheus; the classifier's latency and failure
+  // alerts are added when it is declared below.
+  new DcgmMonitoring(stack, 'GpuMonitoring', { cluster });
 
   // Serving: the classifier on Triton, on the inference pool's GPUs, with a canary of its next version taking a
   // quarter of the replicas; autoscaled on Triton's queue time per request.

@@ -148,7 +148,12 @@ export class MlApp {
     for (const { root } of roots) {
       for (const c of root.node.findAll()) {
         for (const out of synthOutputsOf(c)) {
-          fs.cpSync(out.sourceDir, path.join(this.outdir, out.path), { recursive: true });
+          const target = path.join(this.outdir, out.path);
+          if (out.sourceDir) fs.cpSync(out.sourceDir, target, { recursive: true });
+          if (out.content !== undefined) {
+            fs.mkdirSync(path.dirname(target), { recursive: true });
+            fs.writeFileSync(target, out.content);
+          }
         }
       }
     }

@@ -1,7 +1,8 @@
 import type { Construct, IConstruct } from 'constructs';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../src/spec/cluster';
 import type { Cloud } from '../src/spec/gpu';
-import type { KubernetesManifest } from '../src/k8s/manifest';
+import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
+import type { AlertRuleGroup } from '../src/monitoring/alerts';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 
 /** A local folder a stack uploads into an object store at deploy. */
@@ -51,6 +52,33 @@ export interface ObjectStoreCapability {
   copyContainer(prefix: string, target: string): StoreCopyContainer;
 }
 
+/** Metrics endpoints for the cloud's managed Prometheus to collect. */
+export interface ScrapeTarget {
+  /** The job label of the collected series (mlstack's alerts select on it). */
+  readonly job: string;
+  readonly namespace: string;
+  /** Labels of the Service (and of its pods) to collect from. */
+  readonly selector: Readonly<Record<string, string>>;
+  /** The port name on the Service. */
+  readonly port: string;
+  /** The port on the pods (name or number), for collectors that select pods rather than Services. */
+  readonly podPort: string | number;
+  /** Scrape interval, e.g. `30s`. */
+  readonly interval: string;
+  /** Keep the target's own pod/namespace/container labels (dcgm-exporter's workload labels). */
+  readonly honorLabels: boolean;
+}
+
+/** The cloud's managed Prometheus for one cluster: storage, rule evaluation and collection. */
+export interface ManagedPrometheusCapability {
+  /** What the backend is, for docs and outputs (e.g. `Amazon Managed Service for Prometheus`). */
+  readonly description: string;
+  /** Collects `target`; returns the Kubernetes objects the cloud's collector reads (may be none). */
+  addScrapeTarget(scope: Construct, id: string, target: ScrapeTarget): ValidatableObject[];
+  /** Evaluates alert rules; returns the Kubernetes objects that carry them (may be none). */
+  addRuleGroups(scope: Construct, id: string, groups: readonly AlertRuleGroup[]): ValidatableObject[];
+}
+
 /** A Kubernetes ServiceAccount that should act as a cloud identity. */
 export interface WorkloadIdentitySpec {
   readonly namespace: string;
@@ -92,6 +120,11 @@ export interface KubernetesClusterCapability {
    * GKE Workload Identity, Azure workload identity.
    */
   addWorkloadIdentity(scope: Construct, id: string, spec: WorkloadIdentitySpec): WorkloadIdentityCapability;
+  /**
+   * The cloud's managed Prometheus for this cluster (Amazon Managed Service for Prometheus with an agentless
+   * scraper, Google Cloud Managed Service for Prometheus, Azure Monitor managed Prometheus), created on first use.
+   */
+  managedPrometheus(scope: Construct): ManagedPrometheusCapability;
 }
 
 /**

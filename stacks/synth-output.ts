@@ -4,12 +4,14 @@
  */
 export const SYNTH_OUTPUT = Symbol.for('mlstack.synthOutput');
 
-/** A folder to copy into the synth output. */
+/** A folder to copy, or a file to write, into the synth output. */
 export interface SynthOutputFolder {
   /** Path relative to the output folder, e.g. `models/<stack>/<service>`. */
   readonly path: string;
   /** The folder to copy. */
-  readonly sourceDir: string;
+  readonly sourceDir?: string;
+  /** The content of a file to write at `path`. */
+  readonly content?: string;
 }
 
 /** The folders `construct` contributes, if it contributes any. */

@@ -109,6 +109,8 @@ function runtimeArgs(spec: ServingWorkloadSpec, repository: string): { command?:
         `--http-port=${SERVING_PORTS.http}`,
         `--grpc-port=${SERVING_PORTS.grpc}`,
         `--metrics-port=${SERVING_PORTS.metrics}`,
+        // Latency summaries (nv_inference_request_summary_us with quantiles) for p99 alerts and dashboards.
+        '--metrics-config=summary_latencies=true',
       ],
     };
   }

@@ -5,6 +5,7 @@ import {
   CfnCondition,
   CfnOutput,
   Duration,
+  Lazy,
   Size,
   Stack,
   type StackProps,
@@ -12,9 +13,10 @@ import {
   Token,
   Validations,
 } from 'aws-cdk-lib';
+import * as aps from 'aws-cdk-lib/aws-aps';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { CfnPodIdentityAssociation } from 'aws-cdk-lib/aws-eks';
+import { CfnAccessEntry, CfnPodIdentityAssociation } from 'aws-cdk-lib/aws-eks';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -23,14 +25,20 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import type { Construct, IConstruct } from 'constructs';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { stringify } from 'yaml';
 import type { KubernetesManifest } from '../../src/k8s/manifest';
+import { renderRulesFile } from '../../src/monitoring/alerts';
 import { type KubernetesClusterSpec, type NodePoolSpec, TaintEffect } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import {
   type IMlStack,
   type KubernetesClusterCapability,
+  type ManagedPrometheusCapability,
   MlStack,
   type ObjectStoreCapability,
+  type ScrapeTarget,
   type ObjectStoreSpec,
   type WorkloadIdentityCapability,
   type WorkloadIdentitySpec,
@@ -138,6 +146,7 @@ export class AwsMlStack extends Stack implements IMlStack {
         },
       },
     });
+    let managed: ManagedPrometheusCapability | undefined;
     const secretsKey = new kms.Key(scope, 'SecretsKey', {
       description: `Envelope encryption of Kubernetes secrets of EKS cluster ${spec.name}`,
       enableKeyRotation: true,
@@ -196,6 +205,71 @@ export class AwsMlStack extends Stack implements IMlStack {
       addObjectStore: (storeScope, storeId, storeSpec) => this.addObjectStore(storeScope, storeId, storeSpec),
       addWorkloadIdentity: (idScope, idId, idSpec) =>
         this.addWorkloadIdentity(idScope, idId, cluster, idSpec),
+      managedPrometheus: (monitoringScope) => {
+        managed ??= this.managedPrometheus(monitoringScope, cluster, vpc);
+        return managed;
+      },
+    };
+  }
+
+  /**
+   * Amazon Managed Service for Prometheus: a workspace, an agentless AWS managed scraper that collects the
+   * cluster's targets from inside its VPC (with an EKS access entry and the Kubernetes RBAC it needs), and a rule
+   * groups namespace per alert group.
+   * @see https://docs.aws.amazon.com/prometheus/latest/userguide/AMP-collector-how-to.html
+   */
+  private managedPrometheus(
+    scope: Construct,
+    cluster: eks.Cluster,
+    vpc: ec2.Vpc,
+  ): ManagedPrometheusCapability {
+    const workspace = new aps.CfnWorkspace(scope, 'PrometheusWorkspace', {
+      alias: `${scope.node.path.replace(/\//g, '-')}-prometheus`.slice(0, 100),
+    });
+    const targets: ScrapeTarget[] = [];
+    const scraper = new aps.CfnScraper(scope, 'PrometheusScraper', {
+      alias: scope.node.path.replace(/\//g, '-').slice(0, 100),
+      source: {
+        eksConfiguration: {
+          clusterArn: cluster.clusterArn,
+          subnetIds: vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+          securityGroupIds: [cluster.clusterSecurityGroupId],
+        },
+      },
+      destination: { ampConfiguration: { workspaceArn: workspace.attrArn } },
+      scrapeConfiguration: {
+        configurationBlob: Lazy.string({
+          produce: () => Buffer.from(scrapeConfiguration(targets)).toString('base64'),
+        }),
+      },
+    });
+    // The scraper authenticates as its service-linked role, mapped to the Kubernetes user the RBAC below binds.
+    new CfnAccessEntry(scope, 'PrometheusScraperAccess', {
+      clusterName: cluster.clusterName,
+      principalArn: scraper.attrRoleArn,
+      username: SCRAPER_USER,
+    });
+    new CfnOutput(scope, 'PrometheusRemoteWriteUrl', {
+      value: `${workspace.attrPrometheusEndpoint}api/v1/remote_write`,
+    });
+    new CfnOutput(scope, 'PrometheusQueryUrl', { value: `${workspace.attrPrometheusEndpoint}api/v1/query` });
+    let rbacEmitted = false;
+    return {
+      description: 'Amazon Managed Service for Prometheus',
+      addScrapeTarget: (_scope, _id, t) => {
+        targets.push(t);
+        if (rbacEmitted) return [];
+        rbacEmitted = true;
+        return scraperRbac();
+      },
+      addRuleGroups: (groupScope, id, groups) => {
+        new aps.CfnRuleGroupsNamespace(groupScope, id, {
+          workspace: workspace.attrArn,
+          name: `${groupScope.node.path.replace(/\//g, '-')}-${id}`.slice(0, 64),
+          data: renderRulesFile(groups),
+        });
+        return [];
+      },
     };
   }
 
@@ -357,6 +431,62 @@ export class AwsMlStack extends Stack implements IMlStack {
     (nodegroup.node.defaultChild as eks.CfnNodegroup).instanceTypes = [pool.instanceType];
     return nodegroup;
   }
+}
+
+const SCRAPER_USER = 'aps-collector-user';
+
+/**
+ * The Prometheus configuration of the managed scraper: one job per target, each finding the Service's endpoints
+ * by namespace, labels and port name.
+ */
+function scrapeConfiguration(targets: readonly ScrapeTarget[]): string {
+  return stringify(
+    {
+      global: { scrape_interval: targets[0]?.interval ?? '30s' },
+      scrape_configs: targets.map((t) => ({
+        job_name: t.job,
+        scrape_interval: t.interval,
+        honor_labels: t.honorLabels,
+        kubernetes_sd_configs: [{ role: 'endpoints', namespaces: { names: [t.namespace] } }],
+        relabel_configs: [
+          ...Object.entries(t.selector).map(([k, v]) => ({
+            source_labels: [`__meta_kubernetes_service_label_${k.replace(/[^a-zA-Z0-9_]/g, '_')}`],
+            regex: v,
+            action: 'keep',
+          })),
+          { source_labels: ['__meta_kubernetes_endpoint_port_name'], regex: t.port, action: 'keep' },
+          { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
+          { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
+          { source_labels: ['__meta_kubernetes_pod_node_name'], target_label: 'node' },
+        ],
+      })),
+    },
+    { lineWidth: 0 },
+  );
+}
+
+/** What the managed scraper may read in the cluster (AWS's documented ClusterRole for the scraper user). */
+function scraperRbac(): (ClusterRole | ClusterRoleBinding)[] {
+  const labels = { 'app.kubernetes.io/managed-by': 'mlstack' };
+  return [
+    new ClusterRole({
+      metadata: { name: 'aps-collector-role', labels },
+      rules: [
+        {
+          apiGroups: [''],
+          resources: ['nodes', 'nodes/proxy', 'nodes/metrics', 'services', 'endpoints', 'pods', 'configmaps'],
+          verbs: ['get', 'list', 'watch'],
+        },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+        { nonResourceURLs: ['/metrics'], verbs: ['get'] },
+      ],
+    }),
+    new ClusterRoleBinding({
+      metadata: { name: 'aps-collector-user-role-binding', labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'aps-collector-role' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: SCRAPER_USER }],
+    }),
+  ];
 }
 
 /** The folder of the mlstack package (where package.json names it), if this code runs from one. */

@@ -3,6 +3,12 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { FederatedIdentityCredential } from '@cdktf/provider-azurerm/lib/federated-identity-credential';
 import { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
+import { MonitorAlertPrometheusRuleGroup } from '@cdktf/provider-azurerm/lib/monitor-alert-prometheus-rule-group';
+import { MonitorDataCollectionEndpoint } from '@cdktf/provider-azurerm/lib/monitor-data-collection-endpoint';
+import { MonitorDataCollectionRule } from '@cdktf/provider-azurerm/lib/monitor-data-collection-rule';
+import { MonitorDataCollectionRuleAssociation } from '@cdktf/provider-azurerm/lib/monitor-data-collection-rule-association';
+import { MonitorWorkspace } from '@cdktf/provider-azurerm/lib/monitor-workspace';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { KubernetesClusterNodePool } from '@cdktf/provider-azurerm/lib/kubernetes-cluster-node-pool';
 import { LogAnalyticsWorkspace } from '@cdktf/provider-azurerm/lib/log-analytics-workspace';
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
@@ -16,11 +22,13 @@ import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-
 import { VirtualNetwork } from '@cdktf/provider-azurerm/lib/virtual-network';
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct, IConstruct } from 'constructs';
+import type { KubernetesManifest, ValidatableObject } from '../../src/k8s/manifest';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import {
   type IMlStack,
   type KubernetesClusterCapability,
+  type ManagedPrometheusCapability,
   MlStack,
   type ObjectStoreCapability,
   type ObjectStoreSpec,
@@ -50,6 +58,28 @@ export interface AzureMlStackProps {
    * @default - a local backend at `terraform.<stack>.tfstate`, relative to the stack's folder
    */
   readonly backend?: TerraformBackendFactory;
+}
+
+/** Azure Monitor alert severities: 0 critical … 4 verbose. */
+const AZURE_SEVERITY = { critical: 0, warning: 2, info: 3 } as const;
+
+/** A Prometheus `for` duration (`10m`, `0m`) as Azure's ISO 8601 duration (`PT10M`); Azure's minimum is PT1M. */
+function isoMinutes(d: string): string {
+  const m = /^(\d+)m$/.exec(d);
+  if (!m) throw new Error(`alert duration '${d}' is not whole minutes`);
+  return `PT${Math.max(1, Number(m[1]))}M`;
+}
+
+/** A prometheus-operator ServiceMonitor, moved to the Azure Monitor metrics add-on's API group. */
+function azureMonitorServiceMonitor(monitor: ServiceMonitor): ValidatableObject {
+  const json = monitor.toJSON() as KubernetesManifest;
+  return {
+    ...json,
+    apiVersion: 'azmonitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    validate: () => monitor.validate(),
+    toJSON: () => ({ ...json, apiVersion: 'azmonitoring.coreos.com/v1' }),
+  };
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -194,6 +224,7 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
 
     const addPool = (poolScope: Construct, pool: NodePoolSpec) =>
       this.addNodePool(poolScope, cluster, subnet, tags, pool);
+    let managed: ManagedPrometheusCapability | undefined;
     for (const pool of spec.pools) if (pool.role !== 'system') addPool(scope, pool);
 
     new TerraformOutput(scope, 'ClusterName', { value: cluster.name });
@@ -211,6 +242,119 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
         this.addObjectStore(storeScope, storeId, storeSpec, rg, tags),
       addWorkloadIdentity: (idScope, idId, idSpec) =>
         this.addWorkloadIdentity(idScope, idId, idSpec, rg, cluster, tags),
+      managedPrometheus: (monitoringScope) => {
+        managed ??= this.managedPrometheus(monitoringScope, name, rg, cluster, tags);
+        return managed;
+      },
+    };
+  }
+
+  /**
+   * Azure Monitor managed Prometheus: an Azure Monitor workspace, the data collection endpoint, rule and
+   * association that send the cluster's metrics to it, the AKS metrics add-on (`monitor_metrics`), a
+   * `azmonitoring.coreos.com/v1` ServiceMonitor per target (read by the add-on) and a Prometheus rule group per
+   * alert group, evaluated by Azure.
+   * @see https://learn.microsoft.com/azure/azure-monitor/containers/kubernetes-monitoring-enable
+   */
+  private managedPrometheus(
+    scope: Construct,
+    name: string,
+    rg: ResourceGroup,
+    cluster: KubernetesCluster,
+    tags: Record<string, string>,
+  ): ManagedPrometheusCapability {
+    const workspace = new MonitorWorkspace(scope, 'PrometheusWorkspace', {
+      name: `${name}-prometheus`,
+      resourceGroupName: rg.name,
+      location: this.location,
+      tags,
+    });
+    const endpoint = new MonitorDataCollectionEndpoint(scope, 'PrometheusEndpoint', {
+      name: `MSProm-${this.location}-${name}`.slice(0, 44),
+      resourceGroupName: rg.name,
+      location: this.location,
+      kind: 'Linux',
+      tags,
+    });
+    const rule = new MonitorDataCollectionRule(scope, 'PrometheusCollection', {
+      name: `MSProm-${this.location}-${name}`.slice(0, 64),
+      resourceGroupName: rg.name,
+      location: this.location,
+      kind: 'Linux',
+      dataCollectionEndpointId: endpoint.id,
+      destinations: { monitorAccount: [{ monitorAccountId: workspace.id, name: 'MonitoringAccount1' }] },
+      dataFlow: [{ streams: ['Microsoft-PrometheusMetrics'], destinations: ['MonitoringAccount1'] }],
+      dataSources: {
+        prometheusForwarder: [{ name: 'PrometheusDataSource', streams: ['Microsoft-PrometheusMetrics'] }],
+      },
+      tags,
+    });
+    new MonitorDataCollectionRuleAssociation(scope, 'PrometheusCollectionAssociation', {
+      name: `MSProm-${name}`,
+      targetResourceId: cluster.id,
+      dataCollectionRuleId: rule.id,
+    });
+    cluster.putMonitorMetrics({});
+    new TerraformOutput(scope, 'PrometheusQueryEndpoint', { value: workspace.queryEndpoint });
+    return {
+      description: 'Azure Monitor managed Prometheus',
+      addScrapeTarget: (_scope, _id, t) => {
+        // The add-on reads the prometheus-operator schema under its own API group.
+        const monitor = new ServiceMonitor({
+          metadata: {
+            name: `${t.job}-ama`,
+            namespace: t.namespace,
+            labels: { 'app.kubernetes.io/managed-by': 'mlstack' },
+          },
+          spec: {
+            selector: { matchLabels: { ...t.selector } },
+            namespaceSelector: { matchNames: [t.namespace] },
+            endpoints: [
+              {
+                port: t.port,
+                path: '/metrics',
+                interval: t.interval,
+                honorLabels: t.honorLabels,
+                relabelings: [
+                  { targetLabel: 'job', replacement: t.job, action: 'replace' },
+                  {
+                    sourceLabels: ['__meta_kubernetes_pod_node_name'],
+                    targetLabel: 'node',
+                    action: 'replace',
+                  },
+                ],
+              },
+            ],
+          },
+        });
+        monitor.validate();
+        return [azureMonitorServiceMonitor(monitor)];
+      },
+      addRuleGroups: (groupScope, id, groups) => {
+        groups.forEach((g, i) => {
+          new MonitorAlertPrometheusRuleGroup(groupScope, `${id}-${i}`, {
+            name: g.name,
+            resourceGroupName: rg.name,
+            location: this.location,
+            clusterName: cluster.name,
+            ruleGroupEnabled: true,
+            interval: 'PT1M',
+            scopes: [workspace.id, cluster.id],
+            rule: g.rules.map((r) => ({
+              alert: r.alert,
+              expression: r.expr,
+              for: isoMinutes(r.for),
+              severity: AZURE_SEVERITY[r.labels.severity],
+              enabled: true,
+              labels: { ...r.labels },
+              annotations: { ...r.annotations },
+              alertResolution: { autoResolved: true, timeToResolve: 'PT10M' },
+            })),
+            tags,
+          });
+        });
+        return [];
+      },
     };
   }
 

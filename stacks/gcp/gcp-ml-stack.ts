@@ -29,12 +29,14 @@ import type { Cloud } from '../../src/spec/gpu';
 import {
   type IMlStack,
   type KubernetesClusterCapability,
+  type ManagedPrometheusCapability,
   MlStack,
   type ObjectStoreCapability,
   type ObjectStoreSpec,
   type WorkloadIdentityCapability,
   type WorkloadIdentitySpec,
 } from '../ml-stack';
+import { ClusterRules, PodMonitoring } from '../../src/k8s/gmp';
 import { physicalName, shortHash } from '../private/naming';
 import { STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
 import {
@@ -234,6 +236,7 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
 
     const addPool = (poolScope: Construct, pool: NodePoolSpec) =>
       this.addNodePool(poolScope, cluster, nodeSa, spec, pool);
+    let managed: ManagedPrometheusCapability | undefined;
     for (const pool of spec.pools) addPool(scope, pool);
 
     new TerraformOutput(scope, 'ClusterName', { value: cluster.name });
@@ -252,6 +255,49 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
       addObjectStore: (storeScope, storeId, storeSpec) =>
         this.addObjectStore(storeScope, storeId, storeSpec, labels),
       addWorkloadIdentity: (idScope, idId, idSpec) => this.addWorkloadIdentity(idScope, idId, idSpec),
+      managedPrometheus: () => {
+        managed ??= this.managedPrometheus(cluster);
+        return managed;
+      },
+    };
+  }
+
+  /**
+   * Google Cloud Managed Service for Prometheus: managed collection on the cluster (`monitoring_config`), a
+   * PodMonitoring per target (its name is the `job` label) and Rules objects for managed rule evaluation.
+   */
+  private managedPrometheus(cluster: ContainerCluster): ManagedPrometheusCapability {
+    cluster.putMonitoringConfig({
+      enableComponents: ['SYSTEM_COMPONENTS'],
+      managedPrometheus: { enabled: true },
+    });
+    return {
+      description: 'Google Cloud Managed Service for Prometheus',
+      addScrapeTarget: (_scope, _id, t) => [
+        new PodMonitoring(
+          { name: t.job, namespace: t.namespace, labels: { 'app.kubernetes.io/managed-by': 'mlstack' } },
+          {
+            selector: { matchLabels: { ...t.selector } },
+            endpoints: [{ port: t.podPort, path: '/metrics', interval: t.interval }],
+          },
+        ),
+      ],
+      addRuleGroups: (_scope, _id, groups) => [
+        new ClusterRules(
+          { name: groups[0]?.name ?? 'mlstack-rules', labels: { 'app.kubernetes.io/managed-by': 'mlstack' } },
+          {
+            groups: groups.map((g) => ({
+              name: g.name,
+              interval: g.interval ?? '30s',
+              rules: g.rules.map((r) => ({
+                ...r,
+                labels: { ...r.labels },
+                annotations: { ...r.annotations },
+              })),
+            })),
+          },
+        ),
+      ],
     };
   }
 

@@ -1,11 +1,38 @@
 // Finds the kubernetes-models class for an apiVersion and kind, to validate objects read back from YAML.
 import * as models from 'kubernetes-models';
 import * as gateway from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
+import { ClusterRules, PodMonitoring } from '../../src/k8s/gmp';
 import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
 interface ModelClass {
   new (data: object): { validate(): void };
 }
+
+type GmpData = { metadata: ConstructorParameters<typeof PodMonitoring>[0]; spec: never };
+const gmpModel = (C: typeof PodMonitoring | typeof ClusterRules): ModelClass =>
+  class {
+    private readonly obj: { validate(): void };
+    constructor(data: object) {
+      const d = data as GmpData;
+      this.obj = new C(d.metadata, d.spec);
+    }
+    validate() {
+      this.obj.validate();
+    }
+  };
+const azureServiceMonitor: ModelClass = class {
+  private readonly obj: { validate(): void };
+  constructor(data: object) {
+    this.obj = new monitoring.ServiceMonitor({
+      ...(data as object),
+      apiVersion: 'monitoring.coreos.com/v1',
+    } as ConstructorParameters<typeof monitoring.ServiceMonitor>[0]);
+  }
+  validate() {
+    this.obj.validate();
+  }
+};
+const GMP = { PodMonitoring: gmpModel(PodMonitoring), ClusterRules: gmpModel(ClusterRules) };
 
 const GROUP_EXPORTS = models as unknown as Record<string, Record<string, Record<string, ModelClass>>>;
 
@@ -13,7 +40,10 @@ const GROUP_EXPORTS = models as unknown as Record<string, Record<string, Record<
 export function modelFor(apiVersion: string, kind: string): ModelClass {
   const crds: Record<string, unknown> = {
     'monitoring.coreos.com/v1': monitoring,
+    // The Azure Monitor metrics add-on reads the prometheus-operator schema under its own group.
+    'azmonitoring.coreos.com/v1': { ServiceMonitor: azureServiceMonitor },
     'gateway.networking.k8s.io/v1': gateway,
+    'monitoring.googleapis.com/v1': GMP,
   };
   if (crds[apiVersion]) {
     const crd = (crds[apiVersion] as Record<string, ModelClass>)[kind];

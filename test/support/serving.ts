@@ -35,8 +35,9 @@ export function classifierService(
   stack: IMlStack,
   overrides: Partial<TritonServiceProps> = {},
   cluster: GpuCluster = servingCluster(stack),
+  id = 'Classifier',
 ): TritonService {
-  return new TritonService(stack, 'Classifier', {
+  return new TritonService(stack, id, {
     cluster,
     models: [ServingModel.fromOnnxFile(fixtureModel('mlp'), { name: 'classifier', maxBatchSize: 16 })],
     gpu: { type: inferenceGpu(stack) },

@@ -1,0 +1,350 @@
+import * as path from 'node:path';
+import { Construct } from 'constructs';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
+import {
+  type AlertRuleGroup,
+  type GpuAlertThresholds,
+  gpuAlertRules,
+  type InferenceAlertThresholds,
+  inferenceAlertRules,
+  prometheusRule,
+  resolveGpuThresholds,
+  resolveInferenceThresholds,
+} from '../src/monitoring/alerts';
+import {
+  type GrafanaDashboard,
+  gpuFleetDashboard,
+  gpuNodeDashboard,
+  inferenceDashboard,
+} from '../src/monitoring/dashboards';
+import { DCGM_EXPORTER_PORT, dcgmExporterManifests, renderCounters } from '../src/monitoring/dcgm';
+import { Validator } from '../src/spec/errors';
+import { type ManagedPrometheusCapability, MlStack, type ScrapeTarget } from '../stacks/ml-stack';
+import { SYNTH_OUTPUT, type SynthOutputFolder } from '../stacks/synth-output';
+import { GpuCluster, type ServingWorkloadInfo } from './gpu-cluster';
+
+/** Where metrics are stored and alerts evaluated. */
+export enum PrometheusBackend {
+  /**
+   * The cloud's managed Prometheus: Amazon Managed Service for Prometheus with an agentless scraper (AWS), Google
+   * Cloud Managed Service for Prometheus (GCP), Azure Monitor managed Prometheus (Azure). Nothing to install.
+   */
+  MANAGED = 'managed',
+  /** A Prometheus you run (kube-prometheus-stack): ServiceMonitor and PrometheusRule objects. */
+  IN_CLUSTER = 'in-cluster',
+}
+
+/** Which dcgm-exporter collects the metrics. */
+export class DcgmExporterSource {
+  /** mlstack deploys dcgm-exporter as a DaemonSet on the GPU nodes (run the GPU operator with its exporter off). */
+  public static deploy(): DcgmExporterSource {
+    return new DcgmExporterSource('deploy', undefined);
+  }
+
+  /**
+   * The NVIDIA GPU operator's exporter: mlstack deploys none and collects the operator's `nvidia-dcgm-exporter`
+   * Service. Set the operator's `dcgmExporter.config.name` to the counters ConfigMap mlstack writes there, so that
+   * it collects the fields the alerts and dashboards use.
+   */
+  public static gpuOperator(options: { readonly namespace?: string } = {}): DcgmExporterSource {
+    return new DcgmExporterSource('gpu-operator', options.namespace ?? 'gpu-operator');
+  }
+
+  private constructor(
+    /** `deploy` or `gpu-operator`. */
+    public readonly kind: 'deploy' | 'gpu-operator',
+    /** The operator's namespace. */
+    public readonly namespace: string | undefined,
+  ) {}
+}
+
+/** Props of {@link DcgmMonitoring}. */
+export interface DcgmMonitoringProps {
+  /** The cluster whose GPUs to watch. */
+  readonly cluster: GpuCluster;
+  /**
+   * Where metrics go and alerts run.
+   * @default PrometheusBackend.MANAGED
+   */
+  readonly prometheus?: PrometheusBackend;
+  /**
+   * The exporter.
+   * @default DcgmExporterSource.deploy()
+   */
+  readonly exporter?: DcgmExporterSource;
+  /**
+   * Namespace of the exporter, its ServiceMonitor and the GPU rules.
+   * @default gpu-monitoring
+   */
+  readonly namespace?: string;
+  /**
+   * Scrape interval (Prometheus duration).
+   * @default 30s
+   */
+  readonly scrapeInterval?: string;
+  /**
+   * GPU alert thresholds.
+   * @default - see docs/dcgm.md: exporter down 10m, 80 °C for 5m, framebuffer 90% for 10m, 10 single-bit ECC errors an hour, idle below 10% for 30m, throttled 10% of the time for 15m
+   */
+  readonly thresholds?: GpuAlertThresholds;
+  /**
+   * Alert thresholds of the TritonServices on the cluster.
+   * @default - p99 above 500 ms or more than 5% failed requests, for 10m
+   */
+  readonly inferenceThresholds?: InferenceAlertThresholds;
+  /**
+   * Namespace of the Grafana dashboard ConfigMaps (labelled `grafana_dashboard: "1"` for Grafana's sidecar).
+   * @default - the monitoring namespace
+   */
+  readonly dashboardNamespace?: string;
+  /**
+   * Base URL of the runbook that alerts link to; each alert appends `#<alert name, lowercased>`.
+   * @default https://github.com/mlstack/mlstack/blob/main/docs/dcgm.md
+   */
+  readonly runbookBaseUrl?: string;
+}
+
+const DURATION = /^\d+(s|m)$/;
+const EXPORTER_NAME = 'dcgm-exporter';
+const OPERATOR_EXPORTER = 'nvidia-dcgm-exporter';
+
+/**
+ * GPU telemetry, alerts and dashboards for a {@link GpuCluster}: dcgm-exporter on the GPU nodes (or the GPU
+ * operator's), its collection by the cloud's managed Prometheus or your own, GPU alerts with runbooks, latency
+ * and failure alerts for every TritonService on the cluster, and three Grafana dashboards.
+ *
+ * @example
+ * new DcgmMonitoring(stack, 'GpuMonitoring', { cluster });
+ */
+export class DcgmMonitoring extends Construct {
+  /** The scrape job of the exporter (the `job` label alerts select on). */
+  public readonly exporterJob: string;
+  /** The namespace of the exporter and the GPU rules. */
+  public readonly namespace: string;
+  /** The alert groups: GPU first, then one per serving workload. */
+  public readonly ruleGroups: AlertRuleGroup[] = [];
+  /** The dashboards. */
+  public readonly dashboards: readonly GrafanaDashboard[];
+  /** The counters CSV the exporter is given. */
+  public readonly counters: string;
+  /** Every Kubernetes object this construct added. */
+  public readonly manifests: KubernetesManifest[] = [];
+  /** The managed backend, when `prometheus` is MANAGED. */
+  public readonly managed?: ManagedPrometheusCapability;
+
+  constructor(scope: Construct, id: string, props: DcgmMonitoringProps) {
+    super(scope, id);
+    const where = `DcgmMonitoring '${this.node.path}'`;
+    const v: Validator = new Validator(where);
+    if (!GpuCluster.isGpuCluster(props?.cluster)) {
+      v.fail('cluster', props?.cluster, 'is not a GpuCluster', 'Pass the GpuCluster whose GPUs to monitor.');
+    }
+    const cluster = props.cluster;
+    const stack = MlStack.of(this);
+    if (MlStack.of(cluster) !== stack) {
+      v.fail(
+        'cluster',
+        cluster.node.path,
+        'is in another stack',
+        'Create DcgmMonitoring in the stack of its GpuCluster.',
+      );
+    }
+    const backend = props.prometheus ?? PrometheusBackend.MANAGED;
+    if (!Object.values(PrometheusBackend).includes(backend)) {
+      v.fail(
+        'prometheus',
+        backend,
+        'is not a PrometheusBackend',
+        'Use PrometheusBackend.MANAGED or PrometheusBackend.IN_CLUSTER.',
+      );
+    }
+    const exporter = props.exporter ?? DcgmExporterSource.deploy();
+    if (!(exporter instanceof DcgmExporterSource)) {
+      v.fail(
+        'exporter',
+        exporter,
+        'is not a DcgmExporterSource',
+        'Use DcgmExporterSource.deploy() or DcgmExporterSource.gpuOperator().',
+      );
+    }
+    this.namespace = props.namespace ?? 'gpu-monitoring';
+    v.dnsLabel('namespace', this.namespace);
+    if (exporter.namespace !== undefined) v.dnsLabel('exporter.namespace', exporter.namespace);
+    const dashboardNamespace = props.dashboardNamespace ?? this.namespace;
+    v.dnsLabel('dashboardNamespace', dashboardNamespace);
+    const interval = props.scrapeInterval ?? '30s';
+    if (
+      !DURATION.test(interval) ||
+      parseInt(interval, 10) < 1 ||
+      (interval.endsWith('m') && parseInt(interval, 10) > 10)
+    ) {
+      v.fail(
+        'scrapeInterval',
+        interval,
+        'is not a scrape interval',
+        "Use seconds or minutes up to 10m, e.g. '15s' or '1m'.",
+      );
+    }
+    const runbookBase = props.runbookBaseUrl ?? 'https://github.com/mlstack/mlstack/blob/main/docs/dcgm.md';
+    if (!/^https?:\/\/\S+$/.test(runbookBase) || runbookBase.includes('#')) {
+      v.fail(
+        'runbookBaseUrl',
+        runbookBase,
+        'is not an http(s) URL without a fragment',
+        'Point it at your copy of docs/dcgm.md.',
+      );
+    }
+    const runbook = (alert: string) => `${runbookBase}#${alert.toLowerCase()}`;
+    const thresholds = resolveGpuThresholds(where, props.thresholds);
+    const inferenceThresholds = resolveInferenceThresholds(where, props.inferenceThresholds);
+
+    const gpuPools = cluster.gpuPools;
+    if (gpuPools.length === 0) {
+      v.fail('cluster', cluster.node.path, 'has no GPU pool', 'Add a GPU pool to the cluster first.');
+    }
+
+    const deploy = exporter.kind === 'deploy';
+    this.exporterJob = deploy ? EXPORTER_NAME : OPERATOR_EXPORTER;
+    const exporterNamespace = deploy ? this.namespace : exporter.namespace!;
+    this.counters = renderCounters();
+    const add = (groupId: string, objects: ValidatableObject[]) => {
+      if (objects.length) this.manifests.push(...cluster.addManifest(`${id}-${groupId}`, ...objects));
+    };
+
+    if (deploy) {
+      add(
+        'Exporter',
+        dcgmExporterManifests({
+          namespace: this.namespace,
+          name: EXPORTER_NAME,
+          cloud: stack.cloud,
+          gpuTaints: uniqueTaints(gpuPools.flatMap((p) => p.taints)),
+          scrapeInterval: interval,
+          serviceMonitor: backend === PrometheusBackend.IN_CLUSTER,
+        }),
+      );
+    } else {
+      // The operator's exporter reads its counters from a ConfigMap named in the ClusterPolicy.
+      add('Counters', [
+        new ConfigMap({
+          metadata: {
+            name: 'mlstack-dcgm-counters',
+            namespace: exporterNamespace,
+            labels: { 'app.kubernetes.io/managed-by': 'mlstack' },
+          },
+          data: { 'dcgm-metrics.csv': this.counters },
+        }),
+      ]);
+    }
+
+    const gpuGroup = gpuAlertRules(this.exporterJob, thresholds, runbook);
+    this.ruleGroups.push(gpuGroup);
+    const exporterTarget: ScrapeTarget = {
+      job: this.exporterJob,
+      namespace: exporterNamespace,
+      selector: deploy
+        ? { 'app.kubernetes.io/name': EXPORTER_NAME, 'app.kubernetes.io/managed-by': 'mlstack' }
+        : { app: OPERATOR_EXPORTER },
+      port: deploy ? 'metrics' : 'gpu-metrics',
+      podPort: DCGM_EXPORTER_PORT,
+      interval,
+      honorLabels: true,
+    };
+    if (backend === PrometheusBackend.MANAGED) {
+      this.managed = cluster.managedPrometheus(cluster);
+      add('Collection', this.managed.addScrapeTarget(this, 'ExporterScrape', exporterTarget));
+      add('GpuRules', this.managed.addRuleGroups(this, 'GpuRules', [{ ...gpuGroup, interval }]));
+    } else {
+      if (!deploy) {
+        add('OperatorMonitor', [operatorServiceMonitor(exporterNamespace, interval)]);
+      }
+      add('GpuRules', [prometheusRule('mlstack-gpu-alerts', this.namespace, [gpuGroup])]);
+    }
+
+    // Inference alerts for every TritonService on the cluster, before or after this construct.
+    cluster.onServingWorkload((w: ServingWorkloadInfo) => {
+      const group = inferenceAlertRules(w, inferenceThresholds, runbook);
+      this.ruleGroups.push(group);
+      if (this.managed) {
+        add(`Serving-${w.name}`, [
+          ...this.managed.addScrapeTarget(this, `Scrape-${w.name}`, {
+            job: w.name,
+            namespace: w.namespace,
+            selector: w.selector,
+            port: 'metrics',
+            podPort: w.podMetricsPort,
+            interval,
+            honorLabels: false,
+          }),
+          ...this.managed.addRuleGroups(this, `Rules-${w.name}`, [{ ...group, interval }]),
+        ]);
+      } else {
+        add(`Serving-${w.name}`, [prometheusRule(`mlstack-inference-${w.name}`, w.namespace, [group])]);
+      }
+    });
+
+    this.dashboards = [
+      gpuFleetDashboard(this.exporterJob, thresholds.idleUtilizationPercent),
+      gpuNodeDashboard(this.exporterJob),
+      inferenceDashboard(),
+    ];
+    add(
+      'Dashboards',
+      this.dashboards.map(
+        (d) =>
+          new ConfigMap({
+            metadata: {
+              name: `${d.uid}-dashboard`,
+              namespace: dashboardNamespace,
+              labels: { grafana_dashboard: '1', 'app.kubernetes.io/managed-by': 'mlstack' },
+            },
+            data: { [`${d.uid}.json`]: `${JSON.stringify(d, null, 2)}\n` },
+          }),
+      ),
+    );
+    Object.defineProperty(this, SYNTH_OUTPUT, {
+      value: (): SynthOutputFolder[] =>
+        this.dashboards.map((d) => ({
+          path: path.join('dashboards', stack.stackName, cluster.spec.name, `${d.uid}.json`),
+          content: `${JSON.stringify(d, null, 2)}\n`,
+        })),
+    });
+  }
+}
+
+function uniqueTaints<T extends { key: string; effect: string }>(taints: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return taints.filter((t) => {
+    const k = `${t.key}\u0000${t.effect}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function operatorServiceMonitor(namespace: string, interval: string): ValidatableObject {
+  return new ServiceMonitor({
+    metadata: {
+      name: 'mlstack-nvidia-dcgm-exporter',
+      namespace,
+      labels: { 'app.kubernetes.io/managed-by': 'mlstack' },
+    },
+    spec: {
+      selector: { matchLabels: { app: OPERATOR_EXPORTER } },
+      namespaceSelector: { matchNames: [namespace] },
+      endpoints: [
+        {
+          port: 'gpu-metrics',
+          interval,
+          honorLabels: true,
+          relabelings: [
+            { targetLabel: 'job', replacement: OPERATOR_EXPORTER, action: 'replace' },
+            { sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node', action: 'replace' },
+          ],
+        },
+      ],
+    },
+  });
+}

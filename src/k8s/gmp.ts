@@ -1,0 +1,109 @@
+import type { KubernetesObjectMeta, ValidatableObject } from './manifest';
+
+/**
+ * Google Cloud Managed Service for Prometheus custom resources (`monitoring.googleapis.com/v1`): no maintained
+ * typed model exists on npm, so these classes check the fields GMP requires, following its CRD reference.
+ * @see https://github.com/GoogleCloudPlatform/prometheus-engine/blob/main/doc/api.md
+ */
+abstract class GmpObject<S> implements ValidatableObject {
+  public readonly apiVersion = 'monitoring.googleapis.com/v1';
+  public abstract readonly kind: string;
+  constructor(
+    public readonly metadata: KubernetesObjectMeta & { readonly name: string },
+    public readonly spec: S,
+  ) {}
+
+  public abstract validate(): void;
+
+  public toJSON(): object {
+    return { apiVersion: this.apiVersion, kind: this.kind, metadata: this.metadata, spec: this.spec };
+  }
+
+  protected check(ok: boolean, path: string, what: string): void {
+    if (!ok) {
+      const ref = this.metadata.namespace ? `${this.metadata.namespace}/${this.metadata.name}` : this.metadata.name;
+      throw new Error(`${this.kind} ${ref}: ${path} ${what}`);
+    }
+  }
+}
+
+const DURATION = /^(\d+(ms|s|m|h))+$/;
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Spec of a {@link PodMonitoring}. */
+export interface PodMonitoringSpec {
+  readonly selector: { readonly matchLabels: Readonly<Record<string, string>> };
+  readonly endpoints: readonly {
+    readonly port: string | number;
+    readonly path?: string;
+    readonly interval: string;
+  }[];
+}
+
+/** Pods of one namespace for managed collection to scrape; the series' `job` label is the object's name. */
+export class PodMonitoring extends GmpObject<PodMonitoringSpec> {
+  public readonly kind = 'PodMonitoring';
+
+  public validate(): void {
+    this.check(NAME.test(this.metadata.name), 'metadata.name', 'must be a DNS label');
+    this.check(!!this.metadata.namespace, 'metadata.namespace', 'is required');
+    this.check(
+      Object.keys(this.spec.selector?.matchLabels ?? {}).length > 0,
+      'spec.selector.matchLabels',
+      'must not be empty',
+    );
+    this.check((this.spec.endpoints ?? []).length > 0, 'spec.endpoints', 'must list at least one endpoint');
+    this.spec.endpoints.forEach((e, i) => {
+      this.check(e.port !== undefined && e.port !== '', `spec.endpoints[${i}].port`, 'is required');
+      this.check(
+        DURATION.test(e.interval),
+        `spec.endpoints[${i}].interval`,
+        `(${e.interval}) must be a duration such as 30s`,
+      );
+    });
+  }
+}
+
+/** Spec of a {@link ClusterRules} object. */
+export interface RulesSpec {
+  readonly groups: readonly {
+    readonly name: string;
+    readonly interval: string;
+    readonly rules: readonly {
+      readonly alert: string;
+      readonly expr: string;
+      readonly for?: string;
+      readonly labels?: Readonly<Record<string, string>>;
+      readonly annotations?: Readonly<Record<string, string>>;
+    }[];
+  }[];
+}
+
+/** Alerting rules that managed rule evaluation runs over the whole cluster's data (cluster-scoped). */
+export class ClusterRules extends GmpObject<RulesSpec> {
+  public readonly kind = 'ClusterRules';
+
+  public validate(): void {
+    this.check(
+      this.metadata.namespace === undefined,
+      'metadata.namespace',
+      'must be unset: ClusterRules is cluster-scoped',
+    );
+    this.check(NAME.test(this.metadata.name), 'metadata.name', 'must be a DNS label');
+    this.check((this.spec.groups ?? []).length > 0, 'spec.groups', 'must list at least one group');
+    this.spec.groups.forEach((g, i) => {
+      this.check(!!g.name, `spec.groups[${i}].name`, 'is required');
+      this.check(
+        DURATION.test(g.interval),
+        `spec.groups[${i}].interval`,
+        `(${g.interval}) must be a duration`,
+      );
+      this.check(g.rules.length > 0, `spec.groups[${i}].rules`, 'must not be empty');
+      g.rules.forEach((r, j) => {
+        this.check(!!r.alert && !!r.expr, `spec.groups[${i}].rules[${j}]`, 'needs alert and expr');
+        if (r.for !== undefined)
+          this.check(DURATION.test(r.for), `spec.groups[${i}].rules[${j}].for`, 'must be a duration');
+      });
+    });
+  }
+}
