@@ -26,7 +26,7 @@ const azureServiceMonitor: ModelClass = class {
     this.obj = new monitoring.ServiceMonitor({
       ...(data as object),
       apiVersion: 'monitoring.coreos.com/v1',
-    } as ConstructorParameters<typeof monitoring.ServiceMonitor>[0]);
+    } as unknown as ConstructorParameters<typeof monitoring.ServiceMonitor>[0]);
   }
   validate() {
     this.obj.validate();
