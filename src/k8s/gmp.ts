@@ -21,7 +21,9 @@ abstract class GmpObject<S> implements ValidatableObject {
 
   protected check(ok: boolean, path: string, what: string): void {
     if (!ok) {
-      const ref = this.metadata.namespace ? `${this.metadata.namespace}/${this.metadata.name}` : this.metadata.name;
+      const ref = this.metadata.namespace
+        ? `${this.metadata.namespace}/${this.metadata.name}`
+        : this.metadata.name;
       throw new Error(`${this.kind} ${ref}: ${path} ${what}`);
     }
   }
