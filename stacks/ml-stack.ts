@@ -26,6 +26,71 @@ export interface ObjectStoreSpec {
   readonly name?: string;
   /** Folders uploaded at deploy (`cdk deploy` / `terraform apply`). */
   readonly contents: readonly ObjectStoreContents[];
+  /**
+   * Lifecycle rules beyond the default expiry of old versions after 30 days.
+   * @default - old versions expire after 30 days, nothing else
+   */
+  readonly lifecycle?: ObjectLifecycle;
+  /**
+   * Keep the store when the stack is deleted, and refuse a plan that would destroy it (Terraform `prevent_destroy`).
+   * @default false: a store of files the stack uploads is recreated by the next deploy
+   */
+  readonly retain?: boolean;
+}
+
+/** Lifecycle rules of an object store. */
+export interface ObjectLifecycle {
+  /**
+   * Days after which a replaced or deleted object's old version is deleted.
+   * @default 30
+   */
+  readonly noncurrentVersionDays?: number;
+  /**
+   * Days after which objects move to the cloud's infrequent-access class (S3 Standard-IA, GCS Nearline, Blob Cool).
+   * @default - never
+   */
+  readonly infrequentAccessAfterDays?: number;
+}
+
+/** A managed PostgreSQL database in the cluster's private network. */
+export interface PostgresSpec {
+  /** What it stores, for descriptions. */
+  readonly purpose: string;
+  /** The database and its owner. */
+  readonly databaseName: string;
+  readonly username: string;
+  /** The cloud's instance type, already checked against the cloud's list. */
+  readonly instanceType: string;
+  /** PostgreSQL major version. */
+  readonly version: '16';
+  readonly storageGiB: number;
+  /** Days of automated backups (0: none, only through the escape hatch). */
+  readonly backupRetentionDays: number;
+  /** A standby in another zone with automatic failover. */
+  readonly highAvailability: boolean;
+  /** Reachable from the internet (only through the escape hatch). */
+  readonly publiclyAccessible: boolean;
+}
+
+/** A secret of the cloud's secret store that pods can fetch with their workload identity. */
+export interface SecretCapability {
+  /** The secret's name in the store. */
+  readonly name: string;
+  /**
+   * An init container that writes the secret's value to `file` (on a memory-backed volume mounted at the file's
+   * folder) with the pod's workload identity.
+   */
+  fetchContainer(file: string): StoreCopyContainer;
+}
+
+/** A database that was built; its connection details are in a secret, never in a template or manifest. */
+export interface PostgresCapability {
+  /** What the database is (e.g. `Amazon RDS for PostgreSQL 16`). */
+  readonly description: string;
+  /**
+   * The secret holding the connection as JSON: `host`, `port`, `username`, `password`, `dbname`.
+   */
+  readonly connectionSecret: SecretCapability;
 }
 
 /** A container that copies a prefix of an object store into a pod-local folder with the pod's workload identity. */
@@ -83,8 +148,18 @@ export interface ManagedPrometheusCapability {
 export interface WorkloadIdentitySpec {
   readonly namespace: string;
   readonly serviceAccount: string;
-  /** Stores the identity may read (and nothing else). */
+  /** Stores the identity may read. */
   readonly read: readonly ObjectStoreCapability[];
+  /**
+   * Stores the identity may read and write.
+   * @default []
+   */
+  readonly readWrite?: readonly ObjectStoreCapability[];
+  /**
+   * Secrets the identity may read.
+   * @default []
+   */
+  readonly secrets?: readonly SecretCapability[];
 }
 
 /** What the ServiceAccount and its pods must carry for the cloud to recognise them. */
@@ -120,6 +195,11 @@ export interface KubernetesClusterCapability {
    * GKE Workload Identity, Azure workload identity.
    */
   addWorkloadIdentity(scope: Construct, id: string, spec: WorkloadIdentitySpec): WorkloadIdentityCapability;
+  /**
+   * A managed PostgreSQL in the cluster's private network, encrypted at rest, with automated backups, deletion
+   * protection, TLS, generated credentials kept in the cloud's secret store.
+   */
+  addPostgres(scope: Construct, id: string, spec: PostgresSpec): PostgresCapability;
   /**
    * The cloud's managed Prometheus for this cluster (Amazon Managed Service for Prometheus with an agentless
    * scraper, Google Cloud Managed Service for Prometheus, Azure Monitor managed Prometheus), created on first use.

@@ -6,6 +6,7 @@ import {
   CfnOutput,
   Duration,
   Lazy,
+  RemovalPolicy,
   Size,
   Stack,
   type StackProps,
@@ -22,7 +23,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import type { Construct, IConstruct } from 'constructs';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
@@ -40,6 +43,8 @@ import {
   type ObjectStoreCapability,
   type ScrapeTarget,
   type ObjectStoreSpec,
+  type PostgresCapability,
+  type PostgresSpec,
   type WorkloadIdentityCapability,
   type WorkloadIdentitySpec,
 } from '../ml-stack';
@@ -77,6 +82,7 @@ export class AwsMlStack extends Stack implements IMlStack {
   private kubectlLayer?: lambda.ILayerVersion;
   private readonly maxAzs: number;
   private readonly buckets = new Map<string, s3.IBucket>();
+  private readonly secrets = new Map<string, secretsmanager.ISecret>();
   private serverImage?: string;
 
   constructor(scope: Construct, id: string, props: AwsMlStackProps = {}) {
@@ -209,6 +215,118 @@ export class AwsMlStack extends Stack implements IMlStack {
         managed ??= this.managedPrometheus(monitoringScope, cluster, vpc);
         return managed;
       },
+      addPostgres: (dbScope, dbId, dbSpec) => this.addPostgres(dbScope, dbId, dbSpec, cluster, vpc),
+    };
+  }
+
+  /**
+   * RDS for PostgreSQL in the cluster's VPC: reachable from the cluster's nodes only, storage encrypted, TLS
+   * required (`rds.force_ssl`), automated backups, Multi-AZ when asked, deletion protection, retained when the
+   * stack is deleted, logs to CloudWatch. The master credentials are generated into Secrets Manager under a
+   * fixed name; the secret (with host, port and database) is what pods fetch.
+   */
+  private addPostgres(
+    scope: Construct,
+    id: string,
+    spec: PostgresSpec,
+    cluster: eks.Cluster,
+    vpc: ec2.Vpc,
+  ): PostgresCapability {
+    if (Token.isUnresolved(this.region)) {
+      throw new Error(
+        `${scope.node.path}: the ${spec.purpose} on AWS needs the stack's region: pods fetch its credentials from Secrets Manager with the AWS CLI, which must be told the region in the Kubernetes manifests written at synth. Set env: { region: 'us-east-1' } (or your region) on the AwsMlStack.`,
+      );
+    }
+    const securityGroup = new ec2.SecurityGroup(scope, `${id}SecurityGroup`, {
+      vpc,
+      description: `PostgreSQL of ${spec.purpose}: from the cluster nodes only`,
+      allowAllOutbound: false,
+    });
+    securityGroup.addIngressRule(
+      ec2.Peer.securityGroupId(cluster.clusterSecurityGroupId),
+      ec2.Port.tcp(5432),
+      'PostgreSQL from the EKS cluster',
+    );
+    const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 });
+    const secretName = `${this.stackName}/${scope.node.path.split('/').slice(1).join('/')}/${id}`.replace(
+      /[^A-Za-z0-9/_+=.@-]/g,
+      '-',
+    );
+    const db = new rds.DatabaseInstance(scope, id, {
+      engine,
+      instanceType: new ec2.InstanceType(spec.instanceType.replace(/^db\./, '')),
+      vpc,
+      vpcSubnets: {
+        subnetType: spec.publiclyAccessible ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS,
+      },
+      securityGroups: [securityGroup],
+      publiclyAccessible: spec.publiclyAccessible,
+      credentials: rds.Credentials.fromGeneratedSecret(spec.username, {
+        secretName,
+        // Only characters that need no escaping in a connection URI.
+        excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\,=^',
+      }),
+      databaseName: spec.databaseName,
+      allocatedStorage: spec.storageGiB,
+      maxAllocatedStorage: spec.storageGiB * 4,
+      storageType: rds.StorageType.GP3,
+      storageEncrypted: true,
+      multiAz: spec.highAvailability,
+      backupRetention: Duration.days(spec.backupRetentionDays),
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      parameterGroup: new rds.ParameterGroup(scope, `${id}Parameters`, {
+        engine,
+        description: `TLS required for ${spec.purpose}`,
+        parameters: { 'rds.force_ssl': '1' },
+      }),
+      cloudwatchLogsExports: ['postgresql'],
+      autoMinorVersionUpgrade: true,
+      copyTagsToSnapshot: true,
+    });
+    const secret = db.secret!;
+    this.secrets.set(secretName, secret);
+    Validations.of(db).acknowledge(
+      {
+        id: 'AwsSolutions::AwsSolutions-RDS11',
+        reason:
+          'PostgreSQL listens on its default port inside a private VPC, reachable from the cluster nodes only.',
+      },
+      ...(spec.highAvailability
+        ? []
+        : [
+            {
+              id: 'AwsSolutions::AwsSolutions-RDS3',
+              reason: 'Multi-AZ is off for a non-production tracking server (highAvailability: false).',
+            },
+          ]),
+    );
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SMG4',
+      reason:
+        'The MLflow pods read the credentials when they start; automatic rotation would break running pods. Rotate by updating the secret and restarting the Deployment.',
+    });
+    const region = this.region;
+    return {
+      description: 'Amazon RDS for PostgreSQL 16',
+      connectionSecret: {
+        name: secretName,
+        fetchContainer: (file) => ({
+          container: {
+            ...storeCopyContainer({
+              image: STORE_COPY_IMAGES.aws,
+              command: [
+                'sh',
+                '-ec',
+                `aws secretsmanager get-secret-value --secret-id '${secretName}' --query SecretString --output text > ${file}`,
+              ],
+              env: { HOME: '/tmp', AWS_REGION: region },
+            }),
+            name: 'fetch-db-secret',
+          },
+          localPath: file,
+        }),
+      },
     };
   }
 
@@ -305,7 +423,26 @@ export class AwsMlStack extends Stack implements IMlStack {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(30) }],
+      lifecycleRules: [
+        {
+          id: 'expire-old-versions',
+          noncurrentVersionExpiration: Duration.days(spec.lifecycle?.noncurrentVersionDays ?? 30),
+        },
+        ...(spec.lifecycle?.infrequentAccessAfterDays
+          ? [
+              {
+                id: 'infrequent-access',
+                transitions: [
+                  {
+                    storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+                    transitionAfter: Duration.days(spec.lifecycle.infrequentAccessAfterDays),
+                  },
+                ],
+              },
+            ]
+          : []),
+      ],
+      // Buckets are retained by default (RemovalPolicy.RETAIN), whatever spec.retain says.
     });
     Validations.of(bucket).acknowledge({
       id: 'AwsSolutions::AwsSolutions-S1',
@@ -370,7 +507,7 @@ export class AwsMlStack extends Stack implements IMlStack {
       assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com')),
       description: `EKS Pod Identity of ${spec.namespace}/${spec.serviceAccount}`,
     });
-    for (const store of spec.read) {
+    const grant = (store: ObjectStoreCapability, write: boolean) => {
       const bucket = this.buckets.get(store.name);
       if (!bucket) throw new Error(`${scope.node.path}: bucket '${store.name}' is not one of this stack's.`);
       role.addToPolicy(
@@ -380,14 +517,27 @@ export class AwsMlStack extends Stack implements IMlStack {
         }),
       );
       role.addToPolicy(
-        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects('*')] }),
+        new iam.PolicyStatement({
+          actions: write ? ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'] : ['s3:GetObject'],
+          resources: [bucket.arnForObjects('*')],
+        }),
       );
       Validations.of(role).acknowledge({
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${this.getLogicalId(
           bucket.node.defaultChild as s3.CfnBucket,
         )}.Arn>/*]`,
-        reason: `Read-only (s3:GetObject) on the objects of the one bucket this workload serves from.`,
+        reason: write
+          ? 'Read and write (s3:GetObject, PutObject, DeleteObject) on the objects of the one bucket this workload owns.'
+          : 'Read-only (s3:GetObject) on the objects of the one bucket this workload serves from.',
       });
+    };
+    for (const store of spec.read) grant(store, false);
+    for (const store of spec.readWrite ?? []) grant(store, true);
+    for (const secret of spec.secrets ?? []) {
+      const resource = this.secrets.get(secret.name);
+      if (!resource)
+        throw new Error(`${scope.node.path}: secret '${secret.name}' is not one of this stack's.`);
+      resource.grantRead(role);
     }
     new CfnPodIdentityAssociation(scope, `${id}Association`, {
       clusterName: cluster.clusterName,

@@ -54,3 +54,12 @@ export function uploadDirectory(
     }
   });
 }
+
+/** Declares the `random` provider (for generated passwords) once per stack. */
+export function randomProvider(stack: TerraformStack): void {
+  if (stack.node.tryFindChild('random')) return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { RandomProvider } =
+    require('@cdktf/provider-random/lib/provider') as typeof import('@cdktf/provider-random/lib/provider');
+  new RandomProvider(stack, 'random');
+}
