@@ -24,3 +24,4 @@ export type {
   DashboardVariable,
 } from './src/monitoring/dashboards';
 export { DCGM_COUNTERS, DCGM_EXPORTER_IMAGE, type DcgmCounter } from './src/monitoring/dcgm';
+export * from './constructs/mlflow-tracking';

@@ -20,6 +20,8 @@ import {
   MlStack,
   type ObjectStoreCapability,
   type ObjectStoreSpec,
+  type PostgresCapability,
+  type PostgresSpec,
   type WorkloadIdentityCapability,
   type WorkloadIdentitySpec,
 } from '../stacks/ml-stack';
@@ -306,6 +308,14 @@ export class GpuCluster extends Construct {
    * @param id the id of the group, unique in this cluster
    */
   public addManifest(id: string, ...objects: ValidatableObject[]): KubernetesManifest[] {
+    for (const o of objects) {
+      // Manifests are files written at synth: a deploy-time token would be written as its placeholder.
+      if (/\$\{(Tf)?Token\[/.test(JSON.stringify(o.toJSON()))) {
+        throw new Error(
+          `${this.node.path}/${id}: ${o.kind} ${o.metadata?.name} would contain a value known only at deploy, but Kubernetes manifests are written at synth. This is a bug in the construct that made it.`,
+        );
+      }
+    }
     const added = this.manifests.add(`${this.node.path}/${id}`, ...objects);
     this.capability.deployManifests(this, id, added);
     return added;
@@ -344,6 +354,14 @@ export class GpuCluster extends Construct {
   public onServingWorkload(listener: (w: ServingWorkloadInfo) => void): void {
     for (const w of this.servingWorkloads) listener(w);
     this.servingListeners.push(listener);
+  }
+
+  /**
+   * A managed PostgreSQL in this cluster's private network, credentials in the cloud's secret store. For
+   * construct authors.
+   */
+  public addPostgres(scope: Construct, id: string, spec: PostgresSpec): PostgresCapability {
+    return this.capability.addPostgres(scope, id, spec);
   }
 
   /** The cloud's managed Prometheus for this cluster, created on first use. For construct authors. */

@@ -454,12 +454,6 @@ export class TritonService extends Construct {
           }
         : {}),
     });
-    const unresolved = objects.find((o) => /\$\{(Tf)?Token\[/.test(JSON.stringify(o.toJSON())));
-    if (unresolved) {
-      throw new Error(
-        `TritonService '${this.node.path}': ${unresolved.kind} ${unresolved.metadata?.name} would contain a value known only at deploy; Kubernetes manifests are written at synth. This is a bug in mlstack: please report it.`,
-      );
-    }
     this.manifests = cluster.addManifest(`Serving-${this.serviceName}`, ...objects);
     cluster.registerServingWorkload({
       name: this.serviceName,

@@ -9,7 +9,14 @@ import { GcpMlStack } from '../stacks/gcp';
 import { definePlatform } from './platform';
 
 const app = new MlApp();
-definePlatform(new AwsMlStack(app.aws, 'ml-platform-aws', { description: 'mlstack example platform' }));
+// The region is fixed because pods fetch the MLflow database credentials from Secrets Manager and the manifests
+// must name it; the account is left open, so synth needs no credentials.
+definePlatform(
+  new AwsMlStack(app.aws, 'ml-platform-aws', {
+    description: 'mlstack example platform',
+    env: { region: 'us-east-1' },
+  }),
+);
 definePlatform(
   new GcpMlStack(app.gcp, 'ml-platform-gcp', { project: 'acme-ml-prod', region: 'us-central1' }),
 );

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import {
   DcgmMonitoring,
   GpuCluster,
+  MlflowTracking,
   GpuSharing,
   GpuType,
   type IMlStack,
@@ -39,6 +40,9 @@ export function definePlatform(stack: IMlStack): void {
     ],
     tags: { team: 'ml-platform', 'cost-center': 'ml-1234' },
   });
+
+  // Experiment tracking and the model registry for training jobs in the 'training' namespace.
+  new MlflowTracking(stack, 'Mlflow', { cluster, production: true, clientNamespaces: ['training'] });
 
   // GPU telemetry, alerts and dashboards on the cloud's managed Prometheus; the classifier's latency and failure
   // alerts are added when it is declared below.

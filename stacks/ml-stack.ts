@@ -107,6 +107,8 @@ export interface ObjectStoreCapability {
   readonly name: string;
   /** The URI of `prefix` in the form the cloud's tools (and Triton) read: `s3://`, `gs://`, `as://`. */
   uri(prefix: string): string;
+  /** The URI of `prefix` in the form Python libraries (MLflow, fsspec) read: `s3://`, `gs://`, `wasbs://`. */
+  pythonUri(prefix: string): string;
   /**
    * Whether Triton (the pinned image) reads `uri()` itself with the pod's workload identity. Where it does not
    * (its S3 client and EKS Pod Identity, its Azure client and managed identities), a copy container fills a
@@ -225,6 +227,8 @@ export interface IMlStack extends IConstruct {
   ): KubernetesClusterCapability;
   /** Records a synth-time warning on `scope`, shown by `mlstack synth` and by the cloud's own CLI. */
   addWarning(scope: IConstruct, message: string): void;
+  /** Adds a stack output (`CfnOutput`, `TerraformOutput`). */
+  addOutput(scope: Construct, id: string, value: string, description: string): void;
   /**
    * The image reference of the mlstack inference server, built from `docker/mlstack-server.Dockerfile` where the
    * cloud's framework builds images at deploy (AWS: a Docker image asset).

@@ -3,7 +3,9 @@ import { GpuCluster, type GpuClusterProps } from '../constructs/gpu-cluster';
 import { GpuSharing, TaintEffect } from '../src/spec/cluster';
 import { MlStackValidationError } from '../src/spec/errors';
 import { CLOUDS, type Cloud, GpuType } from '../src/spec/gpu';
-import { stackFor } from './support/synth';
+import { gcpStack, stackFor } from './support/synth';
+import { Fn } from 'cdktf';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Construct } from 'constructs';
 
 const l4 = { name: 'l4', gpu: { type: GpuType.NVIDIA_L4 } };
@@ -147,5 +149,18 @@ describe('GpuCluster validation', () => {
         gpuPools: [{ name: 'a100', gpu: { type: GpuType.NVIDIA_A100_80GB, count: cloud === 'aws' ? 8 : 1 } }],
       }),
     ).not.toThrow();
+  });
+});
+
+describe('GpuCluster.addManifest', () => {
+  it('refuses an object carrying a deploy-time token, since manifests are files written at synth', () => {
+    const cluster = new GpuCluster(gcpStack(), 'Gpus', { gpuPools: [l4] });
+    const token = Fn.lower('X');
+    expect(() =>
+      cluster.addManifest(
+        'Bad',
+        new ConfigMap({ metadata: { name: 'bad', namespace: 'default' }, data: { v: token } }),
+      ),
+    ).toThrow(/test\/Gpus\/Bad: ConfigMap bad would contain a value known only at deploy/);
   });
 });

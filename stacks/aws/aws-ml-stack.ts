@@ -93,6 +93,11 @@ export class AwsMlStack extends Stack implements IMlStack {
   }
 
   /** @inheritdoc */
+  public addOutput(scope: Construct, id: string, value: string, description: string): void {
+    new CfnOutput(scope, id, { value, description });
+  }
+
+  /** @inheritdoc */
   public addWarning(scope: IConstruct, message: string): void {
     Annotations.of(scope).addWarningV2('mlstack:warning', message);
   }
@@ -301,7 +306,8 @@ export class AwsMlStack extends Stack implements IMlStack {
             },
           ]),
     );
-    Validations.of(secret).acknowledge({
+    // The generated secret is the instance's child (db.secret is its attachment).
+    Validations.of(db).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SMG4',
       reason:
         'The MLflow pods read the credentials when they start; automatic rotation would break running pods. Rotate by updating the secret and restarting the Deployment.',
@@ -472,6 +478,7 @@ export class AwsMlStack extends Stack implements IMlStack {
     const region = Token.isUnresolved(this.region) ? undefined : this.region;
     return {
       name,
+      pythonUri: (prefix) => `s3://${name}/${prefix}`,
       tritonReadsUri: false,
       uri: (prefix) => `s3://${name}/${prefix}`,
       copyContainer: (prefix, target) => ({

@@ -151,6 +151,11 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
   }
 
   /** @inheritdoc */
+  public addOutput(scope: Construct, id: string, value: string, description: string): void {
+    new TerraformOutput(scope, id, { value, description });
+  }
+
+  /** @inheritdoc */
   public addWarning(scope: IConstruct, message: string): void {
     addTerraformWarning(scope, message);
   }
@@ -364,8 +369,9 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
       lifecycle: { preventDestroy: true },
     });
     const client = new DataAzurermClientConfig(scope, `${id}-Client`, {});
+    const vaultName = physicalName({ prefix: 'kv', readable: id, identity, maxLength: 24, alnumOnly: true });
     const vault = new KeyVault(scope, `${id}-Vault`, {
-      name: physicalName({ prefix: 'kv', readable: id, identity, maxLength: 24, alnumOnly: true }),
+      name: vaultName,
       resourceGroupName: rg.name,
       location: this.location,
       tenantId: client.tenantId,
@@ -396,7 +402,6 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
       dependsOn: [officer],
     });
     this.secrets.set(secretName, { vault, secret });
-    const vaultName = vault.name;
     return {
       description: 'Azure Database for PostgreSQL flexible server 16',
       connectionSecret: {
@@ -617,6 +622,7 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
     this.containers.set(name, container);
     return {
       name,
+      pythonUri: (prefix) => `wasbs://models@${name}.blob.core.windows.net/${prefix}`,
       tritonReadsUri: false,
       uri: (prefix) => `as://${name}/models/${prefix}`,
       copyContainer: (prefix, target) => ({

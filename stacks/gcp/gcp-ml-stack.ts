@@ -128,6 +128,11 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
   private readonly secrets = new Map<string, SecretManagerSecret>();
 
   /** @inheritdoc */
+  public addOutput(scope: Construct, id: string, value: string, description: string): void {
+    new TerraformOutput(scope, id, { value, description });
+  }
+
+  /** @inheritdoc */
   public addWarning(scope: IConstruct, message: string): void {
     addTerraformWarning(scope, message);
   }
@@ -504,6 +509,7 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
     this.buckets.set(name, bucket);
     return {
       name,
+      pythonUri: (prefix) => `gs://${name}/${prefix}`,
       tritonReadsUri: true,
       uri: (prefix) => `gs://${name}/${prefix}`,
       copyContainer: (prefix, target) => ({
