@@ -169,7 +169,7 @@ describe('GpuCluster MIG on AWS', () => {
 
 describe('the example platform on AWS', () => {
   it('passes the CloudFormation validator and cdk-nag AwsSolutions', () => {
-    const stack = awsStack();
+    const stack = awsStack({ env: { region: 'us-east-1' } });
     definePlatform(stack);
     expect(() => awsTemplate(stack)).not.toThrow();
   });

@@ -686,7 +686,11 @@ function acknowledgeBucketDeploymentFindings(
       iam5(`Action::${a}`),
     ),
     iam5(`Resource::<${stack.getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*`),
-    iam5('Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*'),
+    iam5(
+      `Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-${
+        Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account
+      }-${Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region}/*`,
+    ),
   );
   const handler = upload.handlerRole.node.scope;
   if (handler) Validations.of(handler).acknowledge({ id: 'AwsSolutions::AwsSolutions-L1', reason });

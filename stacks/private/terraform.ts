@@ -1,3 +1,4 @@
+import { RandomProvider } from '@cdktf/provider-random/lib/provider';
 import * as path from 'node:path';
 import {
   Annotations,
@@ -58,8 +59,5 @@ export function uploadDirectory(
 /** Declares the `random` provider (for generated passwords) once per stack. */
 export function randomProvider(stack: TerraformStack): void {
   if (stack.node.tryFindChild('random')) return;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { RandomProvider } =
-    require('@cdktf/provider-random/lib/provider') as typeof import('@cdktf/provider-random/lib/provider');
   new RandomProvider(stack, 'random');
 }
