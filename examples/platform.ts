@@ -12,12 +12,32 @@ import {
   TritonService,
 } from '../index';
 
+/** Knobs of the example, so that CI examples (and the diff tests) can show what a change does. */
+export interface PlatformOptions {
+  /**
+   * Maximum nodes of the inference pool.
+   * @default 6
+   */
+  readonly inferenceMaxNodes?: number;
+  /**
+   * GPU of the inference pool.
+   * @default - NVIDIA L4 (T4 on Azure)
+   */
+  readonly inferenceGpu?: GpuType;
+  /**
+   * Whether the platform runs MLflow.
+   * @default true
+   */
+  readonly mlflow?: boolean;
+}
+
 /**
  * The example ML platform, written once against the cloud-neutral API: every cloud's stack gets the same
  * constructs. Pools whose GPU a cloud does not offer are chosen per cloud from the catalog.
  */
-export function definePlatform(stack: IMlStack): void {
-  const inferenceGpu = stack.cloud === 'azure' ? GpuType.NVIDIA_T4 : GpuType.NVIDIA_L4;
+export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): void {
+  const inferenceGpu =
+    options.inferenceGpu ?? (stack.cloud === 'azure' ? GpuType.NVIDIA_T4 : GpuType.NVIDIA_L4);
   const cluster = new GpuCluster(stack, 'Gpus', {
     clusterName: 'ml-platform',
     version: KubernetesVersion.V1_33,
@@ -26,7 +46,7 @@ export function definePlatform(stack: IMlStack): void {
         name: 'inference',
         gpu: { type: inferenceGpu, count: 1 },
         minNodes: 0,
-        maxNodes: 6,
+        maxNodes: options.inferenceMaxNodes ?? 6,
         spot: true,
         sharing: GpuSharing.timeSlicing(4),
       },
@@ -42,7 +62,9 @@ export function definePlatform(stack: IMlStack): void {
   });
 
   // Experiment tracking and the model registry for training jobs in the 'training' namespace.
-  new MlflowTracking(stack, 'Mlflow', { cluster, production: true, clientNamespaces: ['training'] });
+  if (options.mlflow ?? true) {
+    new MlflowTracking(stack, 'Mlflow', { cluster, production: true, clientNamespaces: ['training'] });
+  }
 
   // GPU telemetry, alerts and dashboards on the cloud's managed Prometheus; the classifier's latency and failure
   // alerts are added when it is declared below.

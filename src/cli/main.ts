@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { crosses, diffSynthOutputs, type FailOn } from '../diff';
+import { renderMarkdown } from '../diff/render';
 import { inspectCommand, serveCommand } from './inference';
 import { synthCommand } from './synth';
 
@@ -84,8 +86,49 @@ export function buildProgram(): Command {
       },
     );
 
+  program
+    .command('diff')
+    .description(
+      'compare two synth outputs: CloudFormation, Terraform, Kubernetes objects and model repositories, per stack',
+    )
+    .argument('<base>', 'synth output of the base (e.g. the target branch)')
+    .argument('<head>', 'synth output of the head (e.g. the pull request)')
+    .option('--format <format>', 'markdown (for a pull-request comment) or json', 'markdown')
+    .option(
+      '--fail-on <level>',
+      'exit 1 when the diff has: destroy (a deletion, or a stateful resource replaced), replace (any replacement or deletion), any (any change), none',
+      'none',
+    )
+    .option('--max-chars <n>', 'cap of the Markdown report', parseInteger('--max-chars'))
+    .action((base: string, head: string, opts: { format: string; failOn: string; maxChars?: number }) => {
+      if (!['markdown', 'json'].includes(opts.format)) {
+        throw new CliError(`--format (${JSON.stringify(opts.format)}) must be markdown or json.`, 2);
+      }
+      if (!['destroy', 'replace', 'any', 'none'].includes(opts.failOn)) {
+        throw new CliError(
+          `--fail-on (${JSON.stringify(opts.failOn)}) must be destroy, replace, any or none.`,
+          2,
+        );
+      }
+      let report;
+      try {
+        report = diffSynthOutputs(base, head);
+      } catch (e) {
+        throw new CliError((e as Error).message, 2);
+      }
+      process.stdout.write(
+        opts.format === 'json'
+          ? `${JSON.stringify(report, null, 2)}\n`
+          : renderMarkdown(report, opts.maxChars),
+      );
+      if (crosses(report, opts.failOn as FailOn)) exitCode = 1;
+    });
+
   return program;
 }
+
+/** Set by a command whose outcome (not an error) decides the exit code, like `diff --fail-on`. */
+let exitCode = 0;
 
 function parseInteger(flag: string): (v: string) => number {
   return (v: string) => {
@@ -100,8 +143,9 @@ function parseInteger(flag: string): (v: string) => number {
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
+    exitCode = 0;
     await buildProgram().parseAsync(argv);
-    return 0;
+    return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     const err = e as Error;
