@@ -1,0 +1,164 @@
+// `mlstack diff` on pairs of synth outputs of the example platform with one small change each, made in this
+// process (test/fixtures/apps/diff-platform.ts is the same as an app file), compared by the real CLI.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changedPaths, crosses, type DiffReport, diffSynthOutputs } from '../src/diff';
+import { renderMarkdown } from '../src/diff/render';
+import { cliEnv, mlstack, repo } from './support/cli';
+
+const run = promisify(execFile);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-diff-'));
+const out = (v: string) => path.join(tmp, v);
+const bin = path.join(repo, 'bin', 'mlstack.js');
+const app = path.join(repo, 'test', 'fixtures', 'apps', 'diff-platform.ts');
+
+async function synth(variant: string): Promise<void> {
+  await run(process.execPath, [bin, 'synth', '--app', app, '--out', out(variant), '--quiet'], {
+    env: { ...cliEnv, MLSTACK_DIFF_VARIANT: variant },
+    timeout: 120_000,
+  });
+}
+
+const cli = (args: string[]) => mlstack(['diff', ...args]);
+
+const only = (r: DiffReport, area: string) => r.changes.filter((c) => c.area === area);
+
+beforeAll(async () => {
+  // Two at a time: the CI machine has two cores.
+  await Promise.all([synth('base'), synth('max-nodes')]);
+  await Promise.all([synth('gpu-type'), synth('no-mlflow')]);
+}, 300_000);
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('mlstack diff', () => {
+  it('reports no changes for identical outputs and exits 0 even with --fail-on any', async () => {
+    const r = await cli([out('base'), out('base'), '--fail-on', 'any']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toBe('## mlstack diff\n\nNo changes.\n');
+  });
+
+  it('shows a node pool size change as an in-place update on every cloud', async () => {
+    const report = diffSynthOutputs(out('base'), out('max-nodes'));
+    expect(report.changes.map((c) => [c.area, c.type, c.kind, c.paths])).toEqual([
+      ['aws', 'AWS::EKS::Nodegroup', 'update', ['Properties.ScalingConfig.MaxSize']],
+      ['gcp', 'google_container_node_pool', 'update', ['autoscaling.total_max_node_count']],
+      ['azure', 'azurerm_kubernetes_cluster_node_pool', 'update', ['max_count']],
+    ]);
+    expect((await cli([out('base'), out('max-nodes'), '--fail-on', 'replace'])).code).toBe(0);
+    expect((await cli([out('base'), out('max-nodes'), '--fail-on', 'any'])).code).toBe(1);
+  });
+
+  it('shows a GPU type change as a replacement of the node pool, with the attributes that force it', async () => {
+    const report = diffSynthOutputs(out('base'), out('gpu-type'));
+    const pools = report.changes.filter((c) => /Nodegroup|node_pool/.test(c.type));
+    expect(pools.map((c) => [c.area, c.kind, c.stateful, c.replacedBy])).toEqual([
+      ['aws', 'replace', true, ['Properties.InstanceTypes']],
+      ['gcp', 'replace', true, ['node_config.guest_accelerator.0.type', 'node_config.machine_type']],
+      ['azure', 'replace', true, ['vm_size']],
+    ]);
+    // The pods follow the pool: their node selectors change, shown as a unified diff.
+    const k8s = only(report, 'k8s').find(
+      (c) => c.id === 'Deployment/classifier/classifier' && c.stack === 'ml-platform-gcp',
+    )!;
+    expect(k8s.patch).toMatch(/^-\s+mlstack\.io\/gpu-type: nvidia-l4$/m);
+    expect(k8s.patch).toMatch(/^\+\s+mlstack\.io\/gpu-type: nvidia-t4$/m);
+    expect((await cli([out('base'), out('gpu-type'), '--fail-on', 'replace'])).code).toBe(1);
+    // A replaced node pool is stateful (its nodes and local disks go): destroy blocks it too.
+    expect(crosses(report, 'destroy')).toBe(true);
+  });
+
+  it('calls out the destroyed databases at the top when MlflowTracking is removed, and blocks with --fail-on destroy', async () => {
+    const r = await cli([out('base'), out('no-mlflow'), '--fail-on', 'destroy']);
+    expect(r.code).toBe(1);
+    const top = r.stdout.slice(0, r.stdout.indexOf('| area |'));
+    expect(top).toContain('[!CAUTION]');
+    expect(top).toMatch(
+      /remove from the stack \(retained, no longer managed\) `MlflowDatabase\w+` \(AWS::RDS::DBInstance\)/,
+    );
+    expect(top).toMatch(/destroy `google_sql_database_instance\.Mlflow_Database_\w+`/);
+    expect(top).toMatch(/destroy `azurerm_postgresql_flexible_server\.Mlflow_Database_\w+`/);
+    expect(r.stdout).toMatch(/\| AWS \(CloudFormation\) \| `ml-platform-aws` \| 0 \| 0 \| 0 \| \d+ \|/);
+    expect(r.stdout).toContain('<details><summary>Kubernetes · <code>ml-platform-gcp</code>');
+  });
+
+  it('writes the whole report as JSON', async () => {
+    const r = await cli([out('base'), out('no-mlflow'), '--format', 'json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as DiffReport;
+    expect(
+      report.changes.some(
+        (c) => c.type === 'google_sql_database_instance' && c.kind === 'remove' && c.stateful,
+      ),
+    ).toBe(true);
+    expect(report.changes.filter((c) => c.area === 'k8s' && c.kind === 'remove').map((c) => c.id)).toContain(
+      'Deployment/mlflow/mlflow',
+    );
+  });
+
+  it('shows model repository changes with a diff of config.pbtxt', () => {
+    const changed = out('model-change');
+    fs.cpSync(out('base'), changed, { recursive: true });
+    const config = path.join(
+      changed,
+      'models',
+      'ml-platform-gcp',
+      'classifier',
+      'classifier',
+      'config.pbtxt',
+    );
+    fs.writeFileSync(
+      config,
+      fs.readFileSync(config, 'utf8').replace('max_batch_size: 32', 'max_batch_size: 16'),
+    );
+    const report = diffSynthOutputs(out('base'), changed);
+    expect(report.changes).toHaveLength(1);
+    expect(report.changes[0]).toMatchObject({
+      area: 'models',
+      stack: 'ml-platform-gcp',
+      id: 'classifier/classifier',
+      kind: 'update',
+      paths: ['config.pbtxt'],
+    });
+    expect(report.changes[0].patch).toMatch(/^-max_batch_size: 32$/m);
+    expect(report.changes[0].patch).toMatch(/^\+max_batch_size: 16$/m);
+  });
+
+  it('caps the Markdown and says what it left out', () => {
+    const report = diffSynthOutputs(out('base'), out('no-mlflow'));
+    const full = renderMarkdown(report);
+    const capped = renderMarkdown(report, 4000);
+    expect(full.length).toBeGreaterThan(4000);
+    expect(capped.length).toBeLessThanOrEqual(4000);
+    expect(capped).toMatch(
+      /_\d+ of \d+ detail sections left out to stay under 4000 characters; run `mlstack diff --format json`/,
+    );
+    expect(capped).toContain('[!CAUTION]');
+  });
+
+  it('rejects bad input with one line and exit code 2', async () => {
+    const missing = await cli([path.join(tmp, 'nope'), out('base')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toMatch(/^mlstack: base synth output '.*nope' is not a folder/);
+    const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));
+    expect((await cli([empty, out('base')])).stderr).toMatch(/is not an 'mlstack synth' output/);
+    const level = await cli([out('base'), out('base'), '--fail-on', 'sometimes']);
+    expect(level.code).toBe(2);
+    expect(level.stderr.trim()).toBe(
+      'mlstack: --fail-on ("sometimes") must be destroy, replace, any or none.',
+    );
+  });
+});
+
+describe('changedPaths', () => {
+  it('lists the leaf paths that differ, with array indices', () => {
+    expect(
+      changedPaths({ a: 1, b: { c: [1, 2], d: 'x' } }, { a: 1, b: { c: [1, 3], d: 'x', e: true } }),
+    ).toEqual(['b.c.1', 'b.e']);
+    expect(changedPaths('x', 'y')).toEqual(['(value)']);
+    expect(changedPaths({ a: 1 }, { a: 1 })).toEqual([]);
+  });
+});
