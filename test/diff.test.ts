@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changedPaths, crosses, type DiffReport, diffSynthOutputs } from '../src/diff';
 import { renderMarkdown } from '../src/diff/render';
@@ -160,5 +161,39 @@ describe('changedPaths', () => {
     ).toEqual(['b.c.1', 'b.e']);
     expect(changedPaths('x', 'y')).toEqual(['(value)']);
     expect(changedPaths({ a: 1 }, { a: 1 })).toEqual([]);
+  });
+});
+
+describe('the GitHub Actions workflow', () => {
+  const text = fs.readFileSync(path.join(repo, 'examples', 'ci', 'github-actions.yml'), 'utf8');
+  const workflow = parse(text) as {
+    on: Record<string, unknown>;
+    permissions: Record<string, string>;
+    jobs: {
+      diff: { steps: { name?: string; uses?: string; run?: string; with?: Record<string, string> }[] };
+    };
+  };
+  const steps = workflow.jobs.diff.steps;
+
+  it('runs on pull requests, synthesizes base and head, diffs them with --fail-on destroy, comments and uploads', () => {
+    expect(Object.keys(workflow.on)).toEqual(['pull_request']);
+    expect(steps.filter((s) => s.uses?.startsWith('actions/checkout@')).map((s) => s.with?.path)).toEqual([
+      'head',
+      'base',
+    ]);
+    const runs = steps.map((s) => s.run ?? '').join('\n');
+    expect(runs.match(/npm ci/g)).toHaveLength(2);
+    expect(runs).toContain('npx mlstack synth --app "$MLSTACK_APP" --out "$RUNNER_TEMP/synth-base"');
+    expect(runs).toContain('npx mlstack synth --app "$MLSTACK_APP" --out "$RUNNER_TEMP/synth-head"');
+    expect(runs).toMatch(
+      /npx mlstack diff "\$RUNNER_TEMP\/synth-base" "\$RUNNER_TEMP\/synth-head" --format markdown --fail-on destroy/,
+    );
+    expect(steps.some((s) => s.uses?.startsWith('actions/github-script@'))).toBe(true);
+    expect(steps.some((s) => s.uses?.startsWith('actions/upload-artifact@'))).toBe(true);
+  });
+
+  it('needs no cloud credentials and no secrets', () => {
+    expect(workflow.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
+    expect(text).not.toMatch(/secrets\.|configure-aws-credentials|google-github-actions\/auth|azure\/login/);
   });
 });
