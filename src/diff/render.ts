@@ -100,6 +100,7 @@ function section(area: DiffArea, stack: string, changes: Change[]): string {
 }
 
 function verb(c: Change): string {
-  if (c.kind === 'remove') return c.orphaned ? 'remove from the stack (retained, no longer managed)' : 'destroy';
+  if (c.kind === 'remove')
+    return c.orphaned ? 'remove from the stack (retained, no longer managed)' : 'destroy';
   return c.mayReplace ? 'may replace' : 'replace';
 }
