@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { crosses, diffSynthOutputs, type FailOn } from '../diff';
 import { renderMarkdown } from '../diff/render';
+import { DriftConfigError } from '../drift/analyze';
+import { runDrift } from '../drift/run';
 import { inspectCommand, serveCommand } from './inference';
 import { synthCommand } from './synth';
 
@@ -123,6 +125,45 @@ export function buildProgram(): Command {
       );
       if (crosses(report, opts.failOn as FailOn)) exitCode = 1;
     });
+
+  program
+    .command('drift')
+    .description(
+      'compare a current data window with the reference: PSI and Kolmogorov-Smirnov for numeric features, chi-square and Jensen-Shannon for categorical ones; exit 0 no drift, 3 drift, 1 failed',
+    )
+    .requiredOption('--reference <file>', 'the reference window (CSV or JSON Lines)')
+    .requiredOption('--current <file>', 'the current window (CSV or JSON Lines)')
+    .option(
+      '--schema <file>',
+      'JSON: { features: { name: "numeric" | "categorical" }, predictions: [names] }',
+    )
+    .option(
+      '--config <file>',
+      'JSON: thresholds, per-feature overrides, datasetDriftShare, pushgateway, webhook',
+    )
+    .option('--out <dir>', 'write report.json and metrics.prom here')
+    .option(
+      '--drift-exit-code <n>',
+      'exit code when the dataset drifts (default 3)',
+      parseInteger('--drift-exit-code'),
+    )
+    .action(
+      async (opts: {
+        reference: string;
+        current: string;
+        schema?: string;
+        config?: string;
+        out?: string;
+        driftExitCode?: number;
+      }) => {
+        try {
+          exitCode = await runDrift({ ...opts, log: (s) => process.stdout.write(`${s}\n`) });
+        } catch (e) {
+          if (e instanceof DriftConfigError) throw new CliError(`config: ${e.message}`, 1);
+          throw e;
+        }
+      },
+    );
 
   return program;
 }

@@ -1,0 +1,368 @@
+import { binCounts, chiSquare, jensenShannon, ksPValue, ksStatistic, psi, quantileEdges } from './stats';
+import { type ColumnStats, type FeatureType, inferType, type Window } from './window';
+
+/** Thresholds of one feature's statistics. */
+export interface FeatureThresholds {
+  /** PSI: `warn` from 0.1, `drift` from 0.25 by default. */
+  readonly psi?: { readonly warn?: number; readonly drift?: number };
+  /** KS: drift when p < `pValue` (0.01) and D ≥ `minStatistic` (0.1), so large windows do not flag tiny shifts. */
+  readonly ks?: { readonly pValue?: number; readonly minStatistic?: number };
+  /** Chi-square: drift when p < `pValue` (0.01) and the Jensen–Shannon distance reaches its warn level. */
+  readonly chiSquare?: { readonly pValue?: number };
+  /** Jensen–Shannon distance (base 2, 0–1): `warn` from 0.1, `drift` from 0.2. */
+  readonly jensenShannon?: { readonly warn?: number; readonly drift?: number };
+}
+
+/** The drift job's configuration (`--config`). */
+export interface DriftConfig {
+  /** Defaults for every feature. */
+  readonly thresholds?: FeatureThresholds;
+  /** Per-feature overrides, by column name. */
+  readonly features?: Readonly<Record<string, FeatureThresholds>>;
+  /** The dataset drifts when at least this share of its features drift (default 0.3). */
+  readonly datasetDriftShare?: number;
+  /** Equal-frequency bins of numeric features, from the reference (default 10). */
+  readonly bins?: number;
+  /** A timestamp column: not compared, its range is reported. */
+  readonly timestampColumn?: string;
+  /** Pushgateway URL to push the metrics to. */
+  readonly pushgateway?: string;
+  /** URL that receives the report as a JSON POST when the dataset drifts. */
+  readonly webhook?: string;
+  /** The job label of pushed metrics (default `mlstack-drift`). */
+  readonly job?: string;
+}
+
+/** Column types and roles (`--schema`); columns not listed are inferred. */
+export interface DriftSchema {
+  readonly features?: Readonly<Record<string, FeatureType>>;
+  /** Columns holding the model's outputs: compared the same way, reported as prediction drift. */
+  readonly predictions?: readonly string[];
+}
+
+type Resolved = {
+  psi: { warn: number; drift: number };
+  ks: { pValue: number; minStatistic: number };
+  chiSquare: { pValue: number };
+  jensenShannon: { warn: number; drift: number };
+};
+
+/** The documented defaults. */
+export const DEFAULT_THRESHOLDS: Resolved = {
+  psi: { warn: 0.1, drift: 0.25 },
+  ks: { pValue: 0.01, minStatistic: 0.1 },
+  chiSquare: { pValue: 0.01 },
+  jensenShannon: { warn: 0.1, drift: 0.2 },
+};
+
+/** A bad configuration, named by its path. */
+export class DriftConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DriftConfigError';
+  }
+}
+
+function resolve(base: Resolved, t: FeatureThresholds | undefined, where: string): Resolved {
+  const r: Resolved = {
+    psi: { ...base.psi, ...(t?.psi ?? {}) },
+    ks: { ...base.ks, ...(t?.ks ?? {}) },
+    chiSquare: { ...base.chiSquare, ...(t?.chiSquare ?? {}) },
+    jensenShannon: { ...base.jensenShannon, ...(t?.jensenShannon ?? {}) },
+  };
+  const range = (path: string, v: number, min: number, max: number) => {
+    if (typeof v !== 'number' || !(v >= min && v <= max)) {
+      throw new DriftConfigError(
+        `${where}.${path} (${JSON.stringify(v)}) must be a number from ${min} to ${max}.`,
+      );
+    }
+  };
+  range('psi.warn', r.psi.warn, 0, 10);
+  range('psi.drift', r.psi.drift, 0, 10);
+  if (r.psi.warn > r.psi.drift)
+    throw new DriftConfigError(
+      `${where}.psi.warn (${r.psi.warn}) must not exceed psi.drift (${r.psi.drift}).`,
+    );
+  range('ks.pValue', r.ks.pValue, 0, 1);
+  range('ks.minStatistic', r.ks.minStatistic, 0, 1);
+  range('chiSquare.pValue', r.chiSquare.pValue, 0, 1);
+  range('jensenShannon.warn', r.jensenShannon.warn, 0, 1);
+  range('jensenShannon.drift', r.jensenShannon.drift, 0, 1);
+  if (r.jensenShannon.warn > r.jensenShannon.drift) {
+    throw new DriftConfigError(`${where}.jensenShannon.warn must not exceed jensenShannon.drift.`);
+  }
+  return r;
+}
+
+/** Checks a configuration; `featureNames`, when known, must include every per-feature override. */
+export function checkConfig(config: DriftConfig, featureNames?: readonly string[]): void {
+  const base = resolve(DEFAULT_THRESHOLDS, config.thresholds, 'thresholds');
+  for (const [name, t] of Object.entries(config.features ?? {})) {
+    if (featureNames && !featureNames.includes(name)) {
+      throw new DriftConfigError(
+        `features.${name}: no such feature; the features are ${featureNames.join(', ')}. Fix the name or remove the override.`,
+      );
+    }
+    resolve(base, t, `features.${name}`);
+  }
+  const share = config.datasetDriftShare ?? 0.3;
+  if (!(share > 0 && share <= 1)) {
+    throw new DriftConfigError(
+      `datasetDriftShare (${JSON.stringify(share)}) must be greater than 0 and at most 1.`,
+    );
+  }
+  const bins = config.bins ?? 10;
+  if (!Number.isInteger(bins) || bins < 2 || bins > 100) {
+    throw new DriftConfigError(`bins (${JSON.stringify(bins)}) must be an integer from 2 to 100.`);
+  }
+  for (const key of ['pushgateway', 'webhook'] as const) {
+    const url = config[key];
+    if (url !== undefined && !/^https?:\/\/\S+$/.test(url)) {
+      throw new DriftConfigError(`${key} (${JSON.stringify(url)}) must be an http(s) URL.`);
+    }
+  }
+}
+
+export type Verdict = 'ok' | 'warn' | 'drift';
+
+/** One statistic of a feature. */
+export interface StatisticResult {
+  readonly name: 'psi' | 'ks_statistic' | 'ks_pvalue' | 'chi_square' | 'chi_square_pvalue' | 'jensen_shannon';
+  readonly value: number;
+  /** The threshold(s) the value is compared with. */
+  readonly threshold: Readonly<Record<string, number>>;
+  readonly verdict: Verdict;
+}
+
+/** One compared column. */
+export interface FeatureResult {
+  readonly name: string;
+  readonly role: 'feature' | 'prediction';
+  readonly type: FeatureType | 'schema';
+  readonly verdict: Verdict;
+  readonly missingShare: { readonly reference: number; readonly current: number };
+  readonly statistics: readonly StatisticResult[];
+  /** Categories in the current window that the reference never had. */
+  readonly unseenCategories?: readonly string[];
+  /** Why the feature is in the report without statistics (schema drift, no values). */
+  readonly note?: string;
+}
+
+/** The drift report (written as `report.json`). */
+export interface DriftReport {
+  readonly verdict: 'drift' | 'no_drift';
+  readonly driftedShare: number;
+  readonly datasetDriftShare: number;
+  readonly generatedAt: string;
+  readonly windows: Record<
+    'reference' | 'current',
+    {
+      readonly file: string;
+      readonly rows: number;
+      readonly skippedRows: number;
+      readonly timeRange?: { from: string; to: string };
+    }
+  >;
+  readonly schema: {
+    readonly types: Readonly<Record<string, FeatureType>>;
+    readonly inferred: readonly string[];
+    readonly missingInCurrent: readonly string[];
+    readonly newInCurrent: readonly string[];
+    readonly notCompared: readonly string[];
+  };
+  readonly features: readonly FeatureResult[];
+  readonly predictions: readonly FeatureResult[];
+  readonly errors: readonly {
+    readonly window: 'reference' | 'current';
+    readonly line: number;
+    readonly message: string;
+  }[];
+}
+
+const worst = (vs: Verdict[]): Verdict =>
+  vs.includes('drift') ? 'drift' : vs.includes('warn') ? 'warn' : 'ok';
+
+function numericStats(a: ColumnStats, b: ColumnStats, t: Resolved, bins: number): StatisticResult[] {
+  const ra = a.numbers.sorted();
+  const rb = b.numbers.sorted();
+  const edges = quantileEdges(ra, bins);
+  // Missing values get their own bin, so a rise in missing values shows in the PSI.
+  const ca = [...binCounts(ra, edges), a.missing];
+  const cb = [...binCounts(rb, edges), b.missing + b.nonNumeric];
+  const p = psi(ca, cb);
+  const d = ksStatistic(ra, rb);
+  const pv = ksPValue(d, ra.length, rb.length);
+  const ksDrift = pv < t.ks.pValue && d >= t.ks.minStatistic;
+  return [
+    {
+      name: 'psi',
+      value: p,
+      threshold: { ...t.psi },
+      verdict: p >= t.psi.drift ? 'drift' : p >= t.psi.warn ? 'warn' : 'ok',
+    },
+    {
+      name: 'ks_statistic',
+      value: d,
+      threshold: { minStatistic: t.ks.minStatistic },
+      verdict: ksDrift ? 'drift' : 'ok',
+    },
+    { name: 'ks_pvalue', value: pv, threshold: { pValue: t.ks.pValue }, verdict: ksDrift ? 'drift' : 'ok' },
+  ];
+}
+
+function categoricalStats(
+  a: ColumnStats,
+  b: ColumnStats,
+  t: Resolved,
+): { stats: StatisticResult[]; unseen: string[] } {
+  const ref = a.categories ?? new Map<string, number>();
+  const cur = b.categories ?? new Map<string, number>();
+  const keys = [...new Set([...ref.keys(), ...cur.keys()])].sort();
+  const ca = [...keys.map((k) => ref.get(k) ?? 0), a.missing];
+  const cb = [...keys.map((k) => cur.get(k) ?? 0), b.missing];
+  const chi = chiSquare(ca, cb);
+  const js = jensenShannon(ca, cb, 2);
+  const jsVerdict: Verdict =
+    js >= t.jensenShannon.drift ? 'drift' : js >= t.jensenShannon.warn ? 'warn' : 'ok';
+  const chiDrift = chi.pValue < t.chiSquare.pValue && js >= t.jensenShannon.warn;
+  return {
+    stats: [
+      { name: 'jensen_shannon', value: js, threshold: { ...t.jensenShannon }, verdict: jsVerdict },
+      {
+        name: 'chi_square',
+        value: chi.statistic,
+        threshold: { df: chi.df },
+        verdict: chiDrift ? 'drift' : 'ok',
+      },
+      {
+        name: 'chi_square_pvalue',
+        value: chi.pValue,
+        threshold: { pValue: t.chiSquare.pValue },
+        verdict: chiDrift ? 'drift' : 'ok',
+      },
+    ],
+    unseen: keys.filter((k) => !ref.has(k)),
+  };
+}
+
+/** Compares two windows column by column. */
+export function compareWindows(
+  reference: Window,
+  current: Window,
+  schema: DriftSchema = {},
+  config: DriftConfig = {},
+): DriftReport {
+  const refNames = [...reference.columns.keys()];
+  const curNames = [...current.columns.keys()];
+  checkConfig(config, [...new Set([...refNames, ...curNames])]);
+  for (const [name, type] of Object.entries(schema.features ?? {})) {
+    if (type !== 'numeric' && type !== 'categorical') {
+      throw new DriftConfigError(
+        `schema features.${name} (${JSON.stringify(type)}) must be "numeric" or "categorical".`,
+      );
+    }
+  }
+  const base = resolve(DEFAULT_THRESHOLDS, config.thresholds, 'thresholds');
+  const bins = config.bins ?? 10;
+  const predictions = new Set(schema.predictions ?? []);
+  const types: Record<string, FeatureType> = {};
+  const inferred: string[] = [];
+  const notCompared: string[] = [];
+  const results: FeatureResult[] = [];
+  const missingShare = (c: ColumnStats | undefined) => (c && c.rows ? c.missing / c.rows : 0);
+
+  for (const name of [...new Set([...refNames, ...curNames])].sort()) {
+    const a = reference.columns.get(name);
+    const b = current.columns.get(name);
+    const role = predictions.has(name) ? 'prediction' : 'feature';
+    if (!a || !b) {
+      results.push({
+        name,
+        role,
+        type: 'schema',
+        verdict: 'drift',
+        missingShare: { reference: missingShare(a), current: missingShare(b) },
+        statistics: [],
+        note: a ? 'column missing in the current window' : 'column new in the current window',
+      });
+      continue;
+    }
+    let type = schema.features?.[name];
+    if (!type) {
+      type = inferType(a);
+      if (!type) {
+        notCompared.push(name);
+        continue;
+      }
+      inferred.push(name);
+    }
+    types[name] = type;
+    const t = resolve(base, config.features?.[name], `features.${name}`);
+    const share = { reference: missingShare(a), current: missingShare(b) };
+    if (type === 'numeric') {
+      if (a.numbers.length === 0 || b.numbers.length === 0) {
+        results.push({
+          name,
+          role,
+          type,
+          verdict: b.numbers.length === 0 ? 'drift' : 'ok',
+          missingShare: share,
+          statistics: [],
+          note: 'no numeric values in a window',
+        });
+        continue;
+      }
+      const stats = numericStats(a, b, t, bins);
+      results.push({
+        name,
+        role,
+        type,
+        verdict: worst(stats.map((s) => s.verdict)),
+        missingShare: share,
+        statistics: stats,
+      });
+    } else {
+      const { stats, unseen } = categoricalStats(a, b, t);
+      results.push({
+        name,
+        role,
+        type,
+        verdict: worst(stats.map((s) => s.verdict)),
+        missingShare: share,
+        statistics: stats,
+        ...(unseen.length ? { unseenCategories: unseen.slice(0, 50) } : {}),
+      });
+    }
+  }
+  const features = results.filter((r) => r.role === 'feature');
+  const compared = features.length || 1;
+  const driftedShare = features.filter((f) => f.verdict === 'drift').length / compared;
+  const threshold = config.datasetDriftShare ?? 0.3;
+  const window = (w: Window) => ({
+    file: w.file,
+    rows: w.rows,
+    skippedRows: w.skipped,
+    ...(w.timeRange ? { timeRange: w.timeRange } : {}),
+  });
+  const predictionDrift = results.some((r) => r.role === 'prediction' && r.verdict === 'drift');
+  return {
+    verdict: driftedShare >= threshold || predictionDrift ? 'drift' : 'no_drift',
+    driftedShare,
+    datasetDriftShare: threshold,
+    generatedAt: new Date().toISOString(),
+    windows: { reference: window(reference), current: window(current) },
+    schema: {
+      types,
+      inferred,
+      missingInCurrent: refNames.filter((n) => !current.columns.has(n)),
+      newInCurrent: curNames.filter((n) => !reference.columns.has(n)),
+      notCompared,
+    },
+    features,
+    predictions: results.filter((r) => r.role === 'prediction'),
+    errors: [
+      ...reference.errors.map((e) => ({ window: 'reference' as const, ...e })),
+      ...current.errors.map((e) => ({ window: 'current' as const, ...e })),
+    ],
+  };
+}

@@ -1,0 +1,208 @@
+import * as fs from 'node:fs';
+import * as readline from 'node:readline';
+import { parse } from 'csv-parse';
+
+/** How a column is compared. */
+export type FeatureType = 'numeric' | 'categorical';
+
+/** A malformed row or value, with where it is. */
+export interface RowError {
+  readonly line: number;
+  readonly message: string;
+}
+
+/** Values that count as missing. */
+const MISSING = new Set(['', 'na', 'n/a', 'nan', 'null', 'none']);
+
+/** Distinct values kept per column before it stops counting as categorical. */
+export const MAX_CATEGORIES = 1000;
+
+/** A growable Float64Array: a million numbers without a million objects. */
+export class NumberColumn {
+  private data = new Float64Array(1024);
+  public length = 0;
+
+  public push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+
+  /** The values, sorted ascending (a view; the column is sorted in place). */
+  public sorted(): Float64Array {
+    return this.data.subarray(0, this.length).sort();
+  }
+}
+
+/** Everything kept of one column of a window. */
+export interface ColumnStats {
+  readonly name: string;
+  rows: number;
+  missing: number;
+  /** Values that parsed as finite numbers. */
+  readonly numbers: NumberColumn;
+  /** Non-missing values that did not parse as numbers. */
+  nonNumeric: number;
+  /** Whether any number had a fractional part. */
+  fractional: boolean;
+  /** Counts per value, until more than MAX_CATEGORIES distinct values are seen. */
+  categories: Map<string, number> | undefined;
+  /** First line where a value did not parse as a number, for messages. */
+  firstNonNumericLine?: number;
+}
+
+/** One window (reference or current), read as a stream. */
+export interface Window {
+  readonly file: string;
+  readonly columns: Map<string, ColumnStats>;
+  rows: number;
+  /** Rows skipped because they were malformed (the first 100 are in `errors`). */
+  skipped: number;
+  readonly errors: RowError[];
+  /** Range of the timestamp column, when one is configured and parses. */
+  timeRange?: { from: string; to: string };
+}
+
+function column(w: Window, name: string): ColumnStats {
+  let c = w.columns.get(name);
+  if (!c) {
+    c = {
+      name,
+      rows: 0,
+      missing: 0,
+      numbers: new NumberColumn(),
+      nonNumeric: 0,
+      fractional: false,
+      categories: new Map(),
+    };
+    w.columns.set(name, c);
+  }
+  return c;
+}
+
+function addValue(w: Window, name: string, raw: unknown, line: number): void {
+  const c = column(w, name);
+  c.rows++;
+  if (
+    raw === null ||
+    raw === undefined ||
+    (typeof raw === 'string' && MISSING.has(raw.trim().toLowerCase()))
+  ) {
+    c.missing++;
+    return;
+  }
+  const text =
+    typeof raw === 'string' ? raw.trim() : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && text !== '' ? Number(text) : NaN;
+  if (Number.isFinite(n)) {
+    c.numbers.push(n);
+    if (!Number.isInteger(n)) c.fractional = true;
+  } else {
+    c.nonNumeric++;
+    c.firstNonNumericLine ??= line;
+  }
+  if (c.categories) {
+    c.categories.set(text, (c.categories.get(text) ?? 0) + 1);
+    if (c.categories.size > MAX_CATEGORIES) c.categories = undefined;
+  }
+}
+
+function noteTime(w: Window, raw: unknown): void {
+  const t = typeof raw === 'number' ? new Date(raw > 1e12 ? raw : raw * 1000) : new Date(String(raw));
+  if (Number.isNaN(t.getTime())) return;
+  const iso = t.toISOString();
+  if (!w.timeRange) w.timeRange = { from: iso, to: iso };
+  else {
+    if (iso < w.timeRange.from) w.timeRange.from = iso;
+    if (iso > w.timeRange.to) w.timeRange.to = iso;
+  }
+}
+
+const MAX_ERRORS = 100;
+
+function error(w: Window, line: number, message: string): void {
+  w.skipped++;
+  if (w.errors.length < MAX_ERRORS) w.errors.push({ line, message });
+}
+
+/**
+ * Reads a window from a CSV file (a header row, RFC 4180 quoting) or a JSON Lines file (one object a line),
+ * chosen by extension (`.jsonl`, `.ndjson` or `.json` are JSON Lines). Streams rows: only per-column numbers (typed
+ * arrays) and category counts are kept. Malformed rows are skipped and reported with their line numbers.
+ */
+export async function readWindow(file: string, options: { timestampColumn?: string } = {}): Promise<Window> {
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new Error(`${file}: no such file`);
+  const w: Window = { file, columns: new Map(), rows: 0, skipped: 0, errors: [] };
+  const ts = options.timestampColumn;
+  const take = (record: Record<string, unknown>, line: number) => {
+    w.rows++;
+    for (const [k, v] of Object.entries(record)) {
+      if (k === ts) noteTime(w, v);
+      else addValue(w, k, v, line);
+    }
+  };
+  if (/\.(jsonl|ndjson|json)$/i.test(file)) {
+    const lines = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
+    let n = 0;
+    for await (const text of lines) {
+      n++;
+      if (text.trim() === '') continue;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(text);
+      } catch (e) {
+        error(w, n, `not JSON: ${(e as Error).message}`);
+        continue;
+      }
+      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+        error(w, n, 'not a JSON object');
+        continue;
+      }
+      take(obj as Record<string, unknown>, n);
+    }
+  } else {
+    const parser = fs.createReadStream(file).pipe(
+      parse({
+        columns: true,
+        bom: true,
+        skip_empty_lines: true,
+        trim: false,
+        info: true,
+        skip_records_with_error: true,
+        on_skip: (err) => {
+          if (err) error(w, (err as { lines?: number }).lines ?? 0, err.message);
+        },
+      }),
+    );
+    for await (const rec of parser as AsyncIterable<{
+      record: Record<string, string>;
+      info: { lines: number };
+    }>) {
+      take(rec.record, rec.info.lines);
+    }
+  }
+  // Columns absent from some JSON rows count those rows as missing.
+  for (const c of w.columns.values()) {
+    if (c.rows < w.rows) {
+      c.missing += w.rows - c.rows;
+      c.rows = w.rows;
+    }
+  }
+  return w;
+}
+
+/**
+ * The type a column has in a window: numeric when every non-missing value is a number and there are more than
+ * 20 distinct values or fractions; categorical when it has at most MAX_CATEGORIES distinct values; else neither
+ * (free text or identifiers), which is reported and not compared.
+ */
+export function inferType(c: ColumnStats): FeatureType | undefined {
+  const present = c.rows - c.missing;
+  if (present === 0) return undefined;
+  if (c.nonNumeric === 0 && (c.fractional || !c.categories || c.categories.size > 20)) return 'numeric';
+  if (c.categories) return 'categorical';
+  return undefined;
+}
