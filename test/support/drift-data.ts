@@ -36,7 +36,9 @@ export interface WindowShape {
 export function writeCsvWindow(file: string, s: WindowShape): void {
   const n = normal(s.seed);
   const u = uniform(s.seed + 1);
-  const cols = ['age', 'income', 'country', 'score', ...(s.extra ? [s.extra] : [])].filter((c) => !s.drop?.includes(c));
+  const cols = ['age', 'income', 'country', 'score', ...(s.extra ? [s.extra] : [])].filter(
+    (c) => !s.drop?.includes(c),
+  );
   const lines = [cols.join(',')];
   const countries = ['DE', 'US', 'JP', 'BR'];
   for (let i = 0; i < s.rows; i++) {
