@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { benchServe, type BareRow, hasWrk, type ServeRow } from './serve';
 import { benchSynth, type SynthResultRow } from './synth';
+import { benchDrift, type DriftBenchRow } from './drift';
 import { median } from './stats';
 
 function machine(): string {
@@ -23,6 +24,30 @@ function arg(name: string): string | undefined {
 
 const FILE = path.join(__dirname, '..', 'docs', 'benchmarks.md');
 const SERVE_MARKER = '\n## Inference server';
+const DRIFT_MARKER = '\n## Drift job';
+
+function driftSection(rows: DriftBenchRow[], runs: number): string[] {
+  const [ours, base] = rows;
+  const rate = (r: DriftBenchRow) => r.rows / (median(r.wallMs) / 1000);
+  return [
+    '## Drift job',
+    '',
+    `Each row is a fresh Node process (one warm-up run first), ${runs} runs, median and range; the window files are`,
+    'generated once (16 numeric features from seeded normals, two of them shifted, and 4 categorical ones). Rows',
+    'per second count both windows for mlstack drift and the one window for the baseline, which only parses it.',
+    '',
+    '| command | rows | wall time, median (min–max) | rows/s | peak RSS, median | time vs. baseline |',
+    '|---|---:|---|---:|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.rows.toLocaleString('en')} | ${median(r.wallMs).toFixed(0)} ms (${Math.min(...r.wallMs).toFixed(0)}–${Math.max(...r.wallMs).toFixed(0)}) | ${Math.round(rate(r)).toLocaleString('en')} | ${median(r.rssMiB).toFixed(0)} MiB | ${(median(r.wallMs) / median(base.wallMs)).toFixed(2)}× |`,
+    ),
+    '',
+    `Numeric columns are kept as Float64Arrays (8 bytes a value), categorical ones as counts, so memory grows with`,
+    `rows × numeric features, not with row objects: ${((ours.rows * 16 * 8) / 2 ** 20).toFixed(0)} MiB of values here.`,
+    '',
+  ];
+}
 
 function synthSection(synth: SynthResultRow[], runs: number): string[] {
   const eks = synth.find((r) => r.name.startsWith('baseline: bare aws-cdk-lib EKS'));
@@ -153,15 +178,26 @@ async function main(): Promise<void> {
         existing.includes(SERVE_MARKER) ? existing.indexOf(SERVE_MARKER) + 1 : undefined,
       )
     : '';
-  const oldServe = existing.includes(SERVE_MARKER) ? existing.slice(existing.indexOf(SERVE_MARKER) + 1) : '';
-  const synth = only === 'serve' ? oldSynth : synthSection(benchSynth(runs), runs).join('\n');
+  const driftAt = existing.includes(DRIFT_MARKER) ? existing.indexOf(DRIFT_MARKER) + 1 : existing.length;
+  const oldServe = existing.includes(SERVE_MARKER)
+    ? existing.slice(existing.indexOf(SERVE_MARKER) + 1, driftAt)
+    : '';
+  const oldDrift = existing.includes(DRIFT_MARKER) ? existing.slice(driftAt) : '';
+  const synth =
+    only === 'serve' || only === 'drift' ? oldSynth : synthSection(benchSynth(runs), runs).join('\n');
   let serve = oldServe;
-  if (only !== 'synth') {
+  let drift = oldDrift;
+  if (!only || only === 'drift')
+    drift = driftSection(benchDrift(Math.min(runs, 3)), Math.min(runs, 3)).join('\n');
+  if (!only || only === 'serve') {
     const r = await benchServe(seconds);
     serve = serveSection(r.bareRows, r.rows, seconds, r.floorMs).join('\n');
   }
   fs.mkdirSync(path.dirname(FILE), { recursive: true });
-  fs.writeFileSync(FILE, [...header(), synth.trimEnd(), '', serve.trimEnd(), ''].join('\n'));
+  fs.writeFileSync(
+    FILE,
+    [...header(), synth.trimEnd(), '', serve.trimEnd(), '', drift.trimEnd(), ''].join('\n'),
+  );
   process.stderr.write(`wrote ${FILE}\n`);
 }
 
