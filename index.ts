@@ -25,3 +25,10 @@ export type {
 } from './src/monitoring/dashboards';
 export { DCGM_COUNTERS, DCGM_EXPORTER_IMAGE, type DcgmCounter } from './src/monitoring/dcgm';
 export * from './constructs/mlflow-tracking';
+export * from './constructs/drift-pipeline';
+export {
+  DEFAULT_THRESHOLDS,
+  type DriftConfig,
+  type DriftSchema,
+  type FeatureThresholds,
+} from './src/drift/analyze';

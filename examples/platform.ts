@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import {
   DcgmMonitoring,
+  DriftPipeline,
   GpuCluster,
   MlflowTracking,
   GpuSharing,
@@ -11,6 +12,13 @@ import {
   ServingRuntime,
   TritonService,
 } from '../index';
+
+/** Where the example expects the mlstack server image (docker/mlstack-server.Dockerfile), per cloud. */
+const MLSTACK_IMAGE = {
+  aws: 'public.ecr.aws/acme-ml/mlstack-server:0.1.0',
+  gcp: 'us-central1-docker.pkg.dev/acme-ml-prod/ml/mlstack-server:0.1.0',
+  azure: 'acmeml.azurecr.io/mlstack-server:0.1.0',
+} as const;
 
 /** Knobs of the example, so that CI examples (and the diff tests) can show what a change does. */
 export interface PlatformOptions {
@@ -65,6 +73,20 @@ export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): 
   if (options.mlflow ?? true) {
     new MlflowTracking(stack, 'Mlflow', { cluster, production: true, clientNamespaces: ['training'] });
   }
+
+  // Hourly drift detection of the classifier's inputs and scores against its training baseline; a drifted dataset
+  // triggers retraining through the webhook. The job runs the mlstack image from your registry.
+  new DriftPipeline(stack, 'Drift', {
+    cluster,
+    schedule: '0 * * * *',
+    reference: 'classifier/reference.csv',
+    current: 'classifier/current.csv',
+    predictions: ['score'],
+    thresholds: { psi: { warn: 0.1, drift: 0.25 }, datasetDriftShare: 0.3 },
+    webhook: 'https://ci.example.com/hooks/retrain-classifier',
+    pushgateway: 'http://prometheus-pushgateway.monitoring.svc:9091',
+    image: MLSTACK_IMAGE[stack.cloud],
+  });
 
   // GPU telemetry, alerts and dashboards on the cloud's managed Prometheus; the classifier's latency and failure
   // alerts are added when it is declared below.

@@ -481,6 +481,11 @@ export class AwsMlStack extends Stack implements IMlStack {
       pythonUri: (prefix) => `s3://${name}/${prefix}`,
       tritonReadsUri: false,
       uri: (prefix) => `s3://${name}/${prefix}`,
+      uploadStep: (localDir, prefix) => ({
+        image: STORE_COPY_IMAGES.aws,
+        env: { HOME: '/tmp', ...(region ? { AWS_REGION: region } : {}) },
+        script: [`aws s3 cp --recursive --only-show-errors ${localDir} "s3://${name}/${prefix}"`],
+      }),
       copyContainer: (prefix, target) => ({
         container: storeCopyContainer({
           image: STORE_COPY_IMAGES.aws,

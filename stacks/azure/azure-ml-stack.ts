@@ -625,6 +625,14 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
       pythonUri: (prefix) => `wasbs://models@${name}.blob.core.windows.net/${prefix}`,
       tritonReadsUri: false,
       uri: (prefix) => `as://${name}/models/${prefix}`,
+      uploadStep: (localDir, prefix) => ({
+        image: STORE_COPY_IMAGES.azure,
+        env: { HOME: '/tmp', AZURE_CONFIG_DIR: '/tmp/.azure' },
+        script: [
+          AZ_LOGIN,
+          `az storage blob upload-batch --auth-mode login --account-name ${name} --destination models --destination-path "${prefix}" --source ${localDir} --output none`,
+        ],
+      }),
       copyContainer: (prefix, target) => ({
         container: storeCopyContainer({
           image: STORE_COPY_IMAGES.azure,

@@ -512,6 +512,11 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
       pythonUri: (prefix) => `gs://${name}/${prefix}`,
       tritonReadsUri: true,
       uri: (prefix) => `gs://${name}/${prefix}`,
+      uploadStep: (localDir, prefix) => ({
+        image: STORE_COPY_IMAGES.gcp,
+        env: { HOME: '/tmp', CLOUDSDK_CONFIG: '/tmp/gcloud' },
+        script: [`gcloud storage cp --recursive ${localDir}/* "gs://${name}/${prefix}/"`],
+      }),
       copyContainer: (prefix, target) => ({
         container: storeCopyContainer({
           image: STORE_COPY_IMAGES.gcp,
