@@ -121,7 +121,10 @@ export interface ObjectStoreCapability {
    * A shell step that uploads the files of `localDir` under `prefix` (which may use shell variables, e.g.
    * `reports/$ts`) with the pod's workload identity: the CLI image to run it in, its environment and the lines.
    */
-  uploadStep(localDir: string, prefix: string): { image: string; env: Record<string, string>; script: string[] };
+  uploadStep(
+    localDir: string,
+    prefix: string,
+  ): { image: string; env: Record<string, string>; script: string[] };
 }
 
 /** Metrics endpoints for the cloud's managed Prometheus to collect. */

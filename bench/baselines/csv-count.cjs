@@ -5,6 +5,7 @@ const { parse } = require('csv-parse');
 
 (async () => {
   let rows = 0;
-  for await (const _ of fs.createReadStream(process.argv[2]).pipe(parse({ columns: true }))) rows++;
+  for await (const record of fs.createReadStream(process.argv[2]).pipe(parse({ columns: true })))
+    if (record) rows++;
   process.stdout.write(`${rows}\n`);
 })();
