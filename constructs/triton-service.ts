@@ -145,6 +145,13 @@ export interface TritonServiceProps {
    */
   readonly monitoringNamespace?: string;
   /**
+   * Write a prometheus-operator ServiceMonitor for the metrics port. Turn it off when the cluster runs no
+   * prometheus-operator (its CRD would be missing and `kubectl apply` of the folder would fail), e.g. with
+   * DcgmMonitoring's managed Prometheus, which collects the service itself.
+   * @default true
+   */
+  readonly serviceMonitor?: boolean;
+  /**
    * How long a replica may take to download and load its models before Kubernetes restarts it, in seconds.
    * @default 600
    */
@@ -443,6 +450,7 @@ export class TritonService extends Construct {
       autoscaling,
       clientNamespaces: props.clientNamespaces ?? [],
       monitoringNamespace,
+      serviceMonitor: props.serviceMonitor ?? true,
       startupSeconds,
       ...(props.canary
         ? {

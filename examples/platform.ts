@@ -107,5 +107,7 @@ export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): 
     },
     autoscaling: { metric: { name: 'nv_inference_queue_duration_us_per_request', averageValue: '5000' } },
     clientNamespaces: ['apps'],
+    // DcgmMonitoring's managed Prometheus collects it; there is no prometheus-operator for a ServiceMonitor.
+    serviceMonitor: false,
   });
 }

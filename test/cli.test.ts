@@ -56,15 +56,14 @@ describe('mlstack synth (child process)', () => {
       }
       expect(files).toContain(`models/ml-platform-${cloud}/classifier/classifier/1/model.onnx`);
       expect(files).toContain(`models/ml-platform-${cloud}/classifier-canary/classifier/2/model.onnx`);
-      for (const kind of [
-        'deployment',
-        'service',
-        'horizontalpodautoscaler',
-        'servicemonitor',
-        'networkpolicy',
-      ]) {
+      for (const kind of ['deployment', 'service', 'horizontalpodautoscaler', 'networkpolicy']) {
         expect(files).toContain(`k8s/ml-platform-${cloud}/ml-platform/09-${kind}-classifier-classifier.yaml`);
       }
+      // Managed Prometheus collects the service: no prometheus-operator object that would need its CRDs.
+      const dir = files.filter((f) => f.startsWith(`k8s/ml-platform-${cloud}/`));
+      expect(
+        dir.filter((f) => /-(servicemonitor|prometheusrule)-/.test(f) && !f.endsWith('-ama.yaml')),
+      ).toEqual([]);
     }
     const template = fs.readFileSync(path.join(out1, 'aws', 'ml-platform-aws.template.json'), 'utf8');
     expect(template).toContain('AWS::EKS::PodIdentityAssociation');

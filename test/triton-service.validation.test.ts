@@ -148,6 +148,12 @@ describe('TritonService validation', () => {
     ).toThrow(/Kubernetes object Namespace\/classifier is already defined by test\/Gpus\/Serving-classifier/);
   });
 
+  it('leaves the ServiceMonitor out when asked (no prometheus-operator on the cluster)', () => {
+    const kinds = (s: TritonService) => s.manifests.map((m) => m.kind);
+    expect(kinds(classifierService(gcpStack()))).toContain('ServiceMonitor');
+    expect(kinds(classifierService(gcpStack(), { serviceMonitor: false }))).not.toContain('ServiceMonitor');
+  });
+
   it('serves on CPU with Triton when no GPU is asked for, with CPU instance groups', () => {
     const s = classifierService(gcpStack(), { gpu: undefined });
     expect(s.placement.pool).toBeUndefined();

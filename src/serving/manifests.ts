@@ -63,6 +63,11 @@ export interface ServingWorkloadSpec {
   readonly clientNamespaces: readonly string[];
   /** Namespace of the Prometheus that scrapes the metrics port. */
   readonly monitoringNamespace: string;
+  /**
+   * Whether to write a prometheus-operator ServiceMonitor (needs its CRDs on the cluster).
+   * @default true
+   */
+  readonly serviceMonitor?: boolean;
   /** How long the runtime may take to load models before it counts as failed, in seconds. */
   readonly startupSeconds: number;
   /**
@@ -320,14 +325,18 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
       metadata: metadata(spec.name),
       spec: { maxUnavailable: 1, selector: { matchLabels: { ...app, 'mlstack.io/track': 'stable' } } },
     }),
-    new ServiceMonitor({
-      metadata: metadata(spec.name),
-      spec: {
-        selector: { matchLabels: { ...app } },
-        namespaceSelector: { matchNames: [spec.namespace] },
-        endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }],
-      },
-    }),
+    ...(spec.serviceMonitor === false
+      ? []
+      : [
+          new ServiceMonitor({
+            metadata: metadata(spec.name),
+            spec: {
+              selector: { matchLabels: { ...app } },
+              namespaceSelector: { matchNames: [spec.namespace] },
+              endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }],
+            },
+          }),
+        ]),
     new NetworkPolicy({
       metadata: metadata(spec.name),
       spec: {
