@@ -369,6 +369,14 @@ export class GpuCluster extends Construct {
     return this.capability.managedPrometheus(scope);
   }
 
+  /** Where the cloud's managed Prometheus collectors reach pods from, for NetworkPolicies of metrics ports. */
+  public get metricsCollectors(): {
+    readonly namespaces: readonly string[];
+    readonly cidrs: readonly string[];
+  } {
+    return this.capability.metricsCollectors;
+  }
+
   /** The GPU pool that serves `type`, if any: the one a GPU workload of that type should select. */
   public findGpuPool(type: GpuType): NodePoolSpec | undefined {
     return this.gpuPoolSpecs.find((p) => p.gpu?.type === type);

@@ -451,6 +451,7 @@ export class TritonService extends Construct {
       clientNamespaces: props.clientNamespaces ?? [],
       monitoringNamespace,
       serviceMonitor: props.serviceMonitor ?? true,
+      metricsCollectors: cluster.metricsCollectors,
       startupSeconds,
       ...(props.canary
         ? {

@@ -191,6 +191,11 @@ export interface KubernetesClusterCapability {
    * `gpu_driver_installation_config`); when false mlstack deploys it.
    */
   readonly managesGpuDevicePlugin: boolean;
+  /**
+   * Where the cloud's managed Prometheus collectors reach pods from (GMP's `gmp-system`, the AKS metrics add-on's
+   * `kube-system`, the AWS managed scraper's VPC addresses), for NetworkPolicies of metrics ports.
+   */
+  readonly metricsCollectors: { readonly namespaces: readonly string[]; readonly cidrs: readonly string[] };
   /** Adds a node pool (resolved for this cloud) to the cluster. */
   addNodePool(scope: Construct, pool: NodePoolSpec): void;
   /**

@@ -173,6 +173,17 @@ describe('TritonService on AWS (S3 + EKS Pod Identity)', () => {
     );
   });
 
+  it("admits the cloud's managed Prometheus collectors to the metrics port", () => {
+    const policy = service.manifests.find((m) => m.kind === 'NetworkPolicy') as unknown as {
+      spec: { ingress: { from: unknown[]; ports: { port: number }[] }[] };
+    };
+    const metrics = policy.spec.ingress[1];
+    expect(metrics.from).toContainEqual({ ipBlock: { cidr: '10.0.0.0/16' } });
+    expect(metrics.from).toContainEqual({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+    });
+  });
+
   it('matches the snapshot', () => {
     const resources = template.toJSON().Resources as Record<string, { Type: string }>;
     const serving = Object.fromEntries(

@@ -107,6 +107,19 @@ describe('TritonService on Google Cloud (GCS + GKE Workload Identity)', () => {
     ).toThrow(/'image' \(undefined\) is required for ServingRuntime.ONNXRUNTIME on gcp/);
   });
 
+  it("admits the cloud's managed Prometheus collectors to the metrics port", () => {
+    const policy = service.manifests.find((m) => m.kind === 'NetworkPolicy') as unknown as {
+      spec: { ingress: { from: unknown[]; ports: { port: number }[] }[] };
+    };
+    const metrics = policy.spec.ingress[1];
+    expect(metrics.from).toContainEqual({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gmp-system' } },
+    });
+    expect(metrics.from).toContainEqual({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+    });
+  });
+
   it('matches the snapshot', () => {
     const serving = Object.fromEntries(
       Object.entries(json.resource)

@@ -64,6 +64,14 @@ export interface ServingWorkloadSpec {
   /** Namespace of the Prometheus that scrapes the metrics port. */
   readonly monitoringNamespace: string;
   /**
+   * Where the cloud's managed Prometheus collectors scrape from, also admitted to the metrics port.
+   * @default - none
+   */
+  readonly metricsCollectors?: {
+    readonly namespaces?: readonly string[];
+    readonly cidrs?: readonly string[];
+  };
+  /**
    * Whether to write a prometheus-operator ServiceMonitor (needs its CRDs on the cluster).
    * @default true
    */
@@ -359,11 +367,12 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
           },
           {
             from: [
-              {
-                namespaceSelector: {
-                  matchLabels: { 'kubernetes.io/metadata.name': spec.monitoringNamespace },
-                },
-              },
+              ...[...new Set([spec.monitoringNamespace, ...(spec.metricsCollectors?.namespaces ?? [])])].map(
+                (ns) => ({
+                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+                }),
+              ),
+              ...(spec.metricsCollectors?.cidrs ?? []).map((cidr) => ({ ipBlock: { cidr } })),
             ],
             ports: [{ port: metricsPort, protocol: 'TCP' as const }],
           },

@@ -143,6 +143,8 @@ export class AwsMlStack extends Stack implements IMlStack {
     spec: KubernetesClusterSpec,
   ): KubernetesClusterCapability {
     const vpc = new ec2.Vpc(scope, 'Vpc', {
+      // The VPC's default range, written out so that NetworkPolicies can name it at synth.
+      ipAddresses: ec2.IpAddresses.cidr(VPC_CIDR),
       maxAzs: this.maxAzs,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
@@ -202,6 +204,7 @@ export class AwsMlStack extends Stack implements IMlStack {
     return {
       clusterName: cluster.clusterName,
       managesGpuDevicePlugin: false,
+      metricsCollectors: { namespaces: [], cidrs: [VPC_CIDR] },
       addNodePool: (poolScope, pool) => {
         this.addNodegroup(poolScope, cluster, spec.name, pool);
       },
@@ -596,6 +599,7 @@ export class AwsMlStack extends Stack implements IMlStack {
 }
 
 const SCRAPER_USER = 'aps-collector-user';
+const VPC_CIDR = '10.0.0.0/16';
 
 /**
  * The Prometheus configuration of the managed scraper: one job per target, each finding the Service's endpoints

@@ -265,6 +265,7 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
     return {
       clusterName: name,
       managesGpuDevicePlugin: false,
+      metricsCollectors: { namespaces: ['kube-system'], cidrs: [] },
       addNodePool: addPool,
       deployManifests() {
         // Terraform JSON carries no Kubernetes objects: they are in the synth output's k8s/ folder.

@@ -267,6 +267,7 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
       // GKE installs the NVIDIA driver and its own device plugin on pools with gpu_driver_installation_config,
       // and applies time-sharing/MIG from gpu_sharing_config/gpu_partition_size.
       managesGpuDevicePlugin: true,
+      metricsCollectors: { namespaces: ['gmp-system'], cidrs: [] },
       addNodePool: addPool,
       deployManifests() {
         // Terraform JSON carries no Kubernetes objects: they are in the synth output's k8s/ folder.
