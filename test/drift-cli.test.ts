@@ -180,6 +180,36 @@ describe('mlstack drift', () => {
     }
   });
 
+  it('pushes the metrics to a Pushgateway under the job name', async () => {
+    const pushes: { method: string; url: string; body: string }[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        pushes.push({ method: req.method!, url: req.url!, body });
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      fs.writeFileSync(
+        file('push.json'),
+        JSON.stringify({ pushgateway: `http://127.0.0.1:${port}`, job: 'classifier-drift' }),
+      );
+      const r = await drift(['--current', file('same.csv'), '--config', file('push.json')]);
+      expect(r.code).toBe(0);
+      expect(pushes).toHaveLength(1);
+      expect(pushes[0]).toMatchObject({ method: 'POST', url: '/metrics/job/classifier-drift' });
+      expect(pushes[0].body).toMatch(/^mlstack_drift_dataset_drifted\{job_name="classifier-drift"\} 0$/m);
+      expect(pushes[0].body).toContain(
+        'mlstack_drift_statistic{feature="age",role="feature",statistic="psi",job_name="classifier-drift"}',
+      );
+    } finally {
+      server.close();
+    }
+  });
+
   it('fails with one line on bad config, missing files and unknown feature overrides', async () => {
     fs.writeFileSync(file('bad.json'), JSON.stringify({ thresholds: { psi: { drift: -1 } } }));
     const bad = await drift(['--current', file('same.csv'), '--config', file('bad.json')]);
