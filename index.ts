@@ -32,3 +32,4 @@ export {
   type DriftSchema,
   type FeatureThresholds,
 } from './src/drift/analyze';
+export * from './constructs/edge-fleet';

@@ -150,6 +150,10 @@ export class MlApp {
         for (const out of synthOutputsOf(c)) {
           const target = path.join(this.outdir, out.path);
           if (out.sourceDir) fs.cpSync(out.sourceDir, target, { recursive: true });
+          if (out.file) {
+            fs.mkdirSync(path.dirname(target), { recursive: true });
+            fs.copyFileSync(out.file, target);
+          }
           if (out.content !== undefined) {
             fs.mkdirSync(path.dirname(target), { recursive: true });
             fs.writeFileSync(target, out.content);
@@ -186,6 +190,8 @@ export class MlApp {
   private terraformApp(cloud: 'gcp' | 'azure'): TerraformApp {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { App } = require('cdktf') as typeof import('cdktf');
+    // cdktf makes its folder at construction, without parents.
+    fs.mkdirSync(this.outdir, { recursive: true });
     return new App({ outdir: path.join(this.outdir, cloud), skipValidation: false, stackTraces: false });
   }
 }

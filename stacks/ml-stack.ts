@@ -240,6 +240,8 @@ export interface IMlStack extends IConstruct {
   ): KubernetesClusterCapability;
   /** Records a synth-time warning on `scope`, shown by `mlstack synth` and by the cloud's own CLI. */
   addWarning(scope: IConstruct, message: string): void;
+  /** Ships a model package to a fleet of edge devices with a staged rollout and rollback. */
+  addEdgeFleet(scope: Construct, id: string, spec: EdgeFleetSpec): EdgeFleetCapability;
   /** Adds a stack output (`CfnOutput`, `TerraformOutput`). */
   addOutput(scope: Construct, id: string, value: string, description: string): void;
   /**
@@ -251,6 +253,45 @@ export interface IMlStack extends IConstruct {
 }
 
 const ML_STACK = Symbol.for('mlstack.MlStack');
+
+/** A fleet of edge devices that receives a model package. */
+export interface EdgeFleetSpec {
+  /** Fleet name (a DNS label). */
+  readonly name: string;
+  /** Component name (reverse-DNS, e.g. `com.mlstack.kiosks`). */
+  readonly componentName: string;
+  /** Package version (semantic version). */
+  readonly version: string;
+  /** The device group (thing group, twin tag value, fleet scope). */
+  readonly group: string;
+  /** Target platform. */
+  readonly target: {
+    readonly id: string;
+    readonly architecture: 'amd64' | 'aarch64';
+    readonly executionProviders: readonly string[];
+  };
+  /** The package archive (`package.tgz`, alone in its folder) and its SHA-256. */
+  readonly archive: string;
+  readonly archiveSha256: string;
+  /** The unpacked package folder (for container images built from it). */
+  readonly packageDir: string;
+  /** Staged rollout, in percent of the fleet, and its size. */
+  readonly rollout: {
+    readonly canaryPercent: number;
+    readonly batchPercent: number;
+    readonly maxFailurePercent: number;
+    readonly fleetSize: number;
+  };
+  /** A container image holding the package (where devices run containers). */
+  readonly image?: string;
+  /** The mlstack version devices install to run the package. */
+  readonly mlstackVersion: string;
+}
+
+/** Files an edge fleet adds to the synth output (deployment manifests to apply), relative to its folder. */
+export interface EdgeFleetCapability {
+  readonly files: readonly { readonly path: string; readonly content: string }[];
+}
 
 /** Finds and marks mlstack stacks. */
 export const MlStack = {

@@ -12,6 +12,8 @@ export interface SynthOutputFolder {
   readonly sourceDir?: string;
   /** The content of a file to write at `path`. */
   readonly content?: string;
+  /** A file to copy to `path`. */
+  readonly file?: string;
 }
 
 /** The folders `construct` contributes, if it contributes any. */

@@ -6,7 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
+import { EdgeDevices, EdgeFleet } from '../constructs/edge-fleet';
 import { checkEdgeModel, EdgeTarget, unpackEdgePackage, writeEdgePackage } from '../src/edge/package';
+import { MlApp } from '../stacks/app';
+import { GcpMlStack } from '../stacks/gcp';
 import { ServingModel } from '../src/serving/model-repository';
 import { inferJson, plainValues, randomTensor } from './support/kserve-client';
 import { repo } from './support/cli';
@@ -49,13 +52,13 @@ describe('edge device package', () => {
   const model = ServingModel.fromOnnxFile(fixtureModel('mlp'), { name: 'gesture', maxBatchSize: 8 });
 
   it('is deterministic: the same content gives the same archive bytes', async () => {
-    const a = await writeEdgePackage(path.join(tmp, 'a', 'package'), {
+    const a = writeEdgePackage(path.join(tmp, 'a', 'package'), {
       fleet: 'kiosks',
       version: '1.0.0',
       model,
       target: EdgeTarget.LINUX_X86_64,
     });
-    const b = await writeEdgePackage(path.join(tmp, 'b', 'package'), {
+    const b = writeEdgePackage(path.join(tmp, 'b', 'package'), {
       fleet: 'kiosks',
       version: '1.0.0',
       model,
@@ -82,15 +85,27 @@ describe('edge device package', () => {
     ]);
   });
 
-  it('unpacks and serves as the device runs it, answering like onnxruntime-node', async () => {
-    const pkg = await writeEdgePackage(path.join(tmp, 'pkg', 'package'), {
-      fleet: 'kiosks',
-      version: '1.0.0',
+  it('is what synth writes; unpacked and started as the device runs it, it answers like onnxruntime-node', async () => {
+    const out = path.join(tmp, 'synth');
+    const app = new MlApp({ outdir: out });
+    const stack = new GcpMlStack(app.gcp, 'edge', { project: 'acme-ml-test', region: 'us-central1' });
+    new EdgeFleet(stack, 'Kiosks', {
       model,
+      devices: EdgeDevices.group('retail-kiosks'),
       target: EdgeTarget.LINUX_X86_64,
+      image: 'registry.example.com/kiosks:1.0.0',
     });
+    const files = app.synth().files.filter((f) => f.startsWith('edge/'));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'edge/edge/kiosks/Dockerfile',
+        'edge/edge/kiosks/package.tgz',
+        'edge/edge/kiosks/package/run.sh',
+        'edge/edge/kiosks/bundle/deployment-kiosks.json',
+      ]),
+    );
     const device = path.join(tmp, 'device');
-    await unpackEdgePackage(pkg.archive, device);
+    unpackEdgePackage(path.join(out, 'edge', 'edge', 'kiosks', 'package.tgz'), device);
     expect(fs.statSync(path.join(device, 'run.sh')).mode & 0o111).not.toBe(0);
     const srv = await runScript(device);
     try {

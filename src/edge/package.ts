@@ -86,7 +86,7 @@ exec node "$MLSTACK_HOME/bin/mlstack.js" serve "$PKG/models" --host "\${MLSTACK_
  * `config.pbtxt`), `run.sh`, and `manifest.json` (fleet, version, target, execution providers, file hashes), and
  * archives it as `<dir>.tgz` with fixed timestamps so that the same content gives the same bytes.
  */
-export async function writeEdgePackage(
+export function writeEdgePackage(
   dir: string,
   opts: {
     readonly fleet: string;
@@ -94,7 +94,8 @@ export async function writeEdgePackage(
     readonly model: ServingModel;
     readonly target: EdgeTarget;
   },
-): Promise<EdgePackage> {
+  archive = `${dir}.tgz`,
+): EdgePackage {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const modelFiles = writeModelRepository(path.join(dir, 'models'), [opts.model]).map((f) => `models/${f}`);
@@ -118,9 +119,9 @@ export async function writeEdgePackage(
   };
   fs.writeFileSync(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   const files = ['manifest.json', 'run.sh', ...modelFiles].sort();
-  const archive = `${dir}.tgz`;
-  await tar.create(
-    { gzip: { level: 9 }, file: archive, cwd: dir, portable: true, mtime: new Date(0), noDirRecurse: false },
+  fs.mkdirSync(path.dirname(archive), { recursive: true });
+  tar.create(
+    { sync: true, gzip: { level: 9 }, file: archive, cwd: dir, portable: true, mtime: new Date(0) },
     files,
   );
   const sha256 = createHash('sha256').update(fs.readFileSync(archive)).digest('hex');
@@ -128,7 +129,107 @@ export async function writeEdgePackage(
 }
 
 /** Unpacks a device package as a device's install step does. */
-export async function unpackEdgePackage(archive: string, into: string): Promise<void> {
+export function unpackEdgePackage(archive: string, into: string): void {
   fs.mkdirSync(into, { recursive: true });
-  await tar.extract({ file: archive, cwd: into, strict: true });
+  tar.extract({ sync: true, file: archive, cwd: into, strict: true });
+}
+
+/** The Dockerfile of a device image: the mlstack server image with the package's model repository. */
+export function edgeDockerfile(serverImage: string): string {
+  return [
+    '# The device image of an edge fleet: the mlstack server with this package. Build it in this folder:',
+    '#   docker build -t <registry>/<fleet>:<version> . && docker push <registry>/<fleet>:<version>',
+    `FROM ${serverImage}`,
+    'COPY package/models /models',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Problems of a Greengrass v2 component recipe (JSON form), by the recipe reference: the required keys and their
+ * types, lifecycle steps and artifacts. Empty when valid.
+ * @see https://docs.aws.amazon.com/greengrass/v2/developerguide/component-recipe-reference.html
+ */
+export function greengrassRecipeProblems(recipe: unknown): string[] {
+  const p: string[] = [];
+  const r = recipe as Record<string, unknown>;
+  if (typeof r !== 'object' || r === null) return ['recipe is not an object'];
+  if (r.RecipeFormatVersion !== '2020-01-25') p.push('RecipeFormatVersion must be 2020-01-25');
+  if (typeof r.ComponentName !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(r.ComponentName))
+    p.push('ComponentName is missing or invalid');
+  if (typeof r.ComponentVersion !== 'string' || !/^\d+\.\d+\.\d+/.test(r.ComponentVersion))
+    p.push('ComponentVersion must be a semantic version');
+  const manifests = r.Manifests as Record<string, unknown>[] | undefined;
+  if (!Array.isArray(manifests) || manifests.length === 0)
+    return [...p, 'Manifests must list at least one platform'];
+  manifests.forEach((m, i) => {
+    const platform = m.Platform as Record<string, unknown> | undefined;
+    if (!platform || typeof platform.os !== 'string') p.push(`Manifests[${i}].Platform.os is required`);
+    const lifecycle = m.Lifecycle as Record<string, unknown> | undefined;
+    if (!lifecycle || (!lifecycle.Run && !lifecycle.Startup))
+      p.push(`Manifests[${i}].Lifecycle needs a Run or Startup step`);
+    for (const [step, v] of Object.entries(lifecycle ?? {})) {
+      const script = typeof v === 'string' ? v : (v as { Script?: unknown })?.Script;
+      if (typeof script !== 'string' || script.trim() === '')
+        p.push(`Manifests[${i}].Lifecycle.${step} has no script`);
+    }
+    ((m.Artifacts as Record<string, unknown>[] | undefined) ?? []).forEach((a, j) => {
+      if (typeof a.Uri !== 'string' && typeof a.URI !== 'string')
+        p.push(`Manifests[${i}].Artifacts[${j}].Uri is required`);
+      if (a.Unarchive !== undefined && !['NONE', 'ZIP'].includes(String(a.Unarchive)))
+        p.push(`Manifests[${i}].Artifacts[${j}].Unarchive must be NONE or ZIP`);
+    });
+  });
+  return p;
+}
+
+/**
+ * Problems of an IoT Edge deployment manifest (`{ content: { modulesContent } }`) by its schema: `$edgeAgent` with
+ * schema version, Docker runtime, both system modules and every module's version, type, status, restart policy
+ * and image; `$edgeHub` with routes and store-and-forward. Empty when valid.
+ * @see https://learn.microsoft.com/azure/iot-edge/module-composition
+ */
+export function iotEdgeManifestProblems(manifest: unknown): string[] {
+  const p: string[] = [];
+  const mc = (manifest as { content?: { modulesContent?: Record<string, Record<string, unknown>> } })?.content
+    ?.modulesContent;
+  if (!mc) return ['content.modulesContent is required'];
+  const agent = mc.$edgeAgent?.['properties.desired'] as Record<string, unknown> | undefined;
+  const hub = mc.$edgeHub?.['properties.desired'] as Record<string, unknown> | undefined;
+  if (!agent) return ['$edgeAgent properties.desired is required'];
+  if (!hub) p.push('$edgeHub properties.desired is required');
+  if (!['1.0', '1.1'].includes(String(agent.schemaVersion)))
+    p.push('$edgeAgent schemaVersion must be 1.0 or 1.1');
+  if ((agent.runtime as { type?: string })?.type !== 'docker')
+    p.push('$edgeAgent runtime.type must be docker');
+  const system = agent.systemModules as Record<string, { settings?: { image?: string } }> | undefined;
+  for (const name of ['edgeAgent', 'edgeHub']) {
+    if (!system?.[name]?.settings?.image)
+      p.push(`$edgeAgent systemModules.${name}.settings.image is required`);
+  }
+  const modules = (agent.modules ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [name, m] of Object.entries(modules)) {
+    for (const key of ['version', 'type', 'status', 'restartPolicy'])
+      if (typeof m[key] !== 'string') p.push(`module ${name}.${key} is required`);
+    if (!['running', 'stopped'].includes(String(m.status)))
+      p.push(`module ${name}.status must be running or stopped`);
+    const settings = m.settings as { image?: string; createOptions?: string } | undefined;
+    if (!settings?.image) p.push(`module ${name}.settings.image is required`);
+    if (settings?.createOptions !== undefined) {
+      try {
+        JSON.parse(settings.createOptions);
+      } catch {
+        p.push(`module ${name}.settings.createOptions is not JSON`);
+      }
+    }
+  }
+  if (hub) {
+    if (typeof hub.routes !== 'object' || hub.routes === null) p.push('$edgeHub routes is required');
+    if (
+      typeof (hub.storeAndForwardConfiguration as { timeToLiveSecs?: unknown })?.timeToLiveSecs !== 'number'
+    ) {
+      p.push('$edgeHub storeAndForwardConfiguration.timeToLiveSecs is required');
+    }
+  }
+  return p;
 }

@@ -16,6 +16,8 @@ import {
 } from 'aws-cdk-lib';
 import * as aps from 'aws-cdk-lib/aws-aps';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as greengrass from 'aws-cdk-lib/aws-greengrassv2';
+import * as iot from 'aws-cdk-lib/aws-iot';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CfnAccessEntry, CfnPodIdentityAssociation } from 'aws-cdk-lib/aws-eks';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
@@ -38,6 +40,8 @@ import type { Cloud } from '../../src/spec/gpu';
 import {
   type IMlStack,
   type KubernetesClusterCapability,
+  type EdgeFleetCapability,
+  type EdgeFleetSpec,
   type ManagedPrometheusCapability,
   MlStack,
   type ObjectStoreCapability,
@@ -134,6 +138,187 @@ export class AwsMlStack extends Stack implements IMlStack {
     }
     void scope;
     return this.serverImage;
+  }
+
+  /**
+   * AWS IoT Greengrass v2: the package in a private, encrypted, versioned bucket, a component version whose recipe
+   * unpacks it and runs `run.sh`, a thing group, and a deployment to it whose IoT job rolls out at the canary
+   * rate, grows by the batch share and aborts (rolling back) above the failure share; the token-exchange role
+   * (read on that bucket only), its role alias, and a least-privilege IoT policy for the core devices.
+   */
+  public addEdgeFleet(scope: Construct, id: string, spec: EdgeFleetSpec): EdgeFleetCapability {
+    const bucket = new s3.Bucket(scope, `${id}Artifacts`, {
+      versioned: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    });
+    Validations.of(bucket).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-S1',
+      reason:
+        'The bucket holds component artifacts written only by cdk deploy and read by the token-exchange role.',
+    });
+    const prefix = `${spec.componentName}/${spec.version}`;
+    const upload = new s3deploy.BucketDeployment(scope, `${id}Upload`, {
+      sources: [s3deploy.Source.asset(path.dirname(spec.archive))],
+      destinationBucket: bucket,
+      destinationKeyPrefix: `${prefix}/`,
+      prune: false,
+      retainOnDelete: true,
+      memoryLimit: 1024,
+    });
+    acknowledgeBucketDeploymentFindings(this, upload, bucket);
+    const recipe = {
+      RecipeFormatVersion: '2020-01-25',
+      ComponentName: spec.componentName,
+      ComponentVersion: spec.version,
+      ComponentDescription: `mlstack inference server with model package ${spec.name} ${spec.version} (${spec.target.id})`,
+      ComponentPublisher: 'mlstack',
+      ComponentConfiguration: { DefaultConfiguration: { port: 8000 } },
+      Manifests: [
+        {
+          Platform: { os: 'linux', architecture: spec.target.architecture },
+          Lifecycle: {
+            Install: {
+              Script: `tar -xzf {artifacts:path}/package.tgz -C {work:path} && npm install --no-audit --no-fund --prefix {work:path}/server mlstack@${spec.mlstackVersion}`,
+              Timeout: 1800,
+            },
+            Run: {
+              Script:
+                'MLSTACK_HOME={work:path}/server/node_modules/mlstack MLSTACK_PORT={configuration:/port} sh {work:path}/run.sh',
+            },
+          },
+          Artifacts: [
+            {
+              Uri: `s3://${bucket.bucketName}/${prefix}/package.tgz`,
+              Digest: Buffer.from(spec.archiveSha256, 'hex').toString('base64'),
+              Algorithm: 'SHA-256',
+              Unarchive: 'NONE',
+              Permission: { Read: 'OWNER', Execute: 'NONE' },
+            },
+          ],
+        },
+      ],
+    };
+    const component = new greengrass.CfnComponentVersion(scope, `${id}Component`, {
+      inlineRecipe: this.toJsonString(recipe),
+    });
+    component.node.addDependency(upload);
+    const group = new iot.CfnThingGroup(scope, `${id}Group`, { thingGroupName: spec.group });
+    const r = spec.rollout;
+    const canary = Math.max(1, Math.ceil((r.fleetSize * r.canaryPercent) / 100));
+    const batch = Math.max(canary, Math.ceil((r.fleetSize * r.batchPercent) / 100));
+    const deployment = new greengrass.CfnDeployment(scope, `${id}Deployment`, {
+      targetArn: group.attrArn,
+      deploymentName: `${spec.name}-${spec.version}`,
+      components: { [spec.componentName]: { componentVersion: spec.version } },
+      deploymentPolicies: {
+        failureHandlingPolicy: 'ROLLBACK',
+        componentUpdatePolicy: { action: 'NOTIFY_COMPONENTS', timeoutInSeconds: 60 },
+      },
+      iotJobConfiguration: {
+        jobExecutionsRolloutConfig: {
+          exponentialRate: {
+            baseRatePerMinute: canary,
+            incrementFactor: Math.min(5, Math.max(1.1, Math.round((batch / canary) * 10) / 10)),
+            // Typed `any` by aws-cdk-lib, so written in the template's own casing.
+            rateIncreaseCriteria: { NumberOfSucceededThings: canary },
+          },
+          maximumPerMinute: batch,
+        },
+        abortConfig: {
+          criteriaList: [
+            {
+              action: 'CANCEL',
+              failureType: 'ALL',
+              minNumberOfExecutedThings: canary,
+              thresholdPercentage: r.maxFailurePercent,
+            },
+          ],
+        },
+      },
+    });
+    deployment.node.addDependency(component);
+    const exchange = new iam.Role(scope, `${id}TokenExchangeRole`, {
+      assumedBy: new iam.ServicePrincipal('credentials.iot.amazonaws.com'),
+      description: `Greengrass token-exchange role of edge fleet ${spec.name}: reads its artifacts only`,
+    });
+    exchange.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [bucket.arnForObjects(`${prefix}/*`)],
+      }),
+    );
+    Validations.of(exchange).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${this.getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${prefix}/*]`,
+      reason: 'Read-only on the objects of this package version in the fleet artifact bucket.',
+    });
+    const alias = new iot.CfnRoleAlias(scope, `${id}RoleAlias`, {
+      roleAlias: `${spec.name}-token-exchange`,
+      roleArn: exchange.roleArn,
+      credentialDurationSeconds: 3600,
+    });
+    const thing = this.formatArn({
+      service: 'iot',
+      resource: 'thing',
+      resourceName: '${iot:Connection.Thing.ThingName}',
+    });
+    new iot.CfnPolicy(scope, `${id}DevicePolicy`, {
+      policyName: `${spec.name}-core-devices`,
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 'iot:Connect',
+            Resource: this.formatArn({
+              service: 'iot',
+              resource: 'client',
+              resourceName: '${iot:Connection.Thing.ThingName}*',
+            }),
+          },
+          {
+            Effect: 'Allow',
+            Action: ['iot:Publish', 'iot:Receive'],
+            Resource: [
+              this.formatArn({
+                service: 'iot',
+                resource: 'topic',
+                resourceName: '$aws/things/${iot:Connection.Thing.ThingName}/*',
+              }),
+            ],
+          },
+          {
+            Effect: 'Allow',
+            Action: 'iot:Subscribe',
+            Resource: [
+              this.formatArn({
+                service: 'iot',
+                resource: 'topicfilter',
+                resourceName: '$aws/things/${iot:Connection.Thing.ThingName}/*',
+              }),
+            ],
+          },
+          { Effect: 'Allow', Action: 'iot:AssumeRoleWithCertificate', Resource: alias.attrRoleAliasArn },
+          {
+            Effect: 'Allow',
+            Action: [
+              'greengrass:GetComponentVersionArtifact',
+              'greengrass:ResolveComponentCandidates',
+              'greengrass:GetDeploymentConfiguration',
+              'greengrass:ListThingGroupsForCoreDevice',
+              'greengrass:PutCertificateAuthorities',
+              'greengrass:VerifyClientDeviceIdentity',
+            ],
+            Resource: '*',
+          },
+          { Effect: 'Allow', Action: ['iot:GetThingShadow', 'iot:UpdateThingShadow'], Resource: thing },
+        ],
+      },
+    });
+    new CfnOutput(scope, `${id}ThingGroupArn`, { value: group.attrArn });
+    return { files: [] };
   }
 
   /** EKS with secrets encryption, control-plane logging, Pod Identity, in a VPC of its own. */

@@ -3,6 +3,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { FederatedIdentityCredential } from '@cdktf/provider-azurerm/lib/federated-identity-credential';
 import { DataAzurermClientConfig } from '@cdktf/provider-azurerm/lib/data-azurerm-client-config';
+import { Iothub } from '@cdktf/provider-azurerm/lib/iothub';
+import { IothubDps } from '@cdktf/provider-azurerm/lib/iothub-dps';
+import { IothubSharedAccessPolicyA as IothubSharedAccessPolicy } from '@cdktf/provider-azurerm/lib/iothub-shared-access-policy';
 import { KeyVault } from '@cdktf/provider-azurerm/lib/key-vault';
 import { KeyVaultSecret } from '@cdktf/provider-azurerm/lib/key-vault-secret';
 import { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
@@ -38,6 +41,8 @@ import type { Cloud } from '../../src/spec/gpu';
 import {
   type IMlStack,
   type KubernetesClusterCapability,
+  type EdgeFleetCapability,
+  type EdgeFleetSpec,
   type ManagedPrometheusCapability,
   MlStack,
   type ObjectStoreCapability,
@@ -71,6 +76,64 @@ export interface AzureMlStackProps {
    * @default - a local backend at `terraform.<stack>.tfstate`, relative to the stack's folder
    */
   readonly backend?: TerraformBackendFactory;
+}
+
+/** An IoT Edge deployment manifest (`az iot edge deployment create --content`): edgeAgent, edgeHub, the mlstack module. */
+function iotEdgeDeployment(spec: EdgeFleetSpec): object {
+  return {
+    content: {
+      modulesContent: {
+        $edgeAgent: {
+          'properties.desired': {
+            schemaVersion: '1.1',
+            runtime: { type: 'docker', settings: { minDockerVersion: 'v1.25', registryCredentials: {} } },
+            systemModules: {
+              edgeAgent: {
+                type: 'docker',
+                settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5', createOptions: '{}' },
+              },
+              edgeHub: {
+                type: 'docker',
+                status: 'running',
+                restartPolicy: 'always',
+                settings: {
+                  image: 'mcr.microsoft.com/azureiotedge-hub:1.5',
+                  createOptions: JSON.stringify({
+                    HostConfig: { PortBindings: { '8883/tcp': [{ HostPort: '8883' }] } },
+                  }),
+                },
+              },
+            },
+            modules: {
+              mlstack: {
+                version: spec.version,
+                type: 'docker',
+                status: 'running',
+                restartPolicy: 'always',
+                settings: {
+                  image: spec.image,
+                  createOptions: JSON.stringify({
+                    Env: ['MLSTACK_HOST=0.0.0.0', 'MLSTACK_PORT=8000'],
+                    HostConfig: {
+                      PortBindings: { '8000/tcp': [{ HostIp: '127.0.0.1', HostPort: '8000' }] },
+                      ...(spec.target.executionProviders.includes('cuda') ? { Runtime: 'nvidia' } : {}),
+                    },
+                  }),
+                },
+              },
+            },
+          },
+        },
+        $edgeHub: {
+          'properties.desired': {
+            schemaVersion: '1.1',
+            routes: { telemetry: 'FROM /messages/modules/mlstack/outputs/* INTO $upstream' },
+            storeAndForwardConfiguration: { timeToLiveSecs: 7 * 24 * 3600 },
+          },
+        },
+      },
+    },
+  };
 }
 
 /** Logs the Azure CLI in with the federated token that Azure workload identity mounts into the pod. */
@@ -148,6 +211,67 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
       storageUseAzuread: true,
     });
     configureBackend(this, id, props.backend);
+  }
+
+  /**
+   * Azure IoT Hub with the Device Provisioning Service linked to it, and two IoT Edge deployment manifests written
+   * to the synth output — the canary (devices of the group tagged `canary`, higher priority) and the fleet — with
+   * `$edgeAgent`, `$edgeHub` and the mlstack module (the image holding the package). Terraform has no resource
+   * for IoT Edge deployments: the outputs give the `az iot edge deployment create` commands that apply them.
+   */
+  public addEdgeFleet(scope: Construct, id: string, spec: EdgeFleetSpec): EdgeFleetCapability {
+    if (!spec.image)
+      throw new Error(`${scope.node.path}: an IoT Edge module needs an image holding the package.`);
+    const identity = [this.subscriptionId, this.stackName, scope.node.path, id];
+    const rg = new ResourceGroup(scope, `${id}-ResourceGroup`, {
+      name: `${spec.name}-edge-rg`,
+      location: this.location,
+    });
+    const hubName = physicalName({ readable: `${spec.name}-hub`, identity, maxLength: 50 });
+    const hub = new Iothub(scope, `${id}-Hub`, {
+      name: hubName,
+      resourceGroupName: rg.name,
+      location: this.location,
+      sku: { name: 'S1', capacity: 1 },
+      minTlsVersion: '1.2',
+      localAuthenticationEnabled: true,
+    });
+    const policy = new IothubSharedAccessPolicy(scope, `${id}-DpsAccess`, {
+      name: 'dps-link',
+      resourceGroupName: rg.name,
+      iothubName: hub.name,
+      registryRead: true,
+      registryWrite: true,
+      serviceConnect: true,
+      deviceConnect: true,
+    });
+    new IothubDps(scope, `${id}-Dps`, {
+      name: physicalName({ readable: `${spec.name}-dps`, identity, maxLength: 64 }),
+      resourceGroupName: rg.name,
+      location: this.location,
+      sku: { name: 'S1', capacity: 1 },
+      allocationPolicy: 'Hashed',
+      linkedHub: [{ connectionString: policy.primaryConnectionString, location: this.location }],
+    });
+    const files = (['canary', 'fleet'] as const).map((stage) => ({
+      path: `iotedge-deployment.${stage}.json`,
+      content: `${JSON.stringify(iotEdgeDeployment(spec), null, 2)}\n`,
+    }));
+    const condition = (stage: 'canary' | 'fleet') =>
+      stage === 'canary' ? `tags.group='${spec.group}' AND tags.canary=true` : `tags.group='${spec.group}'`;
+    for (const stage of ['canary', 'fleet'] as const) {
+      new TerraformOutput(scope, `${id}-${stage}-command`, {
+        value:
+          `az iot edge deployment create --hub-name ${hubName} --deployment-id ${spec.name}-${spec.version.replace(/\./g, '-')}-${stage}` +
+          ` --content iotedge-deployment.${stage}.json --target-condition "${condition(stage)}" --priority ${stage === 'canary' ? 20 : 10}`,
+        description: `Applies the ${stage} IoT Edge deployment of ${spec.name} ${spec.version}.`,
+      }).overrideLogicalId(`${spec.name}-${stage}-deployment-command`);
+    }
+    this.addWarning(
+      scope,
+      `IoT Edge rolls out by device tags, not percentages: tag about ${spec.rollout.canaryPercent}% of the '${spec.group}' devices with tags.canary=true for the canary stage; IoT Hub does not abort on a failure share (watch the module's reported status) — see docs/edge-fleet.md.`,
+    );
+    return { files };
   }
 
   /** @inheritdoc */

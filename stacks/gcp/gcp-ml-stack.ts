@@ -14,7 +14,9 @@ import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member'
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
+import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository';
 import { ComputeGlobalAddress } from '@cdktf/provider-google/lib/compute-global-address';
+import { GkeHubFeature } from '@cdktf/provider-google/lib/gke-hub-feature';
 import { SecretManagerSecret } from '@cdktf/provider-google/lib/secret-manager-secret';
 import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-manager-secret-iam-member';
 import { SecretManagerSecretVersion } from '@cdktf/provider-google/lib/secret-manager-secret-version';
@@ -26,6 +28,8 @@ import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
 import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
 import { Password } from '@cdktf/provider-random/lib/password';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Fn, TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct, type IConstruct } from 'constructs';
 import {
@@ -38,6 +42,8 @@ import type { Cloud } from '../../src/spec/gpu';
 import {
   type IMlStack,
   type KubernetesClusterCapability,
+  type EdgeFleetCapability,
+  type EdgeFleetSpec,
   type ManagedPrometheusCapability,
   MlStack,
   type ObjectStoreCapability,
@@ -135,6 +141,95 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
   /** @inheritdoc */
   public addWarning(scope: IConstruct, message: string): void {
     addTerraformWarning(scope, message);
+  }
+
+  /**
+   * Google Cloud has no device service since IoT Core's retirement: devices run a small Kubernetes (k3s) registered
+   * as GKE fleet members, and Config Sync on the fleet pulls a bundle (Namespace, Deployment of the image holding
+   * the package, Service on 127.0.0.1:8000 of the device) from Artifact Registry as an OCI artifact. This builds the
+   * Artifact Registry repository and the fleet's Config Sync default, and writes the bundle to the synth output;
+   * staged percentages and automatic rollback have no equivalent (a synth warning and docs/edge-fleet.md say so).
+   */
+  public addEdgeFleet(scope: Construct, id: string, spec: EdgeFleetSpec): EdgeFleetCapability {
+    if (!spec.image)
+      throw new Error(`${scope.node.path}: a fleet bundle needs an image holding the package.`);
+    const repo = new ArtifactRegistryRepository(scope, `${id}-Registry`, {
+      repositoryId: `${spec.name}-edge`,
+      location: this.region,
+      format: 'DOCKER',
+      description: `Images and Config Sync bundles of edge fleet ${spec.name}`,
+    });
+    const bundle = `${this.region}-docker.pkg.dev/${this.project}/${spec.name}-edge/bundle`;
+    new GkeHubFeature(scope, `${id}-ConfigSync`, {
+      name: 'configmanagement',
+      location: 'global',
+      fleetDefaultMemberConfig: {
+        configmanagement: {
+          configSync: {
+            enabled: true,
+            sourceFormat: 'unstructured',
+            oci: {
+              syncRepo: `${bundle}:${spec.version}`,
+              policyDir: '.',
+              secretType: 'gcpserviceaccount',
+              syncWaitSecs: '60',
+            },
+          },
+        },
+      },
+      dependsOn: [repo],
+    });
+    new TerraformOutput(scope, `${id}-push-command`, {
+      value: `oras push ${bundle}:${spec.version} bundle/`,
+      description: `Publishes the Config Sync bundle of ${spec.name} ${spec.version} (run in its synth folder).`,
+    }).overrideLogicalId(`${spec.name}-bundle-push-command`);
+    this.addWarning(
+      scope,
+      `Edge fleet ${spec.name}: GKE fleets with Config Sync roll out to every member at once — no ${spec.rollout.canaryPercent}% canary, no batches, no automatic rollback on ${spec.rollout.maxFailurePercent}% failures; roll back by pointing the sync at the previous bundle tag (docs/edge-fleet.md).`,
+    );
+    const labels = { 'app.kubernetes.io/name': spec.name, 'app.kubernetes.io/managed-by': 'mlstack' };
+    const probe = (p: string) => ({ httpGet: { path: p, port: 8000, host: '127.0.0.1' } });
+    const objects = [
+      new Namespace({ metadata: { name: 'mlstack-edge', labels } }),
+      new Deployment({
+        metadata: { name: spec.name, namespace: 'mlstack-edge', labels },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              hostNetwork: true,
+              containers: [
+                {
+                  name: 'mlstack-server',
+                  image: spec.image,
+                  args: ['serve', '/models', '--host', '127.0.0.1', '--port', '8000'],
+                  readinessProbe: probe('/v2/health/ready'),
+                  livenessProbe: probe('/v2/health/live'),
+                  securityContext: {
+                    runAsNonRoot: true,
+                    runAsUser: 1000,
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ['ALL'] },
+                  },
+                  volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+                },
+              ],
+              volumes: [{ name: 'tmp', emptyDir: {} }],
+            },
+          },
+        },
+      }),
+    ];
+    for (const o of objects) o.validate();
+    return {
+      files: objects.map((o) => ({
+        path: `bundle/${o.kind.toLowerCase()}-${o.metadata!.name}.json`,
+        content: `${JSON.stringify(o.toJSON(), null, 2)}\n`,
+      })),
+    };
   }
 
   /** Terraform builds no images: the mlstack server image is a reference the user pushed (Artifact Registry). */
