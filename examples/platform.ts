@@ -2,6 +2,9 @@ import * as path from 'node:path';
 import {
   DcgmMonitoring,
   DriftPipeline,
+  EdgeDevices,
+  EdgeFleet,
+  EdgeTarget,
   GpuCluster,
   MlflowTracking,
   GpuSharing,
@@ -18,6 +21,12 @@ const MLSTACK_IMAGE = {
   aws: 'public.ecr.aws/acme-ml/mlstack-server:0.1.0',
   gcp: 'us-central1-docker.pkg.dev/acme-ml-prod/ml/mlstack-server:0.1.0',
   azure: 'acmeml.azurecr.io/mlstack-server:0.1.0',
+} as const;
+
+/** Where the example expects the kiosks' device image (the Dockerfile next to the edge package), per cloud. */
+const KIOSK_IMAGE = {
+  gcp: 'us-central1-docker.pkg.dev/acme-ml-prod/kiosks-edge/kiosks:1.0.0',
+  azure: 'acmeml.azurecr.io/kiosks:1.0.0',
 } as const;
 
 /** Knobs of the example, so that CI examples (and the diff tests) can show what a change does. */
@@ -46,6 +55,7 @@ export interface PlatformOptions {
 export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): void {
   const inferenceGpu =
     options.inferenceGpu ?? (stack.cloud === 'azure' ? GpuType.NVIDIA_T4 : GpuType.NVIDIA_L4);
+  const classifier = path.join(__dirname, 'models', 'classifier.onnx');
   const cluster = new GpuCluster(stack, 'Gpus', {
     clusterName: 'ml-platform',
     version: KubernetesVersion.V1_33,
@@ -88,13 +98,23 @@ export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): 
     image: MLSTACK_IMAGE[stack.cloud],
   });
 
+  // The classifier on the retail kiosks (Jetson Orin devices): 10% canary, then 25% batches, rolled back when more
+  // than 5% fail.
+  new EdgeFleet(stack, 'Kiosks', {
+    model: ServingModel.fromOnnxFile(classifier, { name: 'classifier' }),
+    devices: EdgeDevices.group('retail-kiosks', { size: 400 }),
+    target: EdgeTarget.JETSON_ORIN,
+    rollout: { canaryPercent: 10, batchPercent: 25, maxFailurePercent: 5 },
+    version: '1.0.0',
+    ...(stack.cloud === 'aws' ? {} : { image: KIOSK_IMAGE[stack.cloud] }),
+  });
+
   // GPU telemetry, alerts and dashboards on the cloud's managed Prometheus; the classifier's latency and failure
   // alerts are added when it is declared below.
   new DcgmMonitoring(stack, 'GpuMonitoring', { cluster });
 
   // Serving: the classifier on Triton, on the inference pool's GPUs, with a canary of its next version taking a
   // quarter of the replicas; autoscaled on Triton's queue time per request.
-  const classifier = path.join(__dirname, 'models', 'classifier.onnx');
   new TritonService(stack, 'Classifier', {
     cluster,
     runtime: ServingRuntime.TRITON,

@@ -55,6 +55,7 @@ describe('mlstack synth (child process)', () => {
         expect(files).toContain(`models/ml-platform-${cloud}/${repoDir}/classifier/config.pbtxt`);
       }
       expect(files).toContain(`models/ml-platform-${cloud}/classifier/classifier/1/model.onnx`);
+      expect(files).toContain(`edge/ml-platform-${cloud}/kiosks/package.tgz`);
       expect(files).toContain(`models/ml-platform-${cloud}/classifier-canary/classifier/2/model.onnx`);
       for (const kind of ['deployment', 'service', 'horizontalpodautoscaler', 'networkpolicy']) {
         expect(files).toContain(`k8s/ml-platform-${cloud}/ml-platform/09-${kind}-classifier-classifier.yaml`);
