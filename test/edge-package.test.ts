@@ -12,16 +12,21 @@ import { MlApp } from '../stacks/app';
 import { GcpMlStack } from '../stacks/gcp';
 import { ServingModel } from '../src/serving/model-repository';
 import { inferJson, plainValues, randomTensor } from './support/kserve-client';
-import { repo } from './support/cli';
+import { mlstack, repo } from './support/cli';
 import { buildModel, IDENTITY_TYPES } from './support/onnx-builder';
 import { fixtureModel } from './support/serving';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-edge-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function runScript(
-  dir: string,
-): Promise<{ url: string; proc: ChildProcess; exited: Promise<number | null> }> {
+interface Device {
+  url: string;
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  stderr: () => string;
+}
+
+function runScript(dir: string): Promise<Device> {
   const proc = spawn('sh', [path.join(dir, 'run.sh')], {
     env: { ...process.env, MLSTACK_HOME: repo, MLSTACK_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,7 +43,7 @@ function runScript(
       const m = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1], proc, exited });
+        resolve({ url: m[1], proc, exited, stderr: () => err });
       }
     });
     void exited.then((code) => {
@@ -120,6 +125,34 @@ describe('edge device package', () => {
       srv.proc.kill('SIGTERM');
       expect(await srv.exited).toBe(0);
     }
+  });
+
+  it("runs a Jetson package on a machine without its GPU providers, falling back in the target's order", async () => {
+    const pkg = writeEdgePackage(path.join(tmp, 'jetson', 'package'), {
+      fleet: 'kiosks',
+      version: '1.0.0',
+      model,
+      target: EdgeTarget.JETSON_ORIN,
+    });
+    expect(fs.readFileSync(path.join(pkg.dir, 'run.sh'), 'utf8')).toContain(
+      '--execution-providers tensorrt,cuda,cpu',
+    );
+    const device = path.join(tmp, 'jetson-device');
+    unpackEdgePackage(pkg.archive, device);
+    const srv = await runScript(device);
+    try {
+      // This machine has no CUDA or TensorRT libraries: the server says so and serves on the CPU.
+      expect(srv.stderr()).toMatch(/execution provider tensorrt is unavailable here; trying cuda, cpu/);
+      expect(srv.stderr()).toMatch(/execution provider cuda is unavailable here; trying cpu/);
+      const r = await inferJson(srv.url, 'gesture', { x: randomTensor([1, 16], 9) });
+      expect(r.status).toBe(200);
+    } finally {
+      srv.proc.kill('SIGTERM');
+      expect(await srv.exited).toBe(0);
+    }
+    const bad = await mlstack(['serve', device, '--execution-providers', 'gpu']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe("mlstack: --execution-providers: 'gpu' is not tensorrt, cuda or cpu.");
   });
 
   it('refuses an FP16-only model on a CPU target and a model over the target size budget', () => {

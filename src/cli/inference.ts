@@ -60,6 +60,8 @@ export interface ServeOptions {
   readonly host: string;
   readonly port: number;
   readonly threads?: number;
+  /** Execution providers in preference order. */
+  readonly executionProviders?: readonly string[];
   readonly maxBodyBytes?: number;
   readonly batching: boolean;
   readonly version: string;
@@ -81,6 +83,9 @@ export async function serveCommand(
     disableBatching: !opts.batching,
     version: opts.version,
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    ...(opts.executionProviders?.length
+      ? { executionProviders: opts.executionProviders, onFallback: (m: string) => log(m) }
+      : {}),
     ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
   });
   const names = [...server.models.values()].map(

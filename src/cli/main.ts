@@ -75,12 +75,29 @@ export function buildProgram(): Command {
       "onnxruntime intra-op threads per model (default: onnxruntime's)",
       parseInteger('--threads'),
     )
+    .option(
+      '--execution-providers <list>',
+      'onnxruntime execution providers in preference order, e.g. tensorrt,cuda,cpu (unavailable ones are skipped)',
+      (v: string) => {
+        const list = v.split(',').map((x) => x.trim());
+        const bad = list.find((x) => !['tensorrt', 'cuda', 'cpu'].includes(x));
+        if (bad) throw new CliError(`--execution-providers: '${bad}' is not tensorrt, cuda or cpu.`, 2);
+        return list;
+      },
+    )
     .option('--max-body-bytes <n>', 'largest request body (default 64 MiB)', parseInteger('--max-body-bytes'))
     .option('--no-batching', 'run every request alone, whatever the model configs say')
     .action(
       async (
         root: string,
-        opts: { host: string; port: number; threads?: number; maxBodyBytes?: number; batching: boolean },
+        opts: {
+          host: string;
+          port: number;
+          threads?: number;
+          executionProviders?: string[];
+          maxBodyBytes?: number;
+          batching: boolean;
+        },
       ) => {
         await serveCommand(root, { ...opts, version: packageVersion() }, (s) =>
           process.stderr.write(`${s}\n`),

@@ -69,17 +69,21 @@ export interface EdgePackage {
 }
 
 /**
- * The script a device runs: starts the mlstack server on the package's model repository, on 127.0.0.1:8000 by
- * default. `MLSTACK_HOME` is where mlstack is installed (the Greengrass install step, the container image).
+ * The script a device runs: starts the mlstack server on the package's model repository with the target's
+ * execution providers in preference order (one the device cannot load is skipped), on 127.0.0.1:8000 by default.
+ * `MLSTACK_HOME` is where mlstack is installed (the Greengrass install step, the container image).
  */
-export const RUN_SCRIPT = `#!/bin/sh
+export function runScript(target: EdgeTarget): string {
+  return `#!/bin/sh
 # Starts the mlstack inference server on this package's model repository. Written by mlstack; the Greengrass
 # Run step, the IoT Edge module and the tests run exactly this.
 set -eu
 PKG="$(cd "$(dirname "$0")" && pwd)"
 : "\${MLSTACK_HOME:?set MLSTACK_HOME to the folder of the mlstack installation}"
-exec node "$MLSTACK_HOME/bin/mlstack.js" serve "$PKG/models" --host "\${MLSTACK_HOST:-127.0.0.1}" --port "\${MLSTACK_PORT:-8000}"
+exec node "$MLSTACK_HOME/bin/mlstack.js" serve "$PKG/models" --execution-providers ${target.executionProviders.join(',')} \\
+  --host "\${MLSTACK_HOST:-127.0.0.1}" --port "\${MLSTACK_PORT:-8000}"
 `;
+}
 
 /**
  * Writes a device package under `dir`: `models/` (a Triton-layout repository the server reads, with the generated
@@ -99,7 +103,7 @@ export function writeEdgePackage(
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const modelFiles = writeModelRepository(path.join(dir, 'models'), [opts.model]).map((f) => `models/${f}`);
-  fs.writeFileSync(path.join(dir, 'run.sh'), RUN_SCRIPT, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'run.sh'), runScript(opts.target), { mode: 0o755 });
   const hashes = Object.fromEntries(
     [...modelFiles, 'run.sh'].map((f) => [
       f,

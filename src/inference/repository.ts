@@ -41,6 +41,14 @@ export interface LoadOptions {
    */
   readonly threads?: number;
   /**
+   * onnxruntime execution providers in preference order (`tensorrt`, `cuda`, `cpu`). A provider whose libraries
+   * the machine lacks is skipped for the next one, and `onFallback` is told.
+   * @default - onnxruntime's default (CPU)
+   */
+  readonly executionProviders?: readonly string[];
+  /** Told when an execution provider is unavailable and the next one is used. */
+  readonly onFallback?: (message: string) => void;
+  /**
    * Requests that may wait per model version before new ones get 503.
    * @default 1024, or the config's default_queue_policy.max_queue_size
    */
@@ -155,6 +163,30 @@ export function readModelSource(src: ModelSource): { config?: TritonModelConfig;
   return { ...(config ? { config } : {}), versions };
 }
 
+/** Opens a session with the first execution provider of the list that this machine can load. */
+async function openWithProviders(
+  file: string,
+  sessionOptions: ort.InferenceSession.SessionOptions,
+  options: LoadOptions,
+): Promise<ort.InferenceSession> {
+  let providers = [...(options.executionProviders ?? [])];
+  for (;;) {
+    try {
+      return await openSession(
+        file,
+        providers.length ? { ...sessionOptions, executionProviders: providers } : sessionOptions,
+      );
+    } catch (e) {
+      const unavailable = /ExecutionProvider|shared library|backend/i.test((e as Error).message);
+      if (!unavailable || providers.length <= 1) throw e;
+      options.onFallback?.(
+        `${file}: execution provider ${providers[0]} is unavailable here; trying ${providers.slice(1).join(', ')}`,
+      );
+      providers = providers.slice(1);
+    }
+  }
+}
+
 async function loadModel(src: ModelSource, options: LoadOptions): Promise<ServedModel> {
   const { config: fileConfig, versions: wanted } = readModelSource(src);
   const sessionOptions: ort.InferenceSession.SessionOptions = {
@@ -167,7 +199,7 @@ async function loadModel(src: ModelSource, options: LoadOptions): Promise<Served
   const versions: ModelVersion[] = [];
   for (const v of wanted) {
     const file = src.versions.get(v)!;
-    const session = await openSession(file, sessionOptions);
+    const session = await openWithProviders(file, sessionOptions, options);
     const signature = sessionSignature(file, session);
     if (!config) config = tritonModelConfig(signature, { name: src.name });
     const mismatches = checkTritonConfig(config, signature);
