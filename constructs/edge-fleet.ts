@@ -200,16 +200,47 @@ function packageVersion(): string {
   return '0.0.0';
 }
 
-/** Writes the package once per content (model files, config, version, target) under the OS temp folder. */
+/**
+ * Writes the package once per content (model files, config, version, target) under the OS temp folder: into a
+ * fresh folder renamed into place, so that synths running side by side never see a half-written package.
+ */
 function stagePackage(name: string, version: string, model: ServingModel, target: EdgeTarget): EdgePackage {
   const hash = createHash('sha256').update(
     `${name}\n${version}\n${target.id}\n${renderTritonConfig(model.config)}`,
   );
   for (const ver of model.versions) hash.update(fs.readFileSync(ver.file));
-  const root = path.join(os.tmpdir(), 'mlstack-edge', hash.digest('hex').slice(0, 24));
-  return writeEdgePackage(
-    path.join(root, 'package'),
-    { fleet: name, version, model, target },
-    path.join(root, 'artifact', 'package.tgz'),
-  );
+  const digest = hash.digest('hex').slice(0, 24);
+  const parent = path.join(os.tmpdir(), 'mlstack-edge');
+  const root = path.join(parent, digest);
+  const dir = path.join(root, 'package');
+  const archive = path.join(root, 'artifact', 'package.tgz');
+  if (!fs.existsSync(root)) {
+    fs.mkdirSync(parent, { recursive: true });
+    const tmp = fs.mkdtempSync(path.join(parent, `${digest}-`));
+    writeEdgePackage(
+      path.join(tmp, 'package'),
+      { fleet: name, version, model, target },
+      path.join(tmp, 'artifact', 'package.tgz'),
+    );
+    try {
+      fs.renameSync(tmp, root);
+    } catch {
+      fs.rmSync(tmp, { recursive: true, force: true }); // another process staged the same content first
+    }
+  }
+  const files: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(path.join(d, e.name), r);
+      else files.push(r);
+    }
+  };
+  walk(dir, '');
+  return {
+    dir,
+    archive,
+    sha256: createHash('sha256').update(fs.readFileSync(archive)).digest('hex'),
+    files: files.sort(),
+  };
 }

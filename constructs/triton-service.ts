@@ -496,19 +496,17 @@ function stageRepository(models: readonly ServingModel[]): { dir: string; files:
   const digest = hash.digest('hex').slice(0, 24);
   const root = path.join(os.tmpdir(), 'mlstack-repositories');
   const dir = path.join(root, digest);
-  const complete = `${dir}.complete`;
-  if (!fs.existsSync(complete)) {
+  // Written into a fresh folder and renamed into place: a synth running side by side sees all of it or none.
+  if (!fs.existsSync(dir)) {
     fs.mkdirSync(root, { recursive: true });
     const tmp = fs.mkdtempSync(path.join(root, `${digest}-`));
     writeModelRepository(tmp, models);
-    fs.rmSync(dir, { recursive: true, force: true });
     try {
       fs.renameSync(tmp, dir);
     } catch {
       // Another process staged the same content first.
       fs.rmSync(tmp, { recursive: true, force: true });
     }
-    fs.writeFileSync(complete, '');
   }
   const files = listRepository(dir);
   return { dir, files };
