@@ -23,7 +23,7 @@ import { DCGM_EXPORTER_PORT, dcgmExporterManifests, renderCounters } from '../sr
 import { Validator } from '../src/spec/errors';
 import { type ManagedPrometheusCapability, MlStack, type ScrapeTarget } from '../stacks/ml-stack';
 import { SYNTH_OUTPUT, type SynthOutputFolder } from '../stacks/synth-output';
-import { GpuCluster, type ServingWorkloadInfo } from './gpu-cluster';
+import { type GpuCluster, requireClusterProp, type ServingWorkloadInfo } from './gpu-cluster';
 
 /** Where metrics are stored and alerts evaluated. */
 export enum PrometheusBackend {
@@ -138,19 +138,8 @@ export class DcgmMonitoring extends Construct {
     super(scope, id);
     const where = `DcgmMonitoring '${this.node.path}'`;
     const v: Validator = new Validator(where);
-    if (!GpuCluster.isGpuCluster(props?.cluster)) {
-      v.fail('cluster', props?.cluster, 'is not a GpuCluster', 'Pass the GpuCluster whose GPUs to monitor.');
-    }
-    const cluster = props.cluster;
+    const cluster = requireClusterProp(v, props?.cluster, this, 'whose GPUs to monitor', 'DcgmMonitoring');
     const stack = MlStack.of(this);
-    if (MlStack.of(cluster) !== stack) {
-      v.fail(
-        'cluster',
-        cluster.node.path,
-        'is in another stack',
-        'Create DcgmMonitoring in the stack of its GpuCluster.',
-      );
-    }
     const backend = props.prometheus ?? PrometheusBackend.MANAGED;
     if (!Object.values(PrometheusBackend).includes(backend)) {
       v.fail(
@@ -290,25 +279,27 @@ export class DcgmMonitoring extends Construct {
       gpuNodeDashboard(this.exporterJob),
       inferenceDashboard(),
     ];
+    // One serialization for the sidecar ConfigMaps and the files in the synth output.
+    const dashboardJson = this.dashboards.map((d) => [d, `${JSON.stringify(d, null, 2)}\n`] as const);
     add(
       'Dashboards',
-      this.dashboards.map(
-        (d) =>
+      dashboardJson.map(
+        ([d, json]) =>
           new ConfigMap({
             metadata: {
               name: `${d.uid}-dashboard`,
               namespace: dashboardNamespace,
               labels: { grafana_dashboard: '1', 'app.kubernetes.io/managed-by': 'mlstack' },
             },
-            data: { [`${d.uid}.json`]: `${JSON.stringify(d, null, 2)}\n` },
+            data: { [`${d.uid}.json`]: json },
           }),
       ),
     );
     Object.defineProperty(this, SYNTH_OUTPUT, {
       value: (): SynthOutputFolder[] =>
-        this.dashboards.map((d) => ({
+        dashboardJson.map(([d, json]) => ({
           path: path.join('dashboards', stack.stackName, cluster.spec.name, `${d.uid}.json`),
-          content: `${JSON.stringify(d, null, 2)}\n`,
+          content: json,
         })),
     });
   }

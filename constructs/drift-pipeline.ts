@@ -17,7 +17,7 @@ import { type AlertRuleGroup, prometheusRule } from '../src/monitoring/alerts';
 import { Validator } from '../src/spec/errors';
 import { MlStack, type ObjectStoreCapability } from '../stacks/ml-stack';
 import { PrometheusBackend } from './dcgm-monitoring';
-import { GpuCluster } from './gpu-cluster';
+import { type GpuCluster, requireClusterProp } from './gpu-cluster';
 
 /** Thresholds of the drift job: defaults for every feature, per-feature overrides, and the dataset share. */
 export interface DriftThresholdsProps extends FeatureThresholds {
@@ -126,10 +126,7 @@ export class DriftPipeline extends Construct {
     super(scope, id);
     const where = `DriftPipeline '${this.node.path}'`;
     const v: Validator = new Validator(where);
-    if (!GpuCluster.isGpuCluster(props?.cluster)) {
-      v.fail('cluster', props?.cluster, 'is not a GpuCluster', 'Pass the GpuCluster that runs the job.');
-    }
-    const cluster = props.cluster;
+    const cluster = requireClusterProp(v, props?.cluster, this, 'runs the job', 'the DriftPipeline');
     const stack = MlStack.of(this);
 
     // The schedule: five fields, parsed by cron-parser; its largest gap sizes the deadline and the alerts.

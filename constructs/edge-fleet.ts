@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
 import {
@@ -14,6 +13,7 @@ import { renderTritonConfig } from '../src/inference/triton-config';
 import { ServingModel } from '../src/serving/model-repository';
 import { Validator } from '../src/spec/errors';
 import { type EdgeFleetCapability, MlStack } from '../stacks/ml-stack';
+import { listFiles, stageOnce } from '../stacks/private/files';
 import { SYNTH_OUTPUT, type SynthOutputFolder } from '../stacks/synth-output';
 
 export { EdgeTarget } from '../src/edge/package';
@@ -209,38 +209,19 @@ function stagePackage(name: string, version: string, model: ServingModel, target
     `${name}\n${version}\n${target.id}\n${renderTritonConfig(model.config)}`,
   );
   for (const ver of model.versions) hash.update(fs.readFileSync(ver.file));
-  const digest = hash.digest('hex').slice(0, 24);
-  const parent = path.join(os.tmpdir(), 'mlstack-edge');
-  const root = path.join(parent, digest);
-  const dir = path.join(root, 'package');
-  const archive = path.join(root, 'artifact', 'package.tgz');
-  if (!fs.existsSync(root)) {
-    fs.mkdirSync(parent, { recursive: true });
-    const tmp = fs.mkdtempSync(path.join(parent, `${digest}-`));
+  const root = stageOnce('mlstack-edge', hash.digest('hex').slice(0, 24), (tmp) =>
     writeEdgePackage(
       path.join(tmp, 'package'),
       { fleet: name, version, model, target },
       path.join(tmp, 'artifact', 'package.tgz'),
-    );
-    try {
-      fs.renameSync(tmp, root);
-    } catch {
-      fs.rmSync(tmp, { recursive: true, force: true }); // another process staged the same content first
-    }
-  }
-  const files: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path.join(d, e.name), r);
-      else files.push(r);
-    }
-  };
-  walk(dir, '');
+    ),
+  );
+  const dir = path.join(root, 'package');
+  const archive = path.join(root, 'artifact', 'package.tgz');
   return {
     dir,
     archive,
     sha256: createHash('sha256').update(fs.readFileSync(archive)).digest('hex'),
-    files: files.sort(),
+    files: listFiles(dir),
   };
 }

@@ -11,7 +11,7 @@ import {
 import { Validator } from '../src/spec/errors';
 import type { Cloud } from '../src/spec/gpu';
 import { MlStack, type ObjectStoreCapability, type PostgresCapability } from '../stacks/ml-stack';
-import { GpuCluster } from './gpu-cluster';
+import { type GpuCluster, requireClusterProp } from './gpu-cluster';
 
 /** How users authenticate at the MLflow ingress. */
 export class MlflowAuth {
@@ -249,19 +249,8 @@ export class MlflowTracking extends Construct {
     super(scope, id);
     const where = `MlflowTracking '${this.node.path}'`;
     const v: Validator = new Validator(where);
-    if (!GpuCluster.isGpuCluster(props?.cluster)) {
-      v.fail('cluster', props?.cluster, 'is not a GpuCluster', 'Pass the GpuCluster that runs MLflow.');
-    }
-    const cluster = props.cluster;
+    const cluster = requireClusterProp(v, props?.cluster, this, 'runs MLflow', 'MlflowTracking');
     const stack = MlStack.of(this);
-    if (MlStack.of(cluster) !== stack) {
-      v.fail(
-        'cluster',
-        cluster.node.path,
-        'is in another stack',
-        'Create MlflowTracking in the stack of its GpuCluster.',
-      );
-    }
     const cloud = stack.cloud;
     const production = props.production ?? false;
     const unsafe = props.unsafe ?? {};

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
 import {
@@ -17,8 +16,9 @@ import { Validator } from '../src/spec/errors';
 import type { GpuType } from '../src/spec/gpu';
 import type { KubernetesManifest } from '../src/k8s/manifest';
 import { MlStack, type ObjectStoreCapability } from '../stacks/ml-stack';
+import { listFiles, stageOnce } from '../stacks/private/files';
 import { SYNTH_OUTPUT, type SynthOutputFolder } from '../stacks/synth-output';
-import { GpuCluster } from './gpu-cluster';
+import { type GpuCluster, requireClusterProp } from './gpu-cluster';
 
 /** The server that runs the models. */
 export enum ServingRuntime {
@@ -216,18 +216,7 @@ export class TritonService extends Construct {
     const stack = MlStack.of(this);
     const v: Validator = new Validator(`TritonService '${this.node.path}'`);
 
-    if (!GpuCluster.isGpuCluster(props?.cluster)) {
-      v.fail('cluster', props?.cluster, 'is not a GpuCluster', 'Pass the GpuCluster that runs the service.');
-    }
-    const cluster = props.cluster;
-    if (MlStack.of(cluster) !== stack) {
-      v.fail(
-        'cluster',
-        cluster.node.path,
-        'is in another stack',
-        'Create the TritonService in the stack of its GpuCluster.',
-      );
-    }
+    const cluster = requireClusterProp(v, props?.cluster, this, 'runs the service', 'the TritonService');
 
     this.serviceName = props.serviceName ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
     v.dnsLabel('serviceName', this.serviceName, SERVICE_NAME_MAX);
@@ -493,34 +482,8 @@ function stageRepository(models: readonly ServingModel[]): { dir: string; files:
     hash.update(`model ${m.name}\n${renderTritonConfig(m.config)}`);
     for (const ver of m.versions) hash.update(`version ${ver.version}\n`).update(fs.readFileSync(ver.file));
   }
-  const digest = hash.digest('hex').slice(0, 24);
-  const root = path.join(os.tmpdir(), 'mlstack-repositories');
-  const dir = path.join(root, digest);
-  // Written into a fresh folder and renamed into place: a synth running side by side sees all of it or none.
-  if (!fs.existsSync(dir)) {
-    fs.mkdirSync(root, { recursive: true });
-    const tmp = fs.mkdtempSync(path.join(root, `${digest}-`));
-    writeModelRepository(tmp, models);
-    try {
-      fs.renameSync(tmp, dir);
-    } catch {
-      // Another process staged the same content first.
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-  }
-  const files = listRepository(dir);
-  return { dir, files };
-}
-
-function listRepository(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path.join(d, e.name), r);
-      else out.push(r);
-    }
-  };
-  walk(dir, '');
-  return out.sort();
+  const dir = stageOnce('mlstack-repositories', hash.digest('hex').slice(0, 24), (tmp) =>
+    writeModelRepository(tmp, models),
+  );
+  return { dir, files: listFiles(dir) };
 }

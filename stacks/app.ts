@@ -6,7 +6,10 @@ import type { IConstruct } from 'constructs';
 import { GpuCluster } from '../constructs/gpu-cluster';
 import type { Cloud } from '../src/spec/gpu';
 import { MlStack } from './ml-stack';
+import { listFiles } from './private/files';
 import { synthOutputsOf } from './synth-output';
+
+export { listFiles };
 
 /** Props of {@link MlApp}. */
 export interface MlAppProps {
@@ -204,18 +207,4 @@ function dedupe(ws: SynthWarning[]): SynthWarning[] {
     seen.add(k);
     return true;
   });
-}
-
-/** Every file under `dir`, relative and sorted. */
-export function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.push(path.relative(dir, p));
-    }
-  };
-  if (fs.existsSync(dir)) walk(dir);
-  return out.sort();
 }

@@ -8,7 +8,15 @@ import { PrometheusBackend } from '../constructs/dcgm-monitoring';
 import { DriftPipeline, type DriftPipelineProps } from '../constructs/drift-pipeline';
 import type { IMlStack } from '../stacks/ml-stack';
 import { STORE_COPY_IMAGES } from '../stacks/private/store-copy';
-import { awsStack, awsTemplate, azureStack, gcpStack, onlyResource, terraformJson } from './support/synth';
+import {
+  awsStack,
+  awsTemplate,
+  azureStack,
+  gcpStack,
+  onlyResource,
+  terraformJson,
+  resourcesOf,
+} from './support/synth';
 import { expectSchemaValid, objectOf, servingCluster } from './support/serving';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -156,14 +164,7 @@ describe('DriftPipeline per cloud', () => {
         .map((m) => m.role)
         .sort(),
     ).toEqual(['roles/storage.legacyBucketReader', 'roles/storage.objectUser']);
-    const ours = Object.fromEntries(
-      Object.entries(json.resource)
-        .map(([t, rs]) => [
-          t,
-          Object.fromEntries(Object.entries(rs).filter(([id]) => id.startsWith('Drift'))),
-        ])
-        .filter(([, rs]) => Object.keys(rs as object).length > 0),
-    );
+    const ours = resourcesOf(json, 'Drift');
     expect({ resources: ours, manifests: p.manifests }).toMatchSnapshot();
   });
 
@@ -178,14 +179,7 @@ describe('DriftPipeline per cloud', () => {
       `az storage blob upload-batch --auth-mode login --account-name ${p.store.name} --destination models --destination-path "reports/$ts"`,
     );
     expect(Object.keys(json.resource.azurerm_monitor_alert_prometheus_rule_group)).toHaveLength(1);
-    const ours = Object.fromEntries(
-      Object.entries(json.resource)
-        .map(([t, rs]) => [
-          t,
-          Object.fromEntries(Object.entries(rs).filter(([id]) => id.startsWith('Drift'))),
-        ])
-        .filter(([, rs]) => Object.keys(rs as object).length > 0),
-    );
+    const ours = resourcesOf(json, 'Drift');
     expect({ resources: ours, manifests: p.manifests }).toMatchSnapshot();
   });
 });

@@ -15,7 +15,15 @@ import { AzureMlStack } from '../stacks/azure';
 import { GcpMlStack } from '../stacks/gcp';
 import type { IMlStack } from '../stacks/ml-stack';
 import { STORE_COPY_IMAGES } from '../stacks/private/store-copy';
-import { awsStack, awsTemplate, azureStack, gcpStack, onlyResource, terraformJson } from './support/synth';
+import {
+  awsStack,
+  awsTemplate,
+  azureStack,
+  gcpStack,
+  onlyResource,
+  terraformJson,
+  resourcesOf,
+} from './support/synth';
 import { expectSchemaValid, objectOf, podSpecOf, servingCluster } from './support/serving';
 
 function mlflow(stack: IMlStack, props: Partial<MlflowTrackingProps> = {}): MlflowTracking {
@@ -221,14 +229,7 @@ describe('MlflowTracking on Google Cloud (Cloud SQL, GCS, Secret Manager)', () =
   });
 
   it('matches the snapshot', () => {
-    const ours = Object.fromEntries(
-      Object.entries(json.resource)
-        .map(([t, rs]) => [
-          t,
-          Object.fromEntries(Object.entries(rs).filter(([id]) => id.startsWith('Mlflow'))),
-        ])
-        .filter(([, rs]) => Object.keys(rs as object).length > 0),
-    );
+    const ours = resourcesOf(json, 'Mlflow');
     expect({ resources: ours, manifests: m.manifests }).toMatchSnapshot();
   });
 });
@@ -297,14 +298,7 @@ describe('MlflowTracking on Azure (PostgreSQL flexible server, Blob storage, Key
   });
 
   it('matches the snapshot', () => {
-    const ours = Object.fromEntries(
-      Object.entries(json.resource)
-        .map(([t, rs]) => [
-          t,
-          Object.fromEntries(Object.entries(rs).filter(([id]) => id.startsWith('Mlflow'))),
-        ])
-        .filter(([, rs]) => Object.keys(rs as object).length > 0),
-    );
+    const ours = resourcesOf(json, 'Mlflow');
     expect({ resources: ours, manifests: m.manifests }).toMatchSnapshot();
   });
 });

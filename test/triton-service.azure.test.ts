@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { STORE_COPY_IMAGES } from '../stacks/private/store-copy';
-import { azureStack, onlyResource, terraformJson } from './support/synth';
+import { azureStack, onlyResource, terraformJson, resourcesOf } from './support/synth';
 import { classifierService, expectSchemaValid, fixtureModel, objectOf, podSpecOf } from './support/serving';
 
 describe('TritonService on Azure (Blob storage + Azure workload identity)', () => {
@@ -125,14 +125,7 @@ describe('TritonService on Azure (Blob storage + Azure workload identity)', () =
   });
 
   it('matches the snapshot', () => {
-    const serving = Object.fromEntries(
-      Object.entries(json.resource)
-        .map(([type, rs]) => [
-          type,
-          Object.fromEntries(Object.entries(rs).filter(([id]) => id.startsWith('Classifier'))),
-        ])
-        .filter(([, rs]) => Object.keys(rs as object).length > 0),
-    );
+    const serving = resourcesOf(json, 'Classifier');
     expect({ resources: serving, outputs: json.output, manifests: service.manifests }).toMatchSnapshot();
   });
 });

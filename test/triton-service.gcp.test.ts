@@ -2,7 +2,7 @@ import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { ServingRuntime } from '../constructs/triton-service';
 import { STORE_COPY_IMAGES } from '../stacks/private/store-copy';
-import { gcpStack, onlyResource, terraformJson } from './support/synth';
+import { gcpStack, onlyResource, terraformJson, resourcesOf } from './support/synth';
 import { classifierService, expectSchemaValid, objectOf, podSpecOf } from './support/serving';
 
 describe('TritonService on Google Cloud (GCS + GKE Workload Identity)', () => {
@@ -121,14 +121,7 @@ describe('TritonService on Google Cloud (GCS + GKE Workload Identity)', () => {
   });
 
   it('matches the snapshot', () => {
-    const serving = Object.fromEntries(
-      Object.entries(json.resource)
-        .map(([type, rs]) => [
-          type,
-          Object.fromEntries(Object.entries(rs).filter(([id]) => id.startsWith('Classifier'))),
-        ])
-        .filter(([, rs]) => Object.keys(rs as object).length > 0),
-    );
+    const serving = resourcesOf(json, 'Classifier');
     expect({ resources: serving, manifests: service.manifests }).toMatchSnapshot();
   });
 });

@@ -74,3 +74,18 @@ export function resourcesByName(json: TerraformJson, type: string): Record<strin
   for (const r of Object.values(json.resource[type] ?? {})) out[String(r.name)] = r;
   return out;
 }
+
+/** The resources of one construct (Terraform names start with its id), by type; types without any are left out. */
+export function resourcesOf(json: TerraformJson, constructId: string): TerraformJson['resource'] {
+  return Object.fromEntries(
+    Object.entries(json.resource)
+      .map(
+        ([type, rs]) =>
+          [
+            type,
+            Object.fromEntries(Object.entries(rs).filter(([id]) => id.startsWith(constructId))),
+          ] as const,
+      )
+      .filter(([, rs]) => Object.keys(rs).length > 0),
+  );
+}
