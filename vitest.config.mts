@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The example platform, synthesized once by the real CLI for every file that reads a synth output.
+    globalSetup: ['test/support/global-setup.ts'],
     // onnxruntime-node and aws-cdk-lib need real Node realms: never 'vmThreads'.
     pool: 'forks',
     maxWorkers: 2,

@@ -53,7 +53,21 @@ export function createdApps(): MlApp[] {
 }
 
 const WARNING_TYPES = new Set(['aws:cdk:warning', 'mlstack:warning']);
-const OWNED_DIRS = ['aws', 'gcp', 'azure', 'k8s', 'models'];
+/**
+ * Folders of the output that `synth()` makes anew. `aws/` is not among them: aws-cdk-lib stages assets into its
+ * assembly folder while constructs are created, long before `synth()`, so that folder is emptied when the AWS app
+ * is made instead.
+ */
+const OWNED_DIRS = ['gcp', 'azure', 'k8s', 'models', 'dashboards', 'edge'];
+
+/**
+ * Context of the AWS app that keeps the assembly free of absolute paths (stack traces of the machine that ran the
+ * synth), so that it is byte-identical whatever folder the checkout or the output lives in.
+ */
+const DETERMINISTIC_AWS_CONTEXT = {
+  'aws:cdk:disable-stack-trace': true,
+  'aws:cdk:disable-creation-stack-traces': true,
+};
 
 /**
  * One program, every cloud: holds an AWS CDK app and a CDK for Terraform app per cloud (created when first
@@ -89,9 +103,13 @@ export class MlApp {
       // Loaded on first use, so that a GCP-only program never loads aws-cdk-lib.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { App } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
+      const outdir = path.join(this.outdir, 'aws');
+      // A clean assembly folder before any construct stages an asset into it.
+      fs.rmSync(outdir, { recursive: true, force: true });
+      fs.mkdirSync(outdir, { recursive: true });
       this.awsApp = new App({
-        outdir: path.join(this.outdir, 'aws'),
-        context: this.awsContext,
+        outdir,
+        context: { ...DETERMINISTIC_AWS_CONTEXT, ...this.awsContext },
         autoSynth: false,
       });
     }
@@ -131,13 +149,15 @@ export class MlApp {
     }
 
     fs.mkdirSync(this.outdir, { recursive: true });
-    // A clean slate, so that a removed stack or object leaves no stale file behind; the apps' own folders
-    // are made again because aws-cdk-lib expects the one it made at construction.
+    // A clean slate, so that a removed stack or object leaves no stale file behind; the Terraform apps' folders
+    // are made again because cdktf expects the one it made at construction.
     for (const d of OWNED_DIRS) fs.rmSync(path.join(this.outdir, d), { recursive: true, force: true });
+    if (!this.awsApp) fs.rmSync(path.join(this.outdir, 'aws'), { recursive: true, force: true });
     for (const { cloud } of roots) {
-      fs.mkdirSync(path.join(this.outdir, cloud, cloud === 'aws' ? '' : 'stacks'), { recursive: true });
+      if (cloud !== 'aws') fs.mkdirSync(path.join(this.outdir, cloud, 'stacks'), { recursive: true });
     }
 
+    if (this.awsApp && !process.env.MLSTACK_STACK_TRACES) dropStackTraces(this.awsApp);
     for (const { root } of roots) (root as unknown as { synth(): void }).synth();
 
     for (const { root } of roots) {
@@ -196,6 +216,19 @@ export class MlApp {
     // cdktf makes its folder at construction, without parents.
     fs.mkdirSync(this.outdir, { recursive: true });
     return new App({ outdir: path.join(this.outdir, cloud), skipValidation: false, stackTraces: false });
+  }
+}
+
+/**
+ * Removes the stack traces that aws-cdk-lib records with every metadata entry it cannot be told to skip
+ * (acknowledgements keep theirs whatever the context says): they carry absolute paths of the machine that ran the
+ * synth into `*.metadata.json` and `validation-report.json`. `MLSTACK_STACK_TRACES=1` keeps them for debugging.
+ */
+function dropStackTraces(root: IConstruct): void {
+  for (const c of root.node.findAll()) {
+    for (const m of c.node.metadata) {
+      if (m.trace) delete (m as { trace?: string[] }).trace;
+    }
   }
 }
 

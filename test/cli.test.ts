@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { listFiles } from '../stacks/app';
 import { modelFor } from './support/kubernetes-schema';
-import { cliEnv as env, mlstack, repo } from './support/cli';
-
-const run = promisify(execFile);
+import { mlstack, repo } from './support/cli';
 
 function digest(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -23,13 +19,10 @@ function digest(dir: string): Record<string, string> {
 
 describe('mlstack synth (child process)', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-cli-'));
-  const out1 = path.join(tmp, 'one');
+  // The first run is the shared one of test/support/global-setup.ts.
+  const first = inject('example');
+  const out1 = first.out;
   const out2 = path.join(tmp, 'two');
-  let first: Awaited<ReturnType<typeof mlstack>>;
-
-  beforeAll(async () => {
-    first = await mlstack(['synth', '--out', out1]);
-  });
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('synthesizes the example platform for all three clouds with no credentials', () => {
@@ -171,25 +164,5 @@ describe('mlstack synth (child process)', () => {
     const r = await mlstack(['synthesize']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/unknown command 'synthesize'/);
-  });
-});
-
-describe('npx cdk synth with the repository cdk.json', () => {
-  it('synthesizes the AWS example', async () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-cdk-'));
-    try {
-      const cdk = path.join(repo, 'node_modules', 'aws-cdk', 'bin', 'cdk');
-      await run(process.execPath, [cdk, 'synth', '--no-notices', '--quiet', '-o', out], {
-        cwd: repo,
-        env,
-        timeout: 180_000,
-      });
-      const template = JSON.parse(fs.readFileSync(path.join(out, 'ml-platform-aws.template.json'), 'utf8'));
-      const types = Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type);
-      expect(types).toContain('AWS::EKS::Cluster');
-      expect(types.filter((t) => t === 'AWS::EKS::Nodegroup')).toHaveLength(3);
-    } finally {
-      fs.rmSync(out, { recursive: true, force: true });
-    }
   });
 });

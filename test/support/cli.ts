@@ -24,10 +24,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `mlstack <args>` in `cwd` (the repository by default), bounded to two minutes. */
-export async function mlstack(args: string[], cwd = repo): Promise<CliResult> {
+/** `mlstack <args>` in `cwd` (the repository by default), bounded to `timeoutMs` (five minutes). */
+export async function mlstack(args: string[], cwd = repo, timeoutMs = 300_000): Promise<CliResult> {
   try {
-    const r = await run(process.execPath, [bin, ...args], { cwd, env: cliEnv, timeout: 120_000 });
+    const r = await run(process.execPath, [bin, ...args], { cwd, env: cliEnv, timeout: timeoutMs });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
