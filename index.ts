@@ -1,6 +1,6 @@
 // The cloud-neutral API: constructs, catalogs, Kubernetes helpers. Cloud stacks are in 'mlstack/aws',
 // 'mlstack/gcp' and 'mlstack/azure', so that an AWS-only user never loads cdktf and the reverse.
-export * from './src/spec/errors';
+export { MlStackValidationError } from './src/spec/errors';
 export * from './src/spec/gpu';
 export * from './src/spec/cluster';
 export * from './src/k8s/manifest';
@@ -12,7 +12,8 @@ export * from './src/inference/inspect';
 export * from './src/inference/triton-config';
 export * from './src/serving/model-repository';
 export * from './constructs/triton-service';
-export { SYNTH_OUTPUT, type SynthOutputFolder } from './stacks/synth-output';
+export { SYNTH_OUTPUT, SYNTH_FOLDERS, type SynthFolder, type SynthOutputFolder } from './src/synth/output';
+export type { SynthResult, SynthWarning } from './src/synth/registry';
 export type { GatewayRef } from './src/serving/manifests';
 export * from './constructs/dcgm-monitoring';
 export * from './src/monitoring/alerts';

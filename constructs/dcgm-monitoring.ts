@@ -22,8 +22,9 @@ import {
 import { DCGM_EXPORTER_PORT, dcgmExporterManifests, renderCounters } from '../src/monitoring/dcgm';
 import { Validator } from '../src/spec/errors';
 import { type ManagedPrometheusCapability, MlStack, type ScrapeTarget } from '../stacks/ml-stack';
-import { SYNTH_OUTPUT, type SynthOutputFolder } from '../stacks/synth-output';
-import { type GpuCluster, requireClusterProp, type ServingWorkloadInfo } from './gpu-cluster';
+import { SYNTH_OUTPUT, type SynthOutputFolder } from '../src/synth/output';
+import { type GpuCluster, type ServingWorkloadInfo } from './gpu-cluster';
+import { requireClusterProp } from './private/cluster-prop';
 
 /** Where metrics are stored and alerts evaluated. */
 export enum PrometheusBackend {

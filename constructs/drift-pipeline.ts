@@ -17,7 +17,8 @@ import { type AlertRuleGroup, prometheusRule } from '../src/monitoring/alerts';
 import { Validator } from '../src/spec/errors';
 import { MlStack, type ObjectStoreCapability } from '../stacks/ml-stack';
 import { PrometheusBackend } from './dcgm-monitoring';
-import { type GpuCluster, requireClusterProp } from './gpu-cluster';
+import { type GpuCluster } from './gpu-cluster';
+import { requireClusterProp } from './private/cluster-prop';
 
 /** Thresholds of the drift job: defaults for every feature, per-feature overrides, and the dataset share. */
 export interface DriftThresholdsProps extends FeatureThresholds {

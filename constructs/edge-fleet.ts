@@ -13,8 +13,8 @@ import { renderTritonConfig } from '../src/inference/triton-config';
 import { ServingModel } from '../src/serving/model-repository';
 import { Validator } from '../src/spec/errors';
 import { type EdgeFleetCapability, MlStack } from '../stacks/ml-stack';
-import { listFiles, stageOnce } from '../stacks/private/files';
-import { SYNTH_OUTPUT, type SynthOutputFolder } from '../stacks/synth-output';
+import { listFiles, stageOnce } from '../src/synth/files';
+import { SYNTH_OUTPUT, type SynthOutputFolder } from '../src/synth/output';
 
 export { EdgeTarget } from '../src/edge/package';
 

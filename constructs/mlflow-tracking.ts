@@ -11,7 +11,8 @@ import {
 import { Validator } from '../src/spec/errors';
 import type { Cloud } from '../src/spec/gpu';
 import { MlStack, type ObjectStoreCapability, type PostgresCapability } from '../stacks/ml-stack';
-import { type GpuCluster, requireClusterProp } from './gpu-cluster';
+import { type GpuCluster } from './gpu-cluster';
+import { requireClusterProp } from './private/cluster-prop';
 
 /** How users authenticate at the MLflow ingress. */
 export class MlflowAuth {

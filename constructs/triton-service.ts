@@ -16,9 +16,10 @@ import { Validator } from '../src/spec/errors';
 import type { GpuType } from '../src/spec/gpu';
 import type { KubernetesManifest } from '../src/k8s/manifest';
 import { MlStack, type ObjectStoreCapability } from '../stacks/ml-stack';
-import { listFiles, stageOnce } from '../stacks/private/files';
-import { SYNTH_OUTPUT, type SynthOutputFolder } from '../stacks/synth-output';
-import { type GpuCluster, requireClusterProp } from './gpu-cluster';
+import { listFiles, stageOnce } from '../src/synth/files';
+import { SYNTH_OUTPUT, type SynthOutputFolder } from '../src/synth/output';
+import { type GpuCluster } from './gpu-cluster';
+import { requireClusterProp } from './private/cluster-prop';
 
 /** The server that runs the models. */
 export enum ServingRuntime {

@@ -6,10 +6,14 @@ import type { IConstruct } from 'constructs';
 import { GpuCluster } from '../constructs/gpu-cluster';
 import type { Cloud } from '../src/spec/gpu';
 import { MlStack } from './ml-stack';
-import { listFiles } from './private/files';
-import { synthOutputsOf } from './synth-output';
-
-export { listFiles };
+import { listFiles } from '../src/synth/files';
+import { CLOUD_FOLDERS, SYNTH_FOLDERS, synthOutputsOf } from '../src/synth/output';
+import {
+  registerApp,
+  type SynthesizableApp,
+  type SynthResult,
+  type SynthWarning,
+} from '../src/synth/registry';
 
 /** Props of {@link MlApp}. */
 export interface MlAppProps {
@@ -25,40 +29,13 @@ export interface MlAppProps {
   readonly awsContext?: Record<string, unknown>;
 }
 
-/** A synth-time warning, with the construct path it is about. */
-export interface SynthWarning {
-  readonly path: string;
-  readonly message: string;
-}
-
-/** What {@link MlApp.synth} wrote. */
-export interface SynthResult {
-  /** The output folder. */
-  readonly outdir: string;
-  /** Stacks per cloud. */
-  readonly stacks: { readonly cloud: Cloud; readonly name: string }[];
-  /** Files written, relative to `outdir`, sorted. */
-  readonly files: string[];
-  /** Warnings recorded by constructs. */
-  readonly warnings: SynthWarning[];
-}
-
-const APPS = Symbol.for('mlstack.apps');
-
-/** Every MlApp made in this process, so that `mlstack synth` can synthesize an app that did not. */
-export function createdApps(): MlApp[] {
-  const g = globalThis as unknown as Record<symbol, MlApp[] | undefined>;
-  g[APPS] ??= [];
-  return g[APPS];
-}
-
 const WARNING_TYPES = new Set(['aws:cdk:warning', 'mlstack:warning']);
 /**
- * Folders of the output that `synth()` makes anew. `aws/` is not among them: aws-cdk-lib stages assets into its
- * assembly folder while constructs are created, long before `synth()`, so that folder is emptied when the AWS app
- * is made instead.
+ * Folders of the output that `synth()` makes anew: every registered one but `aws/`, because aws-cdk-lib stages
+ * assets into its assembly folder while constructs are created, long before `synth()`, so that folder is emptied
+ * when the AWS app is made instead.
  */
-const OWNED_DIRS = ['gcp', 'azure', 'k8s', 'models', 'dashboards', 'edge'];
+const RENEWED_AT_SYNTH = SYNTH_FOLDERS.map((f) => f.name).filter((f) => f !== 'aws');
 
 /**
  * Context of the AWS app that keeps the assembly free of absolute paths (stack traces of the machine that ran the
@@ -81,7 +58,7 @@ const DETERMINISTIC_AWS_CONTEXT = {
  * An AWS-only program may use a plain `aws-cdk-lib` `App` instead; `MlApp` only adds the other clouds and the
  * Kubernetes manifest files.
  */
-export class MlApp {
+export class MlApp implements SynthesizableApp {
   /** The output folder. */
   public readonly outdir: string;
   private readonly awsContext: Record<string, unknown>;
@@ -94,7 +71,7 @@ export class MlApp {
   constructor(props: MlAppProps = {}) {
     this.outdir = path.resolve(props.outdir ?? process.env.MLSTACK_OUTDIR ?? 'mlstack.out');
     this.awsContext = props.awsContext ?? {};
-    createdApps().push(this);
+    registerApp(this);
   }
 
   /** The AWS CDK app: the scope of `AwsMlStack`s. */
@@ -151,10 +128,11 @@ export class MlApp {
     fs.mkdirSync(this.outdir, { recursive: true });
     // A clean slate, so that a removed stack or object leaves no stale file behind; the Terraform apps' folders
     // are made again because cdktf expects the one it made at construction.
-    for (const d of OWNED_DIRS) fs.rmSync(path.join(this.outdir, d), { recursive: true, force: true });
+    for (const d of RENEWED_AT_SYNTH) fs.rmSync(path.join(this.outdir, d), { recursive: true, force: true });
     if (!this.awsApp) fs.rmSync(path.join(this.outdir, 'aws'), { recursive: true, force: true });
     for (const { cloud } of roots) {
-      if (cloud !== 'aws') fs.mkdirSync(path.join(this.outdir, cloud, 'stacks'), { recursive: true });
+      if (cloud !== 'aws' && CLOUD_FOLDERS.includes(cloud))
+        fs.mkdirSync(path.join(this.outdir, cloud, 'stacks'), { recursive: true });
     }
 
     if (this.awsApp && !process.env.MLSTACK_STACK_TRACES) dropStackTraces(this.awsApp);

@@ -26,7 +26,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import S3rver from 's3rver';
 import * as yauzl from 'yauzl';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { listFiles } from '../stacks/private/files';
+import { listFiles } from '../src/synth/files';
 import { cliEnv, mlstack, repo } from './support/cli';
 
 const run = promisify(execFile);
@@ -120,7 +120,10 @@ describe('the AWS cloud assembly of mlstack synth', () => {
   it('is the same whatever folder the checkout and the output live in', async () => {
     // A second checkout: the repository's files in another folder, sharing node_modules.
     const checkout = path.join(tmp, 'checkout');
-    const { stdout } = await run('git', ['ls-files', '-z'], { cwd: repo, maxBuffer: 64 << 20 });
+    const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: repo,
+      maxBuffer: 64 << 20,
+    });
     for (const f of stdout.split('\0').filter(Boolean)) {
       if (!fs.existsSync(path.join(repo, f))) continue;
       fs.mkdirSync(path.dirname(path.join(checkout, f)), { recursive: true });

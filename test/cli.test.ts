@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { listFiles } from '../stacks/app';
+import { listFiles } from '../src/synth/files';
 import { modelFor } from './support/kubernetes-schema';
 import { mlstack, repo } from './support/cli';
 

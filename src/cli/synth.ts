@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { MlApp, SynthResult } from '../../stacks/app';
+import { createdApps, type SynthResult } from '../synth/registry';
 
 /** Options of `mlstack synth`. */
 export interface SynthOptions {
@@ -32,9 +32,7 @@ export async function synthCommand(opts: SynthOptions): Promise<SynthResult[]> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require(appFile);
 
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createdApps } = require('../../stacks/app') as typeof import('../../stacks/app');
-  const apps: MlApp[] = createdApps();
+  const apps = createdApps();
   const results = apps.map((a) => a.lastSynth ?? a.synth());
   const ms = Number((process.hrtime.bigint() - started) / 1_000_000n);
 

@@ -4,10 +4,12 @@ import * as path from 'node:path';
 import { fullDiff, ResourceImpact } from '@aws-cdk/cloudformation-diff';
 import { createTwoFilesPatch } from 'diff';
 import { parse } from 'yaml';
+import { listFiles } from '../synth/files';
+import { SYNTH_FOLDERS, type SynthFolder } from '../synth/output';
 import { REPLACING_ATTRIBUTES, STATEFUL_TYPES } from './rules';
 
-/** Where a change is. */
-export type DiffArea = 'aws' | 'gcp' | 'azure' | 'k8s' | 'models';
+/** Where a change is: a folder of the synth output. */
+export type DiffArea = SynthFolder;
 
 /** What a change does. `replace` deletes the old resource and creates a new one. */
 export type ChangeKind = 'add' | 'update' | 'replace' | 'remove';
@@ -75,9 +77,9 @@ export function diffSynthOutputs(base: string, head: string): DiffReport {
         `${name} synth output '${dir}' is not a folder. Pass two folders written by 'mlstack synth'.`,
       );
     }
-    if (!['aws', 'gcp', 'azure', 'k8s', 'models'].some((d) => fs.existsSync(path.join(dir, d)))) {
+    if (!SYNTH_FOLDERS.some((d) => fs.existsSync(path.join(dir, d.name)))) {
       throw new Error(
-        `${name} '${dir}' holds no aws/, gcp/, azure/, k8s/ or models/ folder: it is not an 'mlstack synth' output.`,
+        `${name} '${dir}' holds none of ${SYNTH_FOLDERS.map((d) => `${d.name}/`).join(', ')}: it is not an 'mlstack synth' output.`,
       );
     }
   }
@@ -90,6 +92,8 @@ export function diffSynthOutputs(base: string, head: string): DiffReport {
       ...diffTerraform('azure', base, head),
       ...diffKubernetes(base, head),
       ...diffModels(base, head),
+      ...diffFiles('dashboards', base, head),
+      ...diffFiles('edge', base, head),
     ],
   };
 }
@@ -360,6 +364,49 @@ function diffModels(base: string, head: string): Change[] {
                 `head/${id}/config.pbtxt`,
                 ca,
                 cb,
+                '',
+                '',
+              ),
+            }
+          : {}),
+      });
+    }
+  }
+  return changes;
+}
+
+/**
+ * Files of a folder written per stack (`dashboards/<stack>/…`, `edge/<stack>/…`): added, removed or changed, with a
+ * unified diff for text files.
+ */
+function diffFiles(area: 'dashboards' | 'edge', base: string, head: string): Change[] {
+  const read = (root: string) => {
+    const dir = path.join(root, area);
+    return new Map(listFiles(dir).map((f) => [f, fs.readFileSync(path.join(dir, f))] as const));
+  };
+  const a = read(base);
+  const b = read(head);
+  const changes: Change[] = [];
+  for (const f of union([...a.keys()], [...b.keys()])) {
+    const [stack, ...rest] = f.split('/');
+    const id = rest.join('/');
+    const common = { area, stack, id, type: 'file', stateful: false, paths: [] as string[] };
+    const fa = a.get(f);
+    const fb = b.get(f);
+    if (!fa) changes.push({ ...common, kind: 'add' });
+    else if (!fb) changes.push({ ...common, kind: 'remove' });
+    else if (!fa.equals(fb)) {
+      const text = /\.(json|ya?ml|sh|txt|md|pbtxt)$|Dockerfile$/.test(f);
+      changes.push({
+        ...common,
+        kind: 'update',
+        ...(text
+          ? {
+              patch: createTwoFilesPatch(
+                `base/${id}`,
+                `head/${id}`,
+                fa.toString('utf8'),
+                fb.toString('utf8'),
                 '',
                 '',
               ),

@@ -6,8 +6,10 @@ const AREA_NAMES: Record<DiffArea, string> = {
   azure: 'Azure (Terraform)',
   k8s: 'Kubernetes',
   models: 'Model repositories',
+  dashboards: 'Grafana dashboards',
+  edge: 'Edge packages',
 };
-const AREAS: DiffArea[] = ['aws', 'gcp', 'azure', 'k8s', 'models'];
+const AREAS: DiffArea[] = ['aws', 'gcp', 'azure', 'k8s', 'models', 'dashboards', 'edge'];
 const KIND_MARK = { add: '➕ add', update: '✏️ update', replace: '♻️ replace', remove: '🗑️ remove' } as const;
 
 /** The default size cap: GitHub comments hold 65,536 characters. */
