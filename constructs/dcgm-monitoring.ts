@@ -243,7 +243,7 @@ export class DcgmMonitoring extends Construct {
       honorLabels: true,
     };
     if (backend === PrometheusBackend.MANAGED) {
-      this.managed = cluster.managedPrometheus(cluster);
+      this.managed = cluster.managedPrometheus();
       add('Collection', this.managed.addScrapeTarget(this, 'ExporterScrape', exporterTarget));
       add('GpuRules', this.managed.addRuleGroups(this, 'GpuRules', [{ ...gpuGroup, interval }]));
     } else {

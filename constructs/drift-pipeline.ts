@@ -231,17 +231,9 @@ export class DriftPipeline extends Construct {
     v.dnsLabel('namespace', this.namespace);
     const deadline = props.deadlineSeconds ?? Math.min(3600, Math.floor(this.intervalSeconds * 0.9));
     v.integer('deadlineSeconds', deadline, 60, Math.max(60, this.intervalSeconds - 1));
-    const image = props.image ?? stack.mlstackServerImage(this);
-    if (!image) {
-      v.fail(
-        'image',
-        undefined,
-        stack.cloud === 'aws'
-          ? 'is required when the stack has no account and region (the image asset URI would not be known at synth)'
-          : `is required on ${stack.cloud} (Terraform does not build images)`,
-        "Build docker/mlstack-server.Dockerfile, push it and pass its reference as 'image'.",
-      );
-    }
+    const built = props.image ? { image: props.image } : stack.mlstackServerImage(this);
+    if (built.image === undefined) v.fail('image', undefined, `is required ${built.reason}`, built.fix);
+    const image = built.image;
 
     this.store = cluster.addObjectStore(this, 'Data', {
       purpose: `drift windows and reports of ${this.node.path}`,
@@ -421,9 +413,7 @@ export class DriftPipeline extends Construct {
     const backend = props.prometheus ?? PrometheusBackend.MANAGED;
     if (backend === PrometheusBackend.MANAGED) {
       objects.push(
-        ...cluster
-          .managedPrometheus(cluster)
-          .addRuleGroups(this, 'Rules', [{ ...this.ruleGroup, interval: '60s' }]),
+        ...cluster.managedPrometheus().addRuleGroups(this, 'Rules', [{ ...this.ruleGroup, interval: '60s' }]),
       );
     } else {
       objects.push(prometheusRule(`mlstack-drift-${this.name}`, this.namespace, [this.ruleGroup]));

@@ -164,7 +164,7 @@ export class EdgeFleet extends Construct {
 
     this.package = stagePackage(this.name, this.version, props.model, props.target);
     const mlstackVersion = packageVersion();
-    this.deployment = stack.addEdgeFleet(this, 'Fleet', {
+    this.deployment = stack.addEdgeFleet(this, {
       name: this.name,
       componentName: `com.mlstack.${this.name}`,
       version: this.version,

@@ -281,7 +281,7 @@ export class GpuCluster extends Construct {
     this.base = { name: this.clusterName, version, privateEndpoint, authorizedNetworks, tags };
     const gpuPools = props.gpuPools.map((p, i) => this.resolveGpuPool(p, `gpuPools[${i}]`));
 
-    this.capability = stack.addKubernetesCluster(this, 'Resource', { ...this.base, pools: [system] });
+    this.capability = stack.addKubernetesCluster(this, { ...this.base, pools: [system] });
     for (const pool of gpuPools) this.addResolvedPool(pool);
   }
 
@@ -317,7 +317,7 @@ export class GpuCluster extends Construct {
       }
     }
     const added = this.manifests.add(`${this.node.path}/${id}`, ...objects);
-    this.capability.deployManifests(this, id, added);
+    this.capability.deployManifests(id, added);
     return added;
   }
 
@@ -365,8 +365,8 @@ export class GpuCluster extends Construct {
   }
 
   /** The cloud's managed Prometheus for this cluster, created on first use. For construct authors. */
-  public managedPrometheus(scope: Construct): ManagedPrometheusCapability {
-    return this.capability.managedPrometheus(scope);
+  public managedPrometheus(): ManagedPrometheusCapability {
+    return this.capability.managedPrometheus();
   }
 
   /** Where the cloud's managed Prometheus collectors reach pods from, for NetworkPolicies of metrics ports. */
@@ -392,7 +392,7 @@ export class GpuCluster extends Construct {
       );
     }
     this.gpuPoolSpecs.push(pool);
-    this.capability.addNodePool(this, pool);
+    this.capability.addNodePool(pool);
     if (!this.capability.managesGpuDevicePlugin) {
       this.addManifest(`DevicePlugin-${pool.name}`, ...nvidiaDevicePlugin([pool]));
     }

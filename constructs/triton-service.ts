@@ -381,20 +381,13 @@ export class TritonService extends Construct {
         "Use a reference such as 'registry.example.com/mlstack-server:0.1.0'.",
       );
     }
+    if (!image && this.runtime === ServingRuntime.TRITON) image = TRITON_IMAGE;
     if (!image) {
-      image = this.runtime === ServingRuntime.TRITON ? TRITON_IMAGE : stack.mlstackServerImage(this);
-    }
-    if (!image) {
-      v.fail(
-        'image',
-        undefined,
-        stack.cloud === 'aws'
-          ? 'is required for ServingRuntime.ONNXRUNTIME when the stack has no account and region (the image asset URI would not be known at synth)'
-          : `is required for ServingRuntime.ONNXRUNTIME on ${stack.cloud} (Terraform does not build images)`,
-        stack.cloud === 'aws'
-          ? "Set env: { account, region } on the AwsMlStack, or build docker/mlstack-server.Dockerfile, push it and pass 'image'."
-          : "Build docker/mlstack-server.Dockerfile, push it to your registry and pass its reference as 'image'.",
-      );
+      const built = stack.mlstackServerImage(this);
+      if (built.image === undefined) {
+        v.fail('image', undefined, `is required for ServingRuntime.ONNXRUNTIME ${built.reason}`, built.fix);
+      }
+      image = built.image;
     }
 
     // The repositories are written once per content, then uploaded by the cloud's deploy and copied into the

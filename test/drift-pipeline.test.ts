@@ -154,6 +154,7 @@ describe('DriftPipeline per cloud', () => {
     const { json } = terraformJson(stack);
     expect(onlyResource(json, 'google_storage_bucket')).toMatchObject({
       lifecycle: { prevent_destroy: true },
+      force_destroy: false,
       lifecycle_rule: [
         { condition: { days_since_noncurrent_time: 30 }, action: { type: 'Delete' } },
         { condition: { age: 30 }, action: { type: 'SetStorageClass', storage_class: 'NEARLINE' } },

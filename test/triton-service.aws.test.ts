@@ -24,7 +24,7 @@ describe('TritonService on AWS (S3 + EKS Pod Identity)', () => {
     );
   });
 
-  it('keeps the repository in a versioned, encrypted, private, TLS-only bucket that outlives the stack', () => {
+  it('keeps the repository in a versioned, encrypted, private, TLS-only bucket that goes with the stack, emptied first', () => {
     template.hasResource('AWS::S3::Bucket', {
       Properties: {
         BucketName: bucketName,
@@ -43,9 +43,12 @@ describe('TritonService on AWS (S3 + EKS Pod Identity)', () => {
           Rules: [Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 30 } })],
         },
       },
-      UpdateReplacePolicy: 'Retain',
-      DeletionPolicy: 'Retain',
+      // Not retained (ObjectStoreSpec.retain is false for a model repository the deploy uploads): deleted with the
+      // stack, after aws-cdk-lib's custom resource empties it of objects and old versions.
+      UpdateReplacePolicy: 'Delete',
+      DeletionPolicy: 'Delete',
     });
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([

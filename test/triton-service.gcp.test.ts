@@ -20,7 +20,8 @@ describe('TritonService on Google Cloud (GCS + GKE Workload Identity)', () => {
       public_access_prevention: 'enforced',
       versioning: { enabled: true },
       lifecycle_rule: [{ condition: { days_since_noncurrent_time: 30 }, action: { type: 'Delete' } }],
-      force_destroy: false,
+      // Not retained: `terraform destroy` deletes it with the objects the apply uploaded.
+      force_destroy: true,
       labels: { purpose: 'mlstack-models' },
     });
   });

@@ -1,2 +1,10 @@
 export * from './azure-ml-stack';
+export * from './aks-cluster';
+export * from './aks-node-pool';
+export * from './blob-object-store';
+export * from './azure-workload-identity';
+export * from './key-vault-secret';
+export * from './flexible-postgres';
+export * from './managed-prometheus';
+export * from './iot-hub-fleet';
 export type { TerraformBackendFactory } from '../private/terraform';

@@ -1,2 +1,10 @@
 export * from './gcp-ml-stack';
+export * from './gke-cluster';
+export * from './gke-node-pool';
+export * from './gcs-object-store';
+export * from './gke-workload-identity';
+export * from './secret-manager-secret';
+export * from './cloud-sql-postgres';
+export * from './managed-prometheus';
+export * from './config-sync-fleet';
 export type { TerraformBackendFactory } from '../private/terraform';

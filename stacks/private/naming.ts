@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { IConstruct } from 'constructs';
 
 /** The first `length` hex digits of the SHA-256 of `parts` joined by `/`. */
 export function shortHash(parts: readonly string[], length = 8): string {
@@ -31,4 +32,16 @@ export function physicalName(opts: {
   const room = opts.maxLength - hash.length - sep.length - (prefix ? prefix.length + sep.length : 0);
   const readable = clean(opts.readable).slice(0, Math.max(0, room)).replace(/-$/, '');
   return [prefix, readable, hash].filter((p) => p.length > 0).join(sep);
+}
+
+/**
+ * A construct's path without `Default` components: the path its resources are named after. Capability constructs
+ * are often the `Default` child of the construct they implement, which, as for logical ids, must not rename
+ * anything.
+ */
+export function visiblePath(c: IConstruct): string {
+  return c.node.path
+    .split('/')
+    .filter((p) => p !== 'Default')
+    .join('/');
 }

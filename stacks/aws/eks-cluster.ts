@@ -1,0 +1,208 @@
+import { CfnOutput, Stack, Tags } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct, type IConstruct } from 'constructs';
+import type { KubernetesManifest } from '../../src/k8s/manifest';
+import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
+import type {
+  KubernetesClusterCapability,
+  ObjectStoreSpec,
+  PostgresSpec,
+  WorkloadIdentitySpec,
+} from '../capabilities';
+import { capabilityOf } from '../private/capability-of';
+import { EksNodegroup } from './eks-nodegroup';
+import { AmpPrometheus } from './managed-prometheus';
+import { acknowledgeEksFindings, acknowledgeKubectlProviderFindings } from './private/nag';
+import { PodIdentity } from './pod-identity';
+import { RdsPostgres } from './rds-postgres';
+import { S3ObjectStore } from './s3-object-store';
+
+/** The VPC range mlstack gives a cluster's VPC, written out so that NetworkPolicies can name it at synth. */
+export const EKS_VPC_CIDR = '10.0.0.0/16';
+
+/** Props of {@link EksCluster}. */
+export interface EksClusterProps {
+  /** The validated cluster. */
+  readonly spec: KubernetesClusterSpec;
+  /**
+   * Availability zones of the VPC.
+   * @default 3
+   */
+  readonly maxAzs?: number;
+  /**
+   * The kubectl Lambda layer: when given, `cdk deploy` applies the cluster's Kubernetes manifests.
+   * @default - manifests are only written to the synth output
+   */
+  readonly kubectlLayer?: lambda.ILayerVersion;
+}
+
+/**
+ * A GpuCluster on AWS: EKS (aws-eks-v2) with envelope encryption of secrets (a rotated KMS key), every control-plane
+ * log type, the API endpoint private by default, EKS Pod Identity, in a VPC of its own (public and private subnets,
+ * rejected flows logged), with a managed node group per pool. It is the GpuCluster's default child, so the
+ * resources keep the logical ids they had when the GpuCluster made them itself; the VPC is the GpuCluster's child
+ * `Vpc` (aws-cdk-lib writes construct paths into its Name tags).
+ *
+ * @example
+ * // The aws-cdk-lib objects behind a GpuCluster:
+ * const eksCluster = EksCluster.of(cluster).eksCluster;
+ * eksCluster.grantAccess('Admins', adminRole.roleArn, [
+ *   eks.AccessPolicy.fromAccessPolicyName('AmazonEKSClusterAdminPolicy', { accessScopeType: eks.AccessScopeType.CLUSTER }),
+ * ]);
+ */
+export class EksCluster extends Construct implements KubernetesClusterCapability {
+  /**
+   * The EksCluster of a GpuCluster (or the EksCluster itself).
+   * @throws when the GpuCluster is not in an AwsMlStack
+   */
+  public static of(cluster: IConstruct): EksCluster {
+    return capabilityOf(cluster, EksCluster, 'a GpuCluster of an AwsMlStack (EKS)');
+  }
+
+  /** The EKS cluster. */
+  public readonly eksCluster: eks.Cluster;
+  /** The cluster's VPC. */
+  public readonly vpc: ec2.Vpc;
+  /** The KMS key that encrypts Kubernetes secrets. */
+  public readonly secretsKey: kms.Key;
+  /** @inheritdoc */
+  public readonly clusterName: string;
+  /** EKS does not install the NVIDIA device plugin: mlstack deploys it. */
+  public readonly managesGpuDevicePlugin = false;
+  /** The AWS managed scraper reaches pods from the VPC's addresses. */
+  public readonly metricsCollectors = { namespaces: [] as string[], cidrs: [EKS_VPC_CIDR] };
+  private readonly nodegroups = new Map<string, EksNodegroup>();
+  private readonly kubectl: boolean;
+  private prometheus?: AmpPrometheus;
+
+  constructor(scope: Construct, id: string, props: EksClusterProps) {
+    super(scope, id);
+    const spec = props.spec;
+    this.clusterName = spec.name;
+    // Next to this construct, not under it: aws-cdk-lib names the VPC's resources (Name tags) by construct path.
+    this.vpc = new ec2.Vpc(scope, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr(EKS_VPC_CIDR),
+      maxAzs: props.maxAzs ?? 3,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'nodes', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 18 },
+      ],
+      flowLogs: {
+        rejected: {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(
+            new logs.LogGroup(this, 'FlowLogs', { retention: logs.RetentionDays.ONE_MONTH }),
+          ),
+          trafficType: ec2.FlowLogTrafficType.REJECT,
+        },
+      },
+    });
+    this.secretsKey = new kms.Key(this, 'SecretsKey', {
+      description: `Envelope encryption of Kubernetes secrets of EKS cluster ${spec.name}`,
+      enableKeyRotation: true,
+    });
+    const endpointAccess = spec.privateEndpoint
+      ? eks.EndpointAccess.PRIVATE
+      : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...spec.authorizedNetworks);
+    this.kubectl = props.kubectlLayer !== undefined;
+    this.eksCluster = new eks.Cluster(this, 'Resource', {
+      clusterName: spec.name,
+      version: eks.KubernetesVersion.of(spec.version.version),
+      vpc: this.vpc,
+      vpcSubnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
+      defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
+      defaultCapacity: 0,
+      secretsEncryptionKey: this.secretsKey,
+      endpointAccess,
+      clusterLogging: [
+        eks.ClusterLoggingTypes.API,
+        eks.ClusterLoggingTypes.AUDIT,
+        eks.ClusterLoggingTypes.AUTHENTICATOR,
+        eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
+        eks.ClusterLoggingTypes.SCHEDULER,
+      ],
+      ...(props.kubectlLayer ? { kubectlProviderOptions: { kubectlLayer: props.kubectlLayer } } : {}),
+      tags: { ...spec.tags },
+    });
+    for (const [k, v] of Object.entries(spec.tags)) Tags.of(scope).add(k, v);
+    // Workload identity: EKS Pod Identity (IAM roles bound to Kubernetes service accounts).
+    new eks.Addon(this, 'PodIdentityAgent', {
+      cluster: this.eksCluster,
+      addonName: 'eks-pod-identity-agent',
+    });
+
+    for (const pool of spec.pools) this.addNodePool(pool);
+
+    new CfnOutput(this, 'ClusterName', { value: this.eksCluster.clusterName });
+    new CfnOutput(this, 'KubeconfigCommand', {
+      value: `aws eks update-kubeconfig --name ${this.eksCluster.clusterName} --region ${Stack.of(this).region}`,
+    });
+
+    acknowledgeEksFindings(this);
+    if (props.kubectlLayer) acknowledgeKubectlProviderFindings(Stack.of(this), this.eksCluster);
+  }
+
+  /** The node group of a pool, by pool name. */
+  public nodegroup(pool: string): EksNodegroup {
+    const found = this.nodegroups.get(pool);
+    if (!found) {
+      throw new Error(
+        `${this.node.path}: no pool '${pool}'; the pools are ${[...this.nodegroups.keys()].join(', ')}.`,
+      );
+    }
+    return found;
+  }
+
+  /** Adds a managed node group for `pool`. */
+  public addNodePool(pool: NodePoolSpec): void {
+    this.nodegroups.set(
+      pool.name,
+      new EksNodegroup(this, `Pool-${pool.name}`, {
+        cluster: this.eksCluster,
+        clusterName: this.clusterName,
+        pool,
+      }),
+    );
+  }
+
+  /** With a kubectl layer, `cdk deploy` applies `manifests` through the EKS kubectl provider. */
+  public deployManifests(id: string, manifests: readonly KubernetesManifest[]): void {
+    if (!this.kubectl) return;
+    new eks.KubernetesManifest(this, `Manifest-${id}`, {
+      cluster: this.eksCluster,
+      manifest: manifests.map((m) => ({ ...m })),
+      overwrite: true,
+    });
+  }
+
+  /** @inheritdoc */
+  public addObjectStore(scope: Construct, id: string, spec: ObjectStoreSpec): S3ObjectStore {
+    return new S3ObjectStore(scope, id, spec);
+  }
+
+  /** @inheritdoc */
+  public addWorkloadIdentity(scope: Construct, id: string, spec: WorkloadIdentitySpec): PodIdentity {
+    return new PodIdentity(scope, id, { ...spec, cluster: this.eksCluster });
+  }
+
+  /** @inheritdoc */
+  public addPostgres(scope: Construct, id: string, spec: PostgresSpec): RdsPostgres {
+    return new RdsPostgres(scope, id, {
+      ...spec,
+      vpc: this.vpc,
+      clusterSecurityGroupId: this.eksCluster.clusterSecurityGroupId,
+    });
+  }
+
+  /** Amazon Managed Service for Prometheus for this cluster, made on first use. */
+  public managedPrometheus(): AmpPrometheus {
+    this.prometheus ??= new AmpPrometheus(this, 'PrometheusWorkspace', {
+      cluster: this.eksCluster,
+      vpc: this.vpc,
+    });
+    return this.prometheus;
+  }
+}

@@ -1,0 +1,106 @@
+import { FederatedIdentityCredential } from '@cdktf/provider-azurerm/lib/federated-identity-credential';
+import type { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
+import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
+import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
+import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
+import { TerraformOutput } from 'cdktf';
+import { Construct } from 'constructs';
+import type { WorkloadIdentityCapability, WorkloadIdentitySpec } from '../capabilities';
+import { capabilityOf } from '../private/capability-of';
+import { addTerraformWarning } from '../private/terraform';
+import { BlobObjectStore } from './blob-object-store';
+import { AzureKeyVaultSecret } from './key-vault-secret';
+
+/** Props of {@link AzureWorkloadIdentity}. */
+export interface AzureWorkloadIdentityProps extends WorkloadIdentitySpec {
+  readonly location: string;
+  readonly resourceGroup: ResourceGroup;
+  /** The cluster whose OIDC issuer the identity trusts. */
+  readonly cluster: KubernetesCluster;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/**
+ * Azure workload identity: a user-assigned managed identity with Storage Blob Data Reader (or Contributor) on the
+ * given containers and Key Vault Secrets User on the given secrets only, federated with the cluster's OIDC issuer
+ * for the ServiceAccount. Its client id is only known after `terraform apply`, so the ServiceAccount annotation is
+ * applied with the command in the `<namespace>-<serviceAccount>-annotate-command` output (a synth warning says so).
+ *
+ * The identity is this construct's default child; the federation, role assignments and output are created next to
+ * it (`<id>-…`: the construct ids of mlstack 0.1, kept so that Terraform addresses do not change).
+ *
+ * @example
+ * new RoleAssignment(stack, 'ReadAcr', {
+ *   scope: registry.id, roleDefinitionName: 'AcrPull', principalId: AzureWorkloadIdentity.of(service.identity).identity.principalId,
+ * });
+ */
+export class AzureWorkloadIdentity extends Construct implements WorkloadIdentityCapability {
+  /**
+   * The AzureWorkloadIdentity behind a workload identity capability (e.g. `TritonService.identity`).
+   * @throws when another cloud's stack made it
+   */
+  public static of(identity: WorkloadIdentityCapability): AzureWorkloadIdentity {
+    return capabilityOf(
+      identity,
+      AzureWorkloadIdentity,
+      'an AzureWorkloadIdentity (made by an AzureMlStack)',
+    );
+  }
+
+  /** The user-assigned managed identity. */
+  public readonly identity: UserAssignedIdentity;
+  /** The client id is set at apply (see the class doc). */
+  public readonly serviceAccountAnnotations: Readonly<Record<string, string>> = {};
+  /** The label the workload identity webhook looks for. */
+  public readonly podLabels: Readonly<Record<string, string>> = { 'azure.workload.identity/use': 'true' };
+
+  constructor(scope: Construct, id: string, props: AzureWorkloadIdentityProps) {
+    super(scope, id);
+    const identity = new UserAssignedIdentity(this, 'Default', {
+      name: `${props.namespace}-${props.serviceAccount}`.slice(0, 128),
+      resourceGroupName: props.resourceGroup.name,
+      location: props.location,
+      tags: { ...props.tags },
+    });
+    this.identity = identity;
+    new FederatedIdentityCredential(scope, `${id}-Federation`, {
+      name: 'kubernetes',
+      resourceGroupName: props.resourceGroup.name,
+      parentId: identity.id,
+      audience: ['api://AzureADTokenExchange'],
+      issuer: props.cluster.oidcIssuerUrl,
+      subject: `system:serviceaccount:${props.namespace}:${props.serviceAccount}`,
+    });
+    const assign = (what: string, scopeId: string, role: string) =>
+      new RoleAssignment(scope, `${id}-${role.replace(/\W/g, '')}-${what}`, {
+        scope: scopeId,
+        roleDefinitionName: role,
+        principalId: identity.principalId,
+        principalType: 'ServicePrincipal',
+      });
+    for (const store of props.read) {
+      assign(store.name, BlobObjectStore.of(store).container.resourceManagerId, 'Storage Blob Data Reader');
+    }
+    for (const store of props.readWrite ?? []) {
+      assign(
+        store.name,
+        BlobObjectStore.of(store).container.resourceManagerId,
+        'Storage Blob Data Contributor',
+      );
+    }
+    for (const secret of props.secrets ?? []) {
+      const s = AzureKeyVaultSecret.of(secret);
+      assign(secret.name, `${s.vault.id}/secrets/${secret.name}`, 'Key Vault Secrets User');
+    }
+    const annotate = `kubectl annotate serviceaccount --namespace ${props.namespace} ${props.serviceAccount} --overwrite azure.workload.identity/client-id=`;
+    const outputName = `${props.namespace}-${props.serviceAccount}-annotate-command`;
+    new TerraformOutput(scope, `${id}-AnnotateCommand`, {
+      value: `${annotate}${identity.clientId}`,
+      description: `Run once after apply: binds ${props.namespace}/${props.serviceAccount} to its managed identity.`,
+    }).overrideLogicalId(outputName);
+    addTerraformWarning(
+      scope,
+      `ServiceAccount ${props.namespace}/${props.serviceAccount} needs the client id of its managed identity, which Azure assigns at apply: after 'terraform apply', run 'terraform output -raw ${outputName}' and the command it prints, once (kubectl apply of the k8s/ folder keeps the annotation).`,
+    );
+  }
+}

@@ -1,0 +1,185 @@
+import type { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
+import { MonitorAlertPrometheusRuleGroup } from '@cdktf/provider-azurerm/lib/monitor-alert-prometheus-rule-group';
+import { MonitorDataCollectionEndpoint } from '@cdktf/provider-azurerm/lib/monitor-data-collection-endpoint';
+import { MonitorDataCollectionRule } from '@cdktf/provider-azurerm/lib/monitor-data-collection-rule';
+import { MonitorDataCollectionRuleAssociation } from '@cdktf/provider-azurerm/lib/monitor-data-collection-rule-association';
+import { MonitorWorkspace } from '@cdktf/provider-azurerm/lib/monitor-workspace';
+import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { TerraformOutput } from 'cdktf';
+import { Construct } from 'constructs';
+import type { KubernetesManifest, ValidatableObject } from '../../src/k8s/manifest';
+import type { AlertRuleGroup } from '../../src/monitoring/alerts';
+import type { ManagedPrometheusCapability, ScrapeTarget } from '../capabilities';
+import { capabilityOf } from '../private/capability-of';
+
+/** Props of {@link AzureMonitorPrometheus}. */
+export interface AzureMonitorPrometheusProps {
+  /** The cluster name (resource names derive from it). */
+  readonly name: string;
+  readonly location: string;
+  readonly resourceGroup: ResourceGroup;
+  readonly cluster: KubernetesCluster;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Azure Monitor alert severities: 0 critical … 4 verbose. */
+const AZURE_SEVERITY = { critical: 0, warning: 2, info: 3 } as const;
+
+/** A Prometheus `for` duration (`10m`, `0m`) as Azure's ISO 8601 duration (`PT10M`); Azure's minimum is PT1M. */
+function isoMinutes(d: string): string {
+  const m = /^(\d+)m$/.exec(d);
+  if (!m) throw new Error(`alert duration '${d}' is not whole minutes`);
+  return `PT${Math.max(1, Number(m[1]))}M`;
+}
+
+/** A prometheus-operator ServiceMonitor, moved to the Azure Monitor metrics add-on's API group. */
+function azureMonitorServiceMonitor(monitor: ServiceMonitor): ValidatableObject {
+  const json = monitor.toJSON() as KubernetesManifest;
+  return {
+    ...json,
+    apiVersion: 'azmonitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    validate: () => monitor.validate(),
+    toJSON: () => ({ ...json, apiVersion: 'azmonitoring.coreos.com/v1' }),
+  };
+}
+
+/**
+ * Azure Monitor managed Prometheus for one cluster: an Azure Monitor workspace, the data collection endpoint, rule
+ * and association that send the cluster's metrics to it, the AKS metrics add-on (`monitor_metrics`), an
+ * `azmonitoring.coreos.com/v1` ServiceMonitor per target (read by the add-on) and a Prometheus rule group per alert
+ * group, evaluated by Azure.
+ *
+ * The workspace is this construct's default child; the collection endpoint, rule, association and output are
+ * created next to it (`PrometheusEndpoint`, …: the construct ids of mlstack 0.1, kept so that Terraform addresses do
+ * not change).
+ * @see https://learn.microsoft.com/azure/azure-monitor/containers/kubernetes-monitoring-enable
+ *
+ * @example
+ * const workspaceId = AzureMonitorPrometheus.of(monitoring.managed!).workspace.id;
+ */
+export class AzureMonitorPrometheus extends Construct implements ManagedPrometheusCapability {
+  /**
+   * The AzureMonitorPrometheus behind a managed Prometheus capability (e.g. `DcgmMonitoring.managed`).
+   * @throws when another cloud's stack made it
+   */
+  public static of(prometheus: ManagedPrometheusCapability): AzureMonitorPrometheus {
+    return capabilityOf(
+      prometheus,
+      AzureMonitorPrometheus,
+      'an AzureMonitorPrometheus (managed Prometheus made by an AzureMlStack)',
+    );
+  }
+
+  /** @inheritdoc */
+  public readonly description = 'Azure Monitor managed Prometheus';
+  /** The Azure Monitor workspace. */
+  public readonly workspace: MonitorWorkspace;
+  /** The rule groups, one per alert group. */
+  public readonly ruleGroups: MonitorAlertPrometheusRuleGroup[] = [];
+  private readonly props: AzureMonitorPrometheusProps;
+
+  constructor(scope: Construct, id: string, props: AzureMonitorPrometheusProps) {
+    super(scope, id);
+    this.props = props;
+    const { name, location, tags } = props;
+    const rg = props.resourceGroup;
+    this.workspace = new MonitorWorkspace(this, 'Default', {
+      name: `${name}-prometheus`,
+      resourceGroupName: rg.name,
+      location,
+      tags: { ...tags },
+    });
+    const endpoint = new MonitorDataCollectionEndpoint(scope, 'PrometheusEndpoint', {
+      name: `MSProm-${location}-${name}`.slice(0, 44),
+      resourceGroupName: rg.name,
+      location,
+      kind: 'Linux',
+      tags: { ...tags },
+    });
+    const rule = new MonitorDataCollectionRule(scope, 'PrometheusCollection', {
+      name: `MSProm-${location}-${name}`.slice(0, 64),
+      resourceGroupName: rg.name,
+      location,
+      kind: 'Linux',
+      dataCollectionEndpointId: endpoint.id,
+      destinations: { monitorAccount: [{ monitorAccountId: this.workspace.id, name: 'MonitoringAccount1' }] },
+      dataFlow: [{ streams: ['Microsoft-PrometheusMetrics'], destinations: ['MonitoringAccount1'] }],
+      dataSources: {
+        prometheusForwarder: [{ name: 'PrometheusDataSource', streams: ['Microsoft-PrometheusMetrics'] }],
+      },
+      tags: { ...tags },
+    });
+    new MonitorDataCollectionRuleAssociation(scope, 'PrometheusCollectionAssociation', {
+      name: `MSProm-${name}`,
+      targetResourceId: props.cluster.id,
+      dataCollectionRuleId: rule.id,
+    });
+    props.cluster.putMonitorMetrics({});
+    new TerraformOutput(scope, 'PrometheusQueryEndpoint', { value: this.workspace.queryEndpoint });
+  }
+
+  /** An `azmonitoring.coreos.com/v1` ServiceMonitor for `t`, read by the AKS metrics add-on. */
+  public addScrapeTarget(_scope: Construct, _id: string, t: ScrapeTarget): ValidatableObject[] {
+    // The add-on reads the prometheus-operator schema under its own API group.
+    const monitor = new ServiceMonitor({
+      metadata: {
+        name: `${t.job}-ama`,
+        namespace: t.namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'mlstack' },
+      },
+      spec: {
+        selector: { matchLabels: { ...t.selector } },
+        namespaceSelector: { matchNames: [t.namespace] },
+        endpoints: [
+          {
+            port: t.port,
+            path: '/metrics',
+            interval: t.interval,
+            honorLabels: t.honorLabels,
+            relabelings: [
+              { targetLabel: 'job', replacement: t.job, action: 'replace' },
+              {
+                sourceLabels: ['__meta_kubernetes_pod_node_name'],
+                targetLabel: 'node',
+                action: 'replace',
+              },
+            ],
+          },
+        ],
+      },
+    });
+    monitor.validate();
+    return [azureMonitorServiceMonitor(monitor)];
+  }
+
+  /** A Prometheus rule group per alert group, in `scope`. */
+  public addRuleGroups(scope: Construct, id: string, groups: readonly AlertRuleGroup[]): ValidatableObject[] {
+    groups.forEach((g, i) => {
+      this.ruleGroups.push(
+        new MonitorAlertPrometheusRuleGroup(scope, `${id}-${i}`, {
+          name: g.name,
+          resourceGroupName: this.props.resourceGroup.name,
+          location: this.props.location,
+          clusterName: this.props.cluster.name,
+          ruleGroupEnabled: true,
+          interval: 'PT1M',
+          scopes: [this.workspace.id, this.props.cluster.id],
+          rule: g.rules.map((r) => ({
+            alert: r.alert,
+            expression: r.expr,
+            for: isoMinutes(r.for),
+            severity: AZURE_SEVERITY[r.labels.severity],
+            enabled: true,
+            labels: { ...r.labels },
+            annotations: { ...r.annotations },
+            alertResolution: { autoResolved: true, timeToResolve: 'PT10M' },
+          })),
+          tags: { ...this.props.tags },
+        }),
+      );
+    });
+    return [];
+  }
+}

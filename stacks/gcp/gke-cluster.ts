@@ -1,0 +1,291 @@
+import { ComputeGlobalAddress } from '@cdktf/provider-google/lib/compute-global-address';
+import { ComputeNetwork } from '@cdktf/provider-google/lib/compute-network';
+import { ComputeRouter } from '@cdktf/provider-google/lib/compute-router';
+import { ComputeRouterNat } from '@cdktf/provider-google/lib/compute-router-nat';
+import { ComputeSubnetwork } from '@cdktf/provider-google/lib/compute-subnetwork';
+import { ContainerCluster } from '@cdktf/provider-google/lib/container-cluster';
+import { DataGoogleProject } from '@cdktf/provider-google/lib/data-google-project';
+import { KmsCryptoKey } from '@cdktf/provider-google/lib/kms-crypto-key';
+import { KmsCryptoKeyIamMember } from '@cdktf/provider-google/lib/kms-crypto-key-iam-member';
+import { KmsKeyRing } from '@cdktf/provider-google/lib/kms-key-ring';
+import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { ServiceNetworkingConnection } from '@cdktf/provider-google/lib/service-networking-connection';
+import { TerraformOutput } from 'cdktf';
+import { Construct, type IConstruct } from 'constructs';
+import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
+import type {
+  KubernetesClusterCapability,
+  ObjectStoreSpec,
+  PostgresSpec,
+  WorkloadIdentitySpec,
+} from '../capabilities';
+import { capabilityOf } from '../private/capability-of';
+import { CloudSqlPostgres } from './cloud-sql-postgres';
+import { GcsObjectStore } from './gcs-object-store';
+import { GkeNodePool } from './gke-node-pool';
+import { GkeWorkloadIdentity } from './gke-workload-identity';
+import { GmpPrometheus } from './managed-prometheus';
+
+/** Props of {@link GkeCluster}. */
+export interface GkeClusterProps {
+  /** The validated cluster. */
+  readonly spec: KubernetesClusterSpec;
+  readonly project: string;
+  readonly region: string;
+  /** The stack name, part of derived resource names. */
+  readonly stackName: string;
+}
+
+/** Roles the node service account needs, and no more (GKE hardening guide). */
+const NODE_ROLES = [
+  'roles/logging.logWriter',
+  'roles/monitoring.metricWriter',
+  'roles/monitoring.viewer',
+  'roles/stackdriver.resourceMetadata.writer',
+  'roles/autoscaling.metricsWriter',
+  'roles/artifactregistry.reader',
+];
+
+/**
+ * A GpuCluster on Google Cloud: a regional GKE cluster, VPC-native in a network of its own with Cloud NAT, private
+ * nodes, Workload Identity, shielded nodes, application-layer secrets encryption with a Cloud KMS key, Dataplane
+ * V2, the regular release channel, a least-privilege node service account, and an autoscaled node pool per pool.
+ * It is the GpuCluster's default child, so the resources keep the Terraform addresses they had when the GpuCluster
+ * made them itself.
+ *
+ * @example
+ * const gke = GkeCluster.of(cluster).cluster;
+ * gke.putMaintenancePolicy({ dailyMaintenanceWindow: { startTime: '03:00' } });
+ */
+export class GkeCluster extends Construct implements KubernetesClusterCapability {
+  /**
+   * The GkeCluster of a GpuCluster (or the GkeCluster itself).
+   * @throws when the GpuCluster is not in a GcpMlStack
+   */
+  public static of(cluster: IConstruct): GkeCluster {
+    return capabilityOf(cluster, GkeCluster, 'a GpuCluster of a GcpMlStack (GKE)');
+  }
+
+  /** The GKE cluster. */
+  public readonly cluster: ContainerCluster;
+  /** The cluster's network and node subnetwork. */
+  public readonly network: ComputeNetwork;
+  public readonly subnetwork: ComputeSubnetwork;
+  /** The node service account. */
+  public readonly nodeServiceAccount: ServiceAccount;
+  /** The Cloud KMS key that encrypts Kubernetes secrets. */
+  public readonly secretsKey: KmsCryptoKey;
+  /** @inheritdoc */
+  public readonly clusterName: string;
+  /**
+   * GKE installs the NVIDIA driver and its own device plugin on pools with `gpu_driver_installation_config`, and
+   * applies time-sharing/MIG from `gpu_sharing_config`/`gpu_partition_size`.
+   */
+  public readonly managesGpuDevicePlugin = true;
+  /** GMP's collectors run in `gmp-system`. */
+  public readonly metricsCollectors = { namespaces: ['gmp-system'], cidrs: [] as string[] };
+  private readonly props: GkeClusterProps;
+  private readonly labels: Record<string, string>;
+  private readonly nodePools = new Map<string, GkeNodePool>();
+  private prometheus?: GmpPrometheus;
+  private privateServices?: ServiceNetworkingConnection;
+
+  constructor(scope: Construct, id: string, props: GkeClusterProps) {
+    super(scope, id);
+    this.props = props;
+    const spec = props.spec;
+    const name = spec.name;
+    this.clusterName = name;
+    this.labels = { ...spec.tags };
+    const project = new DataGoogleProject(this, 'Project', { projectId: props.project });
+
+    this.network = new ComputeNetwork(this, 'Network', {
+      name: `${name}-net`,
+      autoCreateSubnetworks: false,
+    });
+    this.subnetwork = new ComputeSubnetwork(this, 'Subnet', {
+      name: `${name}-nodes`,
+      network: this.network.id,
+      region: props.region,
+      ipCidrRange: '10.0.0.0/20',
+      privateIpGoogleAccess: true,
+      secondaryIpRange: [
+        { rangeName: 'pods', ipCidrRange: '10.16.0.0/14' },
+        { rangeName: 'services', ipCidrRange: '10.20.0.0/20' },
+      ],
+      logConfig: {
+        aggregationInterval: 'INTERVAL_5_SEC',
+        flowSampling: 0.5,
+        metadata: 'INCLUDE_ALL_METADATA',
+      },
+    });
+    // Private nodes have no external IP: Cloud NAT gives them egress to pull images.
+    const router = new ComputeRouter(this, 'Router', {
+      name: `${name}-router`,
+      network: this.network.id,
+      region: props.region,
+    });
+    new ComputeRouterNat(this, 'Nat', {
+      name: `${name}-nat`,
+      router: router.name,
+      region: props.region,
+      natIpAllocateOption: 'AUTO_ONLY',
+      sourceSubnetworkIpRangesToNat: 'ALL_SUBNETWORKS_ALL_IP_RANGES',
+      logConfig: { enable: true, filter: 'ERRORS_ONLY' },
+    });
+
+    const keyRing = new KmsKeyRing(this, 'KeyRing', { name: `${name}-secrets`, location: props.region });
+    this.secretsKey = new KmsCryptoKey(this, 'SecretsKey', {
+      name: `${name}-etcd`,
+      keyRing: keyRing.id,
+      rotationPeriod: '7776000s',
+      lifecycle: { preventDestroy: true },
+    });
+    const keyGrant = new KmsCryptoKeyIamMember(this, 'SecretsKeyGkeAgent', {
+      cryptoKeyId: this.secretsKey.id,
+      role: 'roles/cloudkms.cryptoKeyEncrypterDecrypter',
+      member: `serviceAccount:service-${project.number}@container-engine-robot.iam.gserviceaccount.com`,
+    });
+
+    this.nodeServiceAccount = new ServiceAccount(this, 'NodeServiceAccount', {
+      accountId: `${name}-nodes`.slice(0, 30),
+      displayName: `GKE nodes of ${name}`,
+    });
+    for (const role of NODE_ROLES) {
+      new ProjectIamMember(this, `NodeRole-${role.replace('roles/', '')}`, {
+        project: props.project,
+        role,
+        member: this.nodeServiceAccount.member,
+      });
+    }
+
+    this.cluster = new ContainerCluster(this, 'Resource', {
+      name,
+      location: props.region,
+      minMasterVersion: spec.version.version,
+      releaseChannel: { channel: 'REGULAR' },
+      network: this.network.id,
+      subnetwork: this.subnetwork.id,
+      networkingMode: 'VPC_NATIVE',
+      ipAllocationPolicy: { clusterSecondaryRangeName: 'pods', servicesSecondaryRangeName: 'services' },
+      datapathProvider: 'ADVANCED_DATAPATH',
+      privateClusterConfig: {
+        enablePrivateNodes: true,
+        enablePrivateEndpoint: spec.privateEndpoint,
+        masterIpv4CidrBlock: '172.16.0.0/28',
+      },
+      masterAuthorizedNetworksConfig: {
+        cidrBlocks: spec.privateEndpoint
+          ? [{ cidrBlock: '10.0.0.0/20', displayName: 'nodes' }]
+          : spec.authorizedNetworks.map((c) => ({ cidrBlock: c, displayName: c })),
+      },
+      workloadIdentityConfig: { workloadPool: `${props.project}.svc.id.goog` },
+      databaseEncryption: { state: 'ENCRYPTED', keyName: this.secretsKey.id },
+      enableShieldedNodes: true,
+      removeDefaultNodePool: true,
+      initialNodeCount: 1,
+      // The default pool is removed right after creation; it still must not run as the default compute SA.
+      nodeConfig: {
+        serviceAccount: this.nodeServiceAccount.email,
+        oauthScopes: ['https://www.googleapis.com/auth/cloud-platform'],
+        shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true },
+        workloadMetadataConfig: { mode: 'GKE_METADATA' },
+      },
+      resourceLabels: this.labels,
+      deletionProtection: true,
+      dependsOn: [keyGrant],
+    });
+
+    for (const pool of spec.pools) this.addNodePool(pool);
+
+    new TerraformOutput(this, 'ClusterName', { value: this.cluster.name });
+    new TerraformOutput(this, 'KubeconfigCommand', {
+      value: `gcloud container clusters get-credentials ${name} --region ${props.region} --project ${props.project}`,
+    });
+  }
+
+  /** The node pool of a pool, by pool name. */
+  public nodePool(pool: string): GkeNodePool {
+    const found = this.nodePools.get(pool);
+    if (!found) {
+      throw new Error(
+        `${this.node.path}: no pool '${pool}'; the pools are ${[...this.nodePools.keys()].join(', ')}.`,
+      );
+    }
+    return found;
+  }
+
+  /** Adds an autoscaled node pool for `pool`. */
+  public addNodePool(pool: NodePoolSpec): void {
+    this.nodePools.set(
+      pool.name,
+      new GkeNodePool(this, `Pool-${pool.name}`, {
+        cluster: this.cluster,
+        nodeServiceAccount: this.nodeServiceAccount,
+        region: this.props.region,
+        resourceLabels: this.props.spec.tags,
+        pool,
+      }),
+    );
+  }
+
+  /** Terraform JSON carries no Kubernetes objects: they are in the synth output's `k8s/` folder. */
+  public deployManifests(): void {}
+
+  /** @inheritdoc */
+  public addObjectStore(scope: Construct, id: string, spec: ObjectStoreSpec): GcsObjectStore {
+    return new GcsObjectStore(scope, id, {
+      ...spec,
+      project: this.props.project,
+      region: this.props.region,
+      stackName: this.props.stackName,
+      labels: this.labels,
+    });
+  }
+
+  /** @inheritdoc */
+  public addWorkloadIdentity(scope: Construct, id: string, spec: WorkloadIdentitySpec): GkeWorkloadIdentity {
+    return new GkeWorkloadIdentity(scope, id, {
+      ...spec,
+      project: this.props.project,
+      stackName: this.props.stackName,
+    });
+  }
+
+  /** @inheritdoc */
+  public addPostgres(scope: Construct, id: string, spec: PostgresSpec): CloudSqlPostgres {
+    this.privateServices ??= this.privateServiceAccess();
+    return new CloudSqlPostgres(scope, id, {
+      ...spec,
+      project: this.props.project,
+      region: this.props.region,
+      stackName: this.props.stackName,
+      network: this.network,
+      privateServices: this.privateServices,
+      labels: this.labels,
+    });
+  }
+
+  /** Google Cloud Managed Service for Prometheus on this cluster, turned on at first use. */
+  public managedPrometheus(): GmpPrometheus {
+    this.prometheus ??= new GmpPrometheus(this, 'ManagedPrometheus', this.cluster);
+    return this.prometheus;
+  }
+
+  /** Private services access on the cluster's network: the peering Cloud SQL private IPs come through. */
+  private privateServiceAccess(): ServiceNetworkingConnection {
+    const range = new ComputeGlobalAddress(this, 'PrivateServicesRange', {
+      name: `${this.clusterName}-services`,
+      purpose: 'VPC_PEERING',
+      addressType: 'INTERNAL',
+      prefixLength: 20,
+      network: this.network.id,
+    });
+    return new ServiceNetworkingConnection(this, 'PrivateServicesConnection', {
+      network: this.network.id,
+      service: 'servicenetworking.googleapis.com',
+      reservedPeeringRanges: [range.name],
+    });
+  }
+}
