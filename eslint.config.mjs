@@ -38,6 +38,24 @@ export default tseslint.config(
   },
   {
     files: ['constructs/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'BinaryExpression[operator=/^[!=]==?$/] > Literal[value=/^(aws|gcp|azure)$/]',
+          message:
+            'A construct does not branch on the cloud: put the fact in src/spec/clouds.ts or in a capability.',
+        },
+        {
+          selector: 'SwitchCase > Literal[value=/^(aws|gcp|azure)$/]',
+          message:
+            'A construct does not branch on the cloud: put the fact in src/spec/clouds.ts or in a capability.',
+        },
+      ],
+    },
+  },
+  {
+    files: ['constructs/**/*.ts'],
     rules: layer([
       [CLOUD_FRAMEWORKS, 'A construct imports no cloud framework: ask MlStack.of(this) for a capability.'],
       [

@@ -20,6 +20,7 @@ import {
   inferenceDashboard,
 } from '../src/monitoring/dashboards';
 import { DCGM_EXPORTER_PORT, dcgmExporterManifests, renderCounters } from '../src/monitoring/dcgm';
+import { cloudProfile } from '../src/spec/clouds';
 import { Validator } from '../src/spec/errors';
 import { type ManagedPrometheusCapability, MlStack, type ScrapeTarget } from '../stacks/ml-stack';
 import { SYNTH_OUTPUT, type SynthOutputFolder } from '../src/synth/output';
@@ -209,7 +210,7 @@ export class DcgmMonitoring extends Construct {
         dcgmExporterManifests({
           namespace: this.namespace,
           name: EXPORTER_NAME,
-          cloud: stack.cloud,
+          gpuNodes: cloudProfile(stack.cloud).gpuNodes,
           gpuTaints: uniqueTaints(gpuPools.flatMap((p) => p.taints)),
           scrapeInterval: interval,
           serviceMonitor: backend === PrometheusBackend.IN_CLUSTER,

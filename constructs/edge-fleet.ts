@@ -11,6 +11,7 @@ import {
 } from '../src/edge/package';
 import { renderTritonConfig } from '../src/inference/triton-config';
 import { ServingModel } from '../src/serving/model-repository';
+import { cloudProfile } from '../src/spec/clouds';
 import { Validator } from '../src/spec/errors';
 import { type EdgeFleetCapability, MlStack } from '../stacks/ml-stack';
 import { listFiles, stageOnce } from '../src/synth/files';
@@ -153,7 +154,10 @@ export class EdgeFleet extends Construct {
       v.fail('version', this.version, 'is not a semantic version', "Use MAJOR.MINOR.PATCH, e.g. '1.2.0'.");
     this.name = id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
     v.dnsLabel('id', this.name, 40);
-    if (stack.cloud !== 'aws' && (typeof props.image !== 'string' || !/^\S+$/.test(props.image))) {
+    if (
+      cloudProfile(stack.cloud).edgeDevicesRunContainers &&
+      (typeof props.image !== 'string' || !/^\S+$/.test(props.image))
+    ) {
       v.fail(
         'image',
         props.image,

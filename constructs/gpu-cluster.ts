@@ -11,6 +11,7 @@ import {
   TaintEffect,
 } from '../src/spec/cluster';
 import { Validator } from '../src/spec/errors';
+import { type CloudProfile, cloudProfile } from '../src/spec/clouds';
 import { type Cloud, type GpuType, resolveGpuInstance } from '../src/spec/gpu';
 import { ManifestSet, type KubernetesManifest, type ValidatableObject } from '../src/k8s/manifest';
 import { nvidiaDevicePlugin } from '../src/k8s/nvidia-device-plugin';
@@ -205,6 +206,8 @@ export class GpuCluster extends Construct {
   public readonly manifests = new ManifestSet();
   /** The cloud this cluster is on. */
   public readonly cloud: Cloud;
+  /** What mlstack knows about that cloud. */
+  private readonly profile: CloudProfile;
 
   private readonly capability: KubernetesClusterCapability;
   private readonly servingWorkloads: ServingWorkloadInfo[] = [];
@@ -218,6 +221,7 @@ export class GpuCluster extends Construct {
     Object.defineProperty(this, GPU_CLUSTER, { value: true });
     const stack = MlStack.of(this);
     this.cloud = stack.cloud;
+    this.profile = cloudProfile(stack.cloud);
     this.check = new Validator(`GpuCluster '${this.node.path}'`);
     const v = this.check;
 
@@ -396,10 +400,10 @@ export class GpuCluster extends Construct {
     if (!this.capability.managesGpuDevicePlugin) {
       this.addManifest(`DevicePlugin-${pool.name}`, ...nvidiaDevicePlugin([pool]));
     }
-    if (pool.gpu?.sharing?.strategy === 'mig' && this.cloud === 'aws') {
+    if (pool.gpu?.sharing?.strategy === 'mig' && this.profile.migPartitioning === 'mig-manager') {
       MlStack.of(this).addWarning(
         this,
-        `GPU pool '${pool.name}': EKS has no managed MIG partitioning. Nodes are labelled nvidia.com/mig.config=all-${pool.gpu.sharing.migProfile} for NVIDIA's MIG manager (GPU operator), which must run on the cluster to create the partitions.`,
+        `GPU pool '${pool.name}': ${this.profile.kubernetesService} has no managed MIG partitioning. Nodes are labelled nvidia.com/mig.config=all-${pool.gpu.sharing.migProfile} for NVIDIA's MIG manager (GPU operator), which must run on the cluster to create the partitions.`,
       );
     }
   }
@@ -537,17 +541,13 @@ export class GpuCluster extends Construct {
       [NODE_LABELS.gpuType]: gpuType.id,
     };
     const spot = p.spot ?? false;
-    if (spot && this.cloud === 'azure') {
-      // AKS labels and taints Spot nodes itself; declaring them keeps Terraform from seeing drift and lets
-      // workloads compute their tolerations from the pool.
-      labels['kubernetes.azure.com/scalesetpriority'] = 'spot';
-      allTaints.push({
-        key: 'kubernetes.azure.com/scalesetpriority',
-        value: 'spot',
-        effect: TaintEffect.NO_SCHEDULE,
-      });
+    if (spot) {
+      // Where the cloud labels and taints Spot nodes itself (AKS), declaring them keeps its IaC from seeing drift
+      // and lets workloads compute their tolerations from the pool.
+      Object.assign(labels, this.profile.spotNodes.labels);
+      allTaints.push(...this.profile.spotNodes.taints);
     }
-    if (sharing?.strategy === 'mig' && this.cloud === 'aws') {
+    if (sharing?.strategy === 'mig' && this.profile.migPartitioning === 'mig-manager') {
       labels['nvidia.com/mig.config'] = `all-${sharing.migProfile}`;
     }
 
@@ -572,12 +572,7 @@ export class GpuCluster extends Construct {
   }
 
   private checkZones(prop: string, zones: string[]): string[] {
-    const patterns: Record<Cloud, [RegExp, string]> = {
-      aws: [/^[a-z]{2}-[a-z]+-\d[a-z]$/, "AWS zone names such as 'us-east-1a'"],
-      gcp: [/^[a-z]+-[a-z]+\d-[a-z]$/, "GCP zone names such as 'us-central1-a'"],
-      azure: [/^[1-3]$/, "Azure zone numbers '1', '2' or '3'"],
-    };
-    const [re, what] = patterns[this.cloud];
+    const { pattern: re, description: what } = this.profile.zones;
     zones.forEach((z, i) => {
       if (!re.test(z)) this.check.fail(`${prop}[${i}]`, z, `is not a zone on this cloud`, `Use ${what}.`);
     });

@@ -8,8 +8,8 @@ import {
   type MlflowIngressAuth,
   mlflowManifests,
 } from '../src/mlflow/manifests';
+import { CLOUD_PROFILES, cloudProfile } from '../src/spec/clouds';
 import { Validator } from '../src/spec/errors';
-import type { Cloud } from '../src/spec/gpu';
 import { MlStack, type ObjectStoreCapability, type PostgresCapability } from '../stacks/ml-stack';
 import { type GpuCluster } from './gpu-cluster';
 import { requireClusterProp } from './private/cluster-prop';
@@ -181,45 +181,6 @@ export interface MlflowTrackingProps {
   readonly unsafe?: MlflowUnsafeProps;
 }
 
-const INSTANCE_TYPES: Record<Cloud, readonly string[]> = {
-  aws: [
-    'db.t4g.micro',
-    'db.t4g.small',
-    'db.t4g.medium',
-    'db.t4g.large',
-    'db.m7g.large',
-    'db.m7g.xlarge',
-    'db.m7g.2xlarge',
-    'db.r7g.large',
-    'db.r7g.xlarge',
-    'db.r7g.2xlarge',
-  ],
-  gcp: [
-    'db-custom-1-3840',
-    'db-custom-2-7680',
-    'db-custom-4-15360',
-    'db-custom-8-30720',
-    'db-custom-16-61440',
-  ],
-  azure: [
-    'B_Standard_B1ms',
-    'B_Standard_B2s',
-    'B_Standard_B2ms',
-    'GP_Standard_D2ds_v5',
-    'GP_Standard_D4ds_v5',
-    'GP_Standard_D8ds_v5',
-    'MO_Standard_E2ds_v5',
-    'MO_Standard_E4ds_v5',
-  ],
-};
-
-const DEFAULT_INSTANCE: Record<Cloud, [string, string]> = {
-  aws: ['db.t4g.medium', 'db.m7g.large'],
-  gcp: ['db-custom-2-7680', 'db-custom-2-7680'],
-  azure: ['B_Standard_B2s', 'GP_Standard_D2ds_v5'],
-};
-
-const BACKUP_DAYS: Record<Cloud, [number, number]> = { aws: [1, 35], gcp: [1, 365], azure: [7, 35] };
 const HOST = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/;
 
 /**
@@ -253,39 +214,42 @@ export class MlflowTracking extends Construct {
     const cluster = requireClusterProp(v, props?.cluster, this, 'runs MLflow', 'MlflowTracking');
     const stack = MlStack.of(this);
     const cloud = stack.cloud;
+    const profile = cloudProfile(cloud);
+    const pg = profile.postgres;
     const production = props.production ?? false;
     const unsafe = props.unsafe ?? {};
     const db = props.database ?? {};
 
-    const instanceType = db.instanceType ?? DEFAULT_INSTANCE[cloud][production ? 1 : 0];
-    if (!INSTANCE_TYPES[cloud].includes(instanceType)) {
+    const instanceType = db.instanceType ?? pg.defaults[production ? 'production' : 'development'];
+    if (!pg.instanceTypes.includes(instanceType)) {
       v.fail(
         'database.instanceType',
         instanceType,
         `is not an instance type mlstack supports on ${cloud}`,
-        `Use one of ${INSTANCE_TYPES[cloud].join(', ')}.`,
+        `Use one of ${pg.instanceTypes.join(', ')}.`,
       );
     }
     const highAvailability = db.highAvailability ?? production;
-    if (highAvailability && cloud === 'azure' && instanceType.startsWith('B_')) {
+    const noHa = pg.noHighAvailability;
+    if (highAvailability && noHa && instanceType.startsWith(noHa.prefix)) {
       v.fail(
         'database.highAvailability',
         true,
-        `is not available on Azure's Burstable tier (${instanceType})`,
-        'Use a GP_ or MO_ instance type, or set highAvailability: false.',
+        `is not available on ${profile.displayName}'s ${noHa.tier} (${instanceType})`,
+        `Use one of ${pg.instanceTypes.filter((t) => !t.startsWith(noHa.prefix)).join(', ')}, or set highAvailability: false.`,
       );
     }
-    const storageGiB = db.storageGiB ?? (cloud === 'azure' ? 32 : 20);
-    v.integer('database.storageGiB', storageGiB, cloud === 'azure' ? 32 : 20, 16384);
+    const storageGiB = db.storageGiB ?? pg.minStorageGiB;
+    v.integer('database.storageGiB', storageGiB, pg.minStorageGiB, 16384);
     const backupRetentionDays = db.backupRetentionDays ?? (production ? 14 : 7);
-    const [minDays, maxDays] = BACKUP_DAYS[cloud];
+    const [minDays, maxDays] = pg.backupDays;
     if (backupRetentionDays === 0) {
-      if (cloud === 'azure') {
+      if (!pg.backupsCanBeOff) {
         v.fail(
           'database.backupRetentionDays',
           0,
-          'is not possible on Azure, which always keeps 7 to 35 days',
-          'Use a value from 7 to 35.',
+          `is not possible on ${profile.displayName}, which always keeps ${minDays} to ${maxDays} days`,
+          `Use a value from ${minDays} to ${maxDays}.`,
         );
       }
       if (!unsafe.allowNoBackups) {
@@ -354,11 +318,14 @@ export class MlflowTracking extends Construct {
         );
       }
       const auth = i.auth.spec;
-      if (auth.kind === 'iap' && cloud !== 'gcp') {
+      if (auth.kind === 'iap' && !profile.identityAwareProxy) {
         v.fail(
           'ingress.auth',
           'identityAwareProxy',
-          `is Google Cloud's; there is no equivalent mlstack configures on ${cloud}`,
+          `is ${Object.values(CLOUD_PROFILES)
+            .filter((c) => c.identityAwareProxy)
+            .map((c) => c.displayName)
+            .join(' and ')}'s; there is no equivalent mlstack configures on ${cloud}`,
           'Use MlflowAuth.basic(secretName), or an OIDC proxy (oauth2-proxy) in front of ingress-nginx.',
         );
       }
@@ -417,7 +384,7 @@ export class MlflowTracking extends Construct {
       serviceAccount: { name: 'mlflow', annotations: identity.serviceAccountAnnotations },
       podLabels: identity.podLabels,
       fetchSecret: fetch.container,
-      extraPackages: props.image ? [] : [...MLFLOW_EXTRA_PACKAGES.common, ...MLFLOW_EXTRA_PACKAGES[cloud]],
+      extraPackages: props.image ? [] : [...MLFLOW_EXTRA_PACKAGES, ...profile.pythonStoragePackages],
       artifactsDestination: this.artifactStore.pythonUri('artifacts'),
       env: {},
       clientNamespaces: props.clientNamespaces ?? [],

@@ -22,12 +22,7 @@ export const MLFLOW_PORT = 5000;
  * Python packages the pinned image lacks for a PostgreSQL backend and each cloud's artifact store; installed by
  * an init container into a shared volume when no image is given (bake them into your own image for production).
  */
-export const MLFLOW_EXTRA_PACKAGES = {
-  common: ['psycopg2-binary==2.9.10'],
-  aws: ['boto3==1.35.90'],
-  gcp: ['google-cloud-storage==2.19.0'],
-  azure: ['azure-storage-blob==12.24.0', 'azure-identity==1.19.0'],
-} as const;
+export const MLFLOW_EXTRA_PACKAGES = ['psycopg2-binary==2.9.10'] as const;
 
 /** Where the connection secret is written inside the pod (a memory-backed volume). */
 export const DB_SECRET_FILE = '/secrets/db.json';

@@ -9,7 +9,7 @@ import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { ValidatableObject } from '../k8s/manifest';
 import { tolerationsFor } from '../k8s/nvidia-device-plugin';
 import { NODE_LABELS, type Taint } from '../spec/cluster';
-import type { Cloud } from '../spec/gpu';
+import type { GpuNodeLayout } from '../spec/clouds';
 
 /**
  * The pinned dcgm-exporter image (DCGM 3.3.9, exporter 3.6.1).
@@ -93,7 +93,8 @@ export interface DcgmExporterSpec {
   readonly namespace: string;
   /** Name of the DaemonSet, Service and friends. */
   readonly name: string;
-  readonly cloud: Cloud;
+  /** How the cluster's GPU nodes expose their GPUs (the cloud catalog's `gpuNodes`). */
+  readonly gpuNodes: GpuNodeLayout;
   /** Taints of the GPU pools: the DaemonSet tolerates all of them. */
   readonly gpuTaints: readonly Taint[];
   /** Scrape interval of the ServiceMonitor, e.g. `30s`. */
@@ -113,14 +114,13 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
   const metadata = (name: string) => ({ name, namespace: spec.namespace, labels: { ...labels } });
   // GKE installs the driver under /home/kubernetes/bin/nvidia and exposes GPUs only to containers that request
   // them; elsewhere the NVIDIA container runtime is the node's default and NVIDIA_VISIBLE_DEVICES=all shows every GPU.
-  const gke = spec.cloud === 'gcp';
+  const driver = spec.gpuNodes.driverHostPath;
+  const privileged = spec.gpuNodes.devicesOnlyForPrivileged;
   const volumes: IVolume[] = [
     { name: 'counters', configMap: { name: `${spec.name}-counters` } },
     { name: 'pod-resources', hostPath: { path: '/var/lib/kubelet/pod-resources', type: 'Directory' } },
     { name: 'tmp', emptyDir: {} },
-    ...(gke
-      ? [{ name: 'nvidia', hostPath: { path: '/home/kubernetes/bin/nvidia', type: 'Directory' as const } }]
-      : []),
+    ...(driver ? [{ name: 'nvidia', hostPath: { path: driver, type: 'Directory' as const } }] : []),
   ];
   const container: IContainer = {
     name: 'dcgm-exporter',
@@ -130,7 +130,7 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
       { name: 'DCGM_EXPORTER_LISTEN', value: `:${DCGM_EXPORTER_PORT}` },
       { name: 'DCGM_EXPORTER_KUBERNETES', value: 'true' },
       { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-      ...(gke
+      ...(driver
         ? [{ name: 'LD_LIBRARY_PATH', value: '/usr/local/nvidia/lib64' }]
         : [{ name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' }]),
     ],
@@ -140,7 +140,7 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
     // - SYS_ADMIN: DCGM's profiling fields (DCGM_FI_PROF_*: PCIe, NVLink, engine activity) need it;
     // - on GKE, privileged: COS exposes the GPU device files only to privileged containers or to pods that
     //   request nvidia.com/gpu, and the exporter must see every GPU without taking one.
-    securityContext: gke
+    securityContext: privileged
       ? { privileged: true, runAsUser: 0, runAsNonRoot: false, readOnlyRootFilesystem: true }
       : {
           runAsUser: 0,
@@ -160,7 +160,7 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
       { name: 'counters', mountPath: COUNTERS_PATH, readOnly: true },
       { name: 'pod-resources', mountPath: '/var/lib/kubelet/pod-resources', readOnly: true },
       { name: 'tmp', mountPath: '/tmp' },
-      ...(gke ? [{ name: 'nvidia', mountPath: '/usr/local/nvidia', readOnly: true }] : []),
+      ...(driver ? [{ name: 'nvidia', mountPath: '/usr/local/nvidia', readOnly: true }] : []),
     ],
   };
   const objects: ValidatableObject[] = [
