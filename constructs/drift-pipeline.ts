@@ -1,10 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
 import { Construct } from 'constructs';
-import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import type { IContainer } from 'kubernetes-models/v1/Container';
 import {
   checkConfig,
   type DriftConfig,
@@ -12,6 +7,7 @@ import {
   type DriftSchema,
   type FeatureThresholds,
 } from '../src/drift/analyze';
+import { driftAlertRules, driftJobManifests } from '../src/drift/manifests';
 import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
 import { type AlertRuleGroup, prometheusRule } from '../src/monitoring/alerts';
 import { Validator } from '../src/spec/errors';
@@ -248,168 +244,34 @@ export class DriftPipeline extends Construct {
       readWrite: [this.store],
     });
 
-    const labels = { 'app.kubernetes.io/name': this.name, 'app.kubernetes.io/managed-by': 'mlstack' };
-    const secure = {
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-    };
-    const fetch = this.store.copyContainer('windows', '/data');
-    const upload = this.store.uploadStep('/out/report', 'reports/$ts');
     const schema: DriftSchema = {
       ...(Object.keys(features).length ? { features } : {}),
       ...(props.predictions?.length ? { predictions: props.predictions } : {}),
     };
-    const driftScript = [
-      `node /opt/mlstack/bin/mlstack.js drift --reference ${fetch.localPath}/${props.reference} --current ${fetch.localPath}/${props.current}` +
-        ' --schema /config/schema.json --config /config/config.json --out /out/report --drift-exit-code 0',
-      'code=$?',
-      'echo "$code" > /out/.exit',
-      'exit "$code"',
-    ].join('\n');
-    const uploadScript = [
-      '# Waits for the drift step, uploads its report, and exits with its exit code.',
-      'while [ ! -f /out/.exit ]; do sleep 2; done',
-      'ts=$(date -u +%Y%m%dT%H%M%SZ)',
-      'if [ -d /out/report ]; then',
-      ...upload.script.map((l) => `  ${l}`),
-      'fi',
-      'exit "$(cat /out/.exit)"',
-    ].join('\n');
-    const volumeMounts = [
-      { name: 'data', mountPath: '/data' },
-      { name: 'tmp', mountPath: '/tmp' },
-    ];
-    const fetchContainer: IContainer = { ...fetch.container, securityContext: secure, volumeMounts };
-    const objects: ValidatableObject[] = [
-      new Namespace({ metadata: { name: this.namespace, labels: { ...labels } } }),
-      new ServiceAccount({
-        metadata: {
-          name: this.name,
-          namespace: this.namespace,
-          labels: { ...labels },
-          ...(Object.keys(identity.serviceAccountAnnotations).length
-            ? { annotations: { ...identity.serviceAccountAnnotations } }
-            : {}),
-        },
-      }),
-      new ConfigMap({
-        metadata: { name: `${this.name}-config`, namespace: this.namespace, labels: { ...labels } },
-        data: {
-          'config.json': `${JSON.stringify(config, null, 2)}\n`,
-          'schema.json': `${JSON.stringify(schema, null, 2)}\n`,
-        },
-      }),
-      new CronJob({
-        metadata: { name: this.name, namespace: this.namespace, labels: { ...labels } },
-        spec: {
-          schedule: props.schedule,
-          timeZone: 'Etc/UTC',
-          concurrencyPolicy: 'Forbid',
-          startingDeadlineSeconds: 300,
-          successfulJobsHistoryLimit: 3,
-          failedJobsHistoryLimit: 3,
-          jobTemplate: {
-            metadata: { labels: { ...labels } },
-            spec: {
-              backoffLimit: 1,
-              activeDeadlineSeconds: deadline,
-              ttlSecondsAfterFinished: 7 * 24 * 3600,
-              template: {
-                metadata: { labels: { ...labels, ...identity.podLabels } },
-                spec: {
-                  serviceAccountName: this.name,
-                  restartPolicy: 'Never',
-                  securityContext: {
-                    runAsNonRoot: true,
-                    runAsUser: 1000,
-                    runAsGroup: 1000,
-                    fsGroup: 1000,
-                    seccompProfile: { type: 'RuntimeDefault' },
-                  },
-                  initContainers: [fetchContainer],
-                  containers: [
-                    {
-                      name: 'drift',
-                      image,
-                      command: ['sh', '-c', driftScript],
-                      resources: { requests: { cpu: '1', memory: '2Gi' }, limits: { memory: '4Gi' } },
-                      securityContext: secure,
-                      volumeMounts: [
-                        { name: 'data', mountPath: '/data', readOnly: true },
-                        { name: 'config', mountPath: '/config', readOnly: true },
-                        { name: 'out', mountPath: '/out' },
-                        { name: 'tmp', mountPath: '/tmp' },
-                      ],
-                    },
-                    {
-                      name: 'upload-report',
-                      image: upload.image,
-                      command: ['sh', '-c', uploadScript],
-                      env: Object.entries(upload.env).map(([name, value]) => ({ name, value })),
-                      resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } },
-                      securityContext: secure,
-                      volumeMounts: [
-                        { name: 'out', mountPath: '/out', readOnly: true },
-                        { name: 'tmp', mountPath: '/tmp' },
-                      ],
-                    },
-                  ],
-                  volumes: [
-                    { name: 'data', emptyDir: {} },
-                    { name: 'out', emptyDir: {} },
-                    { name: 'tmp', emptyDir: {} },
-                    { name: 'config', configMap: { name: `${this.name}-config` } },
-                  ],
-                },
-              },
-            },
-          },
-        },
-      }),
-    ];
-
-    const twice = `${Math.round((2 * this.intervalSeconds) / 60)}m`;
-    const runbook = (a: string) => `${runbookBase}#${a.toLowerCase()}`;
-    const job = config.job!;
-    this.ruleGroup = {
-      name: `mlstack-drift-${this.namespace}-${this.name}`,
-      rules: [
-        {
-          alert: 'DataDriftSustained',
-          expr: `min_over_time(mlstack_drift_dataset_drifted{job_name="${job}"}[${twice}]) == 1`,
-          for: '0m',
-          labels: { severity: 'warning' },
-          annotations: {
-            summary: `Data drift detected by ${this.namespace}/${this.name} in every run of the last two schedules`,
-            description: `The share of drifted features has stayed above the threshold for ${twice}; read the latest report under reports/ in bucket ${this.store.name}.`,
-            runbook_url: runbook('DataDriftSustained'),
-          },
-        },
-        {
-          alert: 'DriftJobFailed',
-          expr: `max(kube_job_status_failed{namespace="${this.namespace}", job_name=~"${this.name}-[0-9]+"}) > 0`,
-          for: '0m',
-          labels: { severity: 'warning' },
-          annotations: {
-            summary: `A run of drift job ${this.namespace}/${this.name} failed`,
-            description: `Job {{ $labels.job_name }} failed: drift is not being measured.`,
-            runbook_url: runbook('DriftJobFailed'),
-          },
-        },
-        {
-          alert: 'DriftJobNotSucceeding',
-          expr: `time() - max(kube_cronjob_status_last_successful_time{namespace="${this.namespace}", cronjob="${this.name}"}) > ${2 * this.intervalSeconds}`,
-          for: '5m',
-          labels: { severity: 'critical' },
-          annotations: {
-            summary: `Drift job ${this.namespace}/${this.name} has not succeeded within two schedules`,
-            description: `No successful run for more than ${twice} (schedule '${props.schedule}').`,
-            runbook_url: runbook('DriftJobNotSucceeding'),
-          },
-        },
-      ],
-    };
+    const objects: ValidatableObject[] = driftJobManifests({
+      name: this.name,
+      namespace: this.namespace,
+      schedule: props.schedule,
+      deadlineSeconds: deadline,
+      image,
+      serviceAccount: { annotations: identity.serviceAccountAnnotations },
+      podLabels: identity.podLabels,
+      fetchWindows: this.store.copyContainer('windows', '/data'),
+      uploadReport: this.store.uploadStep('/out/report', 'reports/$ts'),
+      reference: props.reference,
+      current: props.current,
+      config,
+      schema,
+    });
+    this.ruleGroup = driftAlertRules({
+      name: this.name,
+      namespace: this.namespace,
+      job: config.job!,
+      intervalSeconds: this.intervalSeconds,
+      schedule: props.schedule,
+      bucket: this.store.name,
+      runbook: (a) => `${runbookBase}#${a.toLowerCase()}`,
+    });
     const backend = props.prometheus ?? PrometheusBackend.MANAGED;
     if (backend === PrometheusBackend.MANAGED) {
       objects.push(

@@ -3,6 +3,7 @@ import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { stringify } from 'yaml';
 import { NODE_LABELS, type NodePoolSpec, type Taint, type TaintEffect } from '../spec/cluster';
 import type { ValidatableObject } from './manifest';
+import { container } from './pod';
 
 /**
  * The pinned NVIDIA device plugin image.
@@ -69,13 +70,15 @@ export function nvidiaDevicePlugin(pools: readonly NodePoolSpec[]): ValidatableO
                 ...tolerationsFor(pool.taints),
               ],
               containers: [
-                {
+                container({
                   name: 'nvidia-device-plugin',
                   image: NVIDIA_DEVICE_PLUGIN_IMAGE,
                   args: ['--config-file=/etc/nvidia-device-plugin/config.yaml'],
-                  // The plugin registers a socket with the kubelet through a hostPath; it needs no
-                  // privileges, no capabilities and never escalates.
-                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+                  exception: {
+                    reason:
+                      'The plugin writes its socket into the kubelet device-plugins hostPath, so its root filesystem stays writable; it needs no privileges, no capabilities and never escalates.',
+                    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+                  },
                   resources: {
                     requests: { cpu: '50m', memory: '64Mi' },
                     limits: { memory: '128Mi' },
@@ -84,7 +87,7 @@ export function nvidiaDevicePlugin(pools: readonly NodePoolSpec[]): ValidatableO
                     { name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' },
                     { name: 'config', mountPath: '/etc/nvidia-device-plugin', readOnly: true },
                   ],
-                },
+                }),
               ],
               volumes: [
                 { name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins' } },

@@ -8,6 +8,7 @@ import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { ValidatableObject } from '../k8s/manifest';
+import { container, restricted, RESTRICTED_POD_SECURITY } from '../k8s/pod';
 
 /**
  * The pinned MLflow image.
@@ -61,12 +62,6 @@ export interface MlflowWorkloadSpec {
 /** Source ranges of Google Cloud load balancers and health checks. */
 const GOOGLE_LB_RANGES = ['35.191.0.0/16', '130.211.0.0/22'];
 
-const SECURE = {
-  allowPrivilegeEscalation: false,
-  readOnlyRootFilesystem: true,
-  capabilities: { drop: ['ALL'] },
-};
-
 /** Builds the backend store URI from the connection secret, quoting the user and password. */
 const URI_SCRIPT = [
   'import json, urllib.parse as u',
@@ -88,17 +83,13 @@ export function mlflowManifests(spec: MlflowWorkloadSpec): ValidatableObject[] {
   });
   const deps = spec.extraPackages.length > 0;
   const initContainers: IContainer[] = [
-    {
-      ...spec.fetchSecret,
-      securityContext: SECURE,
-      volumeMounts: [
-        { name: 'secrets', mountPath: '/secrets' },
-        { name: 'tmp', mountPath: '/tmp' },
-      ],
-    },
+    restricted(spec.fetchSecret, [
+      { name: 'secrets', mountPath: '/secrets' },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]),
     ...(deps
       ? [
-          {
+          container({
             name: 'install-packages',
             image: spec.image,
             command: [
@@ -112,12 +103,11 @@ export function mlflowManifests(spec: MlflowWorkloadSpec): ValidatableObject[] {
             ],
             env: [{ name: 'HOME', value: '/tmp' }],
             resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
-            securityContext: SECURE,
             volumeMounts: [
               { name: 'deps', mountPath: '/deps' },
               { name: 'tmp', mountPath: '/tmp' },
             ],
-          },
+          }),
         ]
       : []),
   ];
@@ -147,16 +137,10 @@ export function mlflowManifests(spec: MlflowWorkloadSpec): ValidatableObject[] {
           metadata: { labels: { ...labels, ...spec.podLabels } },
           spec: {
             serviceAccountName: spec.serviceAccount.name,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: 1000,
-              runAsGroup: 1000,
-              fsGroup: 1000,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: { ...RESTRICTED_POD_SECURITY },
             initContainers,
             containers: [
-              {
+              container({
                 name: 'mlflow',
                 image: spec.image,
                 command: ['sh', '-ec', server],
@@ -173,13 +157,12 @@ export function mlflowManifests(spec: MlflowWorkloadSpec): ValidatableObject[] {
                   requests: { cpu: spec.resources.cpu, memory: spec.resources.memory },
                   limits: { memory: spec.resources.memory },
                 },
-                securityContext: SECURE,
                 volumeMounts: [
                   { name: 'secrets', mountPath: '/secrets', readOnly: true },
                   { name: 'tmp', mountPath: '/tmp' },
                   ...(deps ? [{ name: 'deps', mountPath: '/deps', readOnly: true }] : []),
                 ],
-              },
+              }),
             ],
             volumes: [
               { name: 'secrets', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },

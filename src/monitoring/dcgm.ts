@@ -4,9 +4,9 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { ValidatableObject } from '../k8s/manifest';
+import { container } from '../k8s/pod';
 import { tolerationsFor } from '../k8s/nvidia-device-plugin';
 import { NODE_LABELS, type Taint } from '../spec/cluster';
 import type { GpuNodeLayout } from '../spec/clouds';
@@ -122,7 +122,7 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
     { name: 'tmp', emptyDir: {} },
     ...(driver ? [{ name: 'nvidia', hostPath: { path: driver, type: 'Directory' as const } }] : []),
   ];
-  const container: IContainer = {
+  const exporter = container({
     name: 'dcgm-exporter',
     image: DCGM_EXPORTER_IMAGE,
     env: [
@@ -135,19 +135,27 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
         : [{ name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' }]),
     ],
     ports: [{ name: 'metrics', containerPort: DCGM_EXPORTER_PORT, protocol: 'TCP' }],
-    // The one privilege it needs, and why (everything else is dropped):
-    // - uid 0: the kubelet's pod-resources socket, which maps GPUs to pods, is root-only;
-    // - SYS_ADMIN: DCGM's profiling fields (DCGM_FI_PROF_*: PCIe, NVLink, engine activity) need it;
-    // - on GKE, privileged: COS exposes the GPU device files only to privileged containers or to pods that
-    //   request nvidia.com/gpu, and the exporter must see every GPU without taking one.
-    securityContext: privileged
-      ? { privileged: true, runAsUser: 0, runAsNonRoot: false, readOnlyRootFilesystem: true }
+    exception: privileged
+      ? {
+          reason:
+            'COS exposes the GPU device files only to privileged containers or to pods that request nvidia.com/gpu, and the exporter must see every GPU without taking one; uid 0 reads the root-only kubelet pod-resources socket.',
+          securityContext: {
+            privileged: true,
+            runAsUser: 0,
+            runAsNonRoot: false,
+            readOnlyRootFilesystem: true,
+          },
+        }
       : {
-          runAsUser: 0,
-          runAsNonRoot: false,
-          allowPrivilegeEscalation: false,
-          readOnlyRootFilesystem: true,
-          capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] },
+          reason:
+            "uid 0 reads the root-only kubelet pod-resources socket (which maps GPUs to pods); SYS_ADMIN is what DCGM's profiling fields (DCGM_FI_PROF_*: PCIe, NVLink, engine activity) need. Everything else is dropped.",
+          securityContext: {
+            runAsUser: 0,
+            runAsNonRoot: false,
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] },
+          },
         },
     resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
     readinessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10 },
@@ -162,7 +170,7 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
       { name: 'tmp', mountPath: '/tmp' },
       ...(driver ? [{ name: 'nvidia', mountPath: '/usr/local/nvidia', readOnly: true }] : []),
     ],
-  };
+  });
   const objects: ValidatableObject[] = [
     new Namespace({ metadata: { name: spec.namespace, labels: { ...labels } } }),
     new ServiceAccount({ metadata: metadata(spec.name), automountServiceAccountToken: false }),
@@ -182,7 +190,7 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
             automountServiceAccountToken: false,
             nodeSelector: { [NODE_LABELS.gpu]: 'true' },
             tolerations: tolerationsFor(spec.gpuTaints),
-            containers: [container],
+            containers: [exporter],
             volumes,
             terminationGracePeriodSeconds: 30,
           },

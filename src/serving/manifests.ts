@@ -9,6 +9,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { ValidatableObject } from '../k8s/manifest';
+import { container, envFrom, restricted, RESTRICTED_POD_SECURITY } from '../k8s/pod';
 import { tolerationsFor } from '../k8s/nvidia-device-plugin';
 import { NODE_LABELS, type NodePoolSpec } from '../spec/cluster';
 
@@ -159,13 +160,13 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
     const local = repo.initContainer !== undefined;
     const { command, args } = runtimeArgs(spec, local ? (repo.localPath ?? '/models') : repo.uri);
     const probe = (path: string) => ({ httpGet: { path, port: 'http' } });
-    const container: IContainer = {
+    const server = container({
       name: spec.runtime === 'triton' ? 'triton' : 'mlstack-server',
       image: spec.image,
       ...(command ? { command } : {}),
       args,
       ports,
-      env: Object.entries(spec.env ?? {}).map(([k, v]) => ({ name: k, value: v })),
+      env: envFrom(spec.env ?? {}),
       resources: {
         requests: { cpu: spec.resources.cpu, memory: spec.resources.memory },
         limits: {
@@ -180,31 +181,17 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
         periodSeconds: 10,
         failureThreshold: Math.ceil(spec.startupSeconds / 10),
       },
-      securityContext: {
-        allowPrivilegeEscalation: false,
-        readOnlyRootFilesystem: true,
-        capabilities: { drop: ['ALL'] },
-      },
       volumeMounts: [
         { name: 'tmp', mountPath: '/tmp' },
         ...(local ? [{ name: 'models', mountPath: '/models', readOnly: true }] : []),
       ],
-    };
+    });
     const init = repo.initContainer
       ? [
-          {
-            ...repo.initContainer,
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              capabilities: { drop: ['ALL'] },
-            },
-            volumeMounts: [
-              ...(repo.initContainer.volumeMounts ?? []),
-              { name: 'models', mountPath: '/models' },
-              { name: 'tmp', mountPath: '/tmp' },
-            ],
-          },
+          restricted(repo.initContainer, [
+            { name: 'models', mountPath: '/models' },
+            { name: 'tmp', mountPath: '/tmp' },
+          ]),
         ]
       : [];
     return new Deployment({
@@ -218,13 +205,7 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
           spec: {
             serviceAccountName: spec.serviceAccount.name,
             automountServiceAccountToken: true,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: 1000,
-              runAsGroup: 1000,
-              fsGroup: 1000,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: { ...RESTRICTED_POD_SECURITY },
             ...(spec.gpu
               ? {
                   nodeSelector: {
@@ -250,7 +231,7 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
             ],
             terminationGracePeriodSeconds: 60,
             initContainers: init,
-            containers: [container],
+            containers: [server],
             volumes: [{ name: 'tmp', emptyDir: {} }, ...(local ? [{ name: 'models', emptyDir: {} }] : [])],
           },
         },
