@@ -147,6 +147,7 @@ describe('servingManifests', () => {
           name: 'fetch-models',
           image: 'public.ecr.aws/aws-cli/aws-cli:2.17.0',
           args: ['s3', 'sync', 's3://models-bucket/classifier', '/models'],
+          resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },
         },
       },
     });
