@@ -132,7 +132,7 @@ export class DcgmMonitoring extends Construct {
   /** The counters CSV the exporter is given. */
   public readonly counters: string;
   /** Every Kubernetes object this construct added. */
-  public readonly manifests: KubernetesManifest[] = [];
+  private readonly groups: (() => readonly KubernetesManifest[])[] = [];
   /** The managed backend, when `prometheus` is MANAGED. */
   public readonly managed?: ManagedPrometheusCapability;
 
@@ -191,30 +191,29 @@ export class DcgmMonitoring extends Construct {
     const thresholds = resolveGpuThresholds(where, props.thresholds);
     const inferenceThresholds = resolveInferenceThresholds(where, props.inferenceThresholds);
 
-    const gpuPools = cluster.gpuPools;
-    if (gpuPools.length === 0) {
-      v.fail('cluster', cluster.node.path, 'has no GPU pool', 'Add a GPU pool to the cluster first.');
-    }
-
     const deploy = exporter.kind === 'deploy';
     this.exporterJob = deploy ? EXPORTER_NAME : OPERATOR_EXPORTER;
     const exporterNamespace = deploy ? this.namespace : exporter.namespace!;
     this.counters = renderCounters();
     const add = (groupId: string, objects: ValidatableObject[]) => {
-      if (objects.length) this.manifests.push(...cluster.addManifest(`${id}-${groupId}`, ...objects));
+      if (!objects.length) return;
+      const added = cluster.addManifest(`${id}-${groupId}`, ...objects);
+      this.groups.push(() => added);
     };
 
     if (deploy) {
-      add(
-        'Exporter',
-        dcgmExporterManifests({
-          namespace: this.namespace,
-          name: EXPORTER_NAME,
-          gpuNodes: cloudProfile(stack.cloud).gpuNodes,
-          gpuTaints: uniqueTaints(gpuPools.flatMap((p) => p.taints)),
-          scrapeInterval: interval,
-          serviceMonitor: backend === PrometheusBackend.IN_CLUSTER,
-        }),
+      // At synth: the DaemonSet tolerates the taints of every GPU pool, those added after this construct included.
+      this.groups.push(
+        cluster.addManifestsAtSynth(`${id}-Exporter`, () =>
+          dcgmExporterManifests({
+            namespace: this.namespace,
+            name: EXPORTER_NAME,
+            gpuNodes: cloudProfile(stack.cloud).gpuNodes,
+            gpuTaints: uniqueTaints(cluster.gpuPools.flatMap((p) => p.taints)),
+            scrapeInterval: interval,
+            serviceMonitor: backend === PrometheusBackend.IN_CLUSTER,
+          }),
+        ),
       );
     } else {
       // The operator's exporter reads its counters from a ConfigMap named in the ClusterPolicy.
@@ -304,6 +303,11 @@ export class DcgmMonitoring extends Construct {
           content: json,
         })),
     });
+  }
+
+  /** The Kubernetes objects of this construct. Reading them renders every object of the cluster. */
+  public get manifests(): readonly KubernetesManifest[] {
+    return this.groups.flatMap((g) => g());
   }
 }
 

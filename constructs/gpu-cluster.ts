@@ -299,8 +299,16 @@ export class GpuCluster extends Construct {
     return [...this.gpuPoolSpecs];
   }
 
-  /** Adds a GPU pool after construction. Same rules as the `gpuPools` prop. */
+  /**
+   * Adds a GPU pool after construction. Same rules as the `gpuPools` prop; services declared before it may land
+   * on it, since their placement is resolved at synth.
+   */
   public addGpuPool(props: GpuPoolProps): NodePoolSpec {
+    if (this.manifests.rendered) {
+      throw new Error(
+        `GpuCluster '${this.node.path}': addGpuPool(${JSON.stringify(props?.name)}) after the cluster's Kubernetes objects were rendered. Add pools before reading any construct's manifests.`,
+      );
+    }
     const pool = this.resolveGpuPool(props, `addGpuPool(${JSON.stringify(props?.name)})`);
     this.addResolvedPool(pool);
     return pool;
@@ -312,17 +320,28 @@ export class GpuCluster extends Construct {
    * @param id the id of the group, unique in this cluster
    */
   public addManifest(id: string, ...objects: ValidatableObject[]): KubernetesManifest[] {
-    for (const o of objects) {
-      // Manifests are files written at synth: a deploy-time token would be written as its placeholder.
-      if (/\$\{(Tf)?Token\[/.test(JSON.stringify(o.toJSON()))) {
-        throw new Error(
-          `${this.node.path}/${id}: ${o.kind} ${o.metadata?.name} would contain a value known only at deploy, but Kubernetes manifests are written at synth. This is a bug in the construct that made it.`,
-        );
-      }
-    }
+    for (const o of objects) refuseTokens(`${this.node.path}/${id}`, o);
     const added = this.manifests.add(`${this.node.path}/${id}`, ...objects);
-    this.capability.deployManifests(id, added);
+    this.capability.deployManifests(id, () => added);
     return added;
+  }
+
+  /**
+   * Adds Kubernetes objects that `produce` makes at synth, when every construct of the program is declared: for
+   * objects that depend on pools or services declared after the caller (a GPU workload's node selector and
+   * tolerations, a DaemonSet on every GPU pool). Otherwise as {@link addManifest}.
+   * @param id the id of the group, unique in this cluster
+   * @returns the group's objects, rendering the cluster's manifests on first call (after which nothing can be added)
+   */
+  public addManifestsAtSynth(id: string, produce: () => ValidatableObject[]): () => KubernetesManifest[] {
+    const source = `${this.node.path}/${id}`;
+    const objects = this.manifests.addLazy(source, () => {
+      const made = produce();
+      for (const o of made) refuseTokens(source, o);
+      return made;
+    });
+    this.capability.deployManifests(id, objects);
+    return objects;
   }
 
   /**
@@ -585,4 +604,13 @@ export class GpuCluster extends Construct {
 function isCidr(s: string): boolean {
   const m = CIDR.exec(s);
   return !!m && m.slice(1, 5).every((x) => Number(x) <= 255) && Number(m[5]) <= 32;
+}
+
+/** Manifests are files written at synth: a deploy-time token would be written as its placeholder. */
+function refuseTokens(source: string, o: ValidatableObject): void {
+  if (/\$\{(Tf)?Token\[/.test(JSON.stringify(o.toJSON()))) {
+    throw new Error(
+      `${source}: ${o.kind} ${o.metadata?.name} would contain a value known only at deploy, but Kubernetes manifests are written at synth. This is a bug in the construct that made it.`,
+    );
+  }
 }

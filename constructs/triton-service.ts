@@ -10,12 +10,12 @@ import {
   TRITON_IMAGE,
 } from '../src/serving/manifests';
 import { ServingModel, writeModelRepository } from '../src/serving/model-repository';
-import { checkServingPlacement, type ServingPlacement } from '../src/serving/placement';
+import { checkServingPlacement, checkServingRequest, type ServingPlacement } from '../src/serving/placement';
 import { renderTritonConfig } from '../src/inference/triton-config';
 import { Validator } from '../src/spec/errors';
 import type { GpuType } from '../src/spec/gpu';
 import type { KubernetesManifest } from '../src/k8s/manifest';
-import { MlStack, type ObjectStoreCapability } from '../stacks/ml-stack';
+import { MlStack, type ObjectStoreCapability, type WorkloadIdentityCapability } from '../stacks/ml-stack';
 import { listFiles, stageOnce } from '../src/synth/files';
 import { SYNTH_OUTPUT, type SynthOutputFolder } from '../src/synth/output';
 import { type GpuCluster } from './gpu-cluster';
@@ -202,15 +202,17 @@ export class TritonService extends Construct {
   public readonly runtime: ServingRuntime;
   /** The models served (with their instance groups set for the placement). */
   public readonly models: readonly ServingModel[];
-  /** Where the replicas run and how many. */
-  public readonly placement: ServingPlacement;
+  /** Replica bounds. */
+  public readonly replicas: { readonly min: number; readonly max: number };
   /** The bucket holding the repository. */
   public readonly modelStore: ObjectStoreCapability;
+  /** The cloud identity of the serving pods (read on the model bucket). */
+  public readonly identity: WorkloadIdentityCapability;
   /** In-cluster URL of the HTTP (KServe v2) endpoint. */
   public readonly url: string;
-  /** The Kubernetes objects of this service. */
-  public readonly manifests: readonly KubernetesManifest[];
   private readonly repositories: { suffix: string; dir: string }[] = [];
+  private readonly placeOnCluster: () => ServingPlacement;
+  private readonly objects: () => KubernetesManifest[];
 
   constructor(scope: Construct, id: string, props: TritonServiceProps) {
     super(scope, id);
@@ -266,17 +268,27 @@ export class TritonService extends Construct {
       names.add(m.name);
     });
 
-    this.placement = checkServingPlacement(
-      `TritonService '${this.node.path}'`,
-      {
-        runtime: this.runtime,
-        ...(props.gpu ? { gpu: props.gpu } : {}),
-        ...(props.replicas ? { replicas: props.replicas } : {}),
-        ...(props.allowSingleReplica !== undefined ? { allowSingleReplica: props.allowSingleReplica } : {}),
+    const where = `TritonService '${this.node.path}'`;
+    const request = {
+      runtime: this.runtime,
+      ...(props.gpu ? { gpu: props.gpu } : {}),
+      ...(props.replicas ? { replicas: props.replicas } : {}),
+      ...(props.allowSingleReplica !== undefined ? { allowSingleReplica: props.allowSingleReplica } : {}),
+    };
+    this.replicas = checkServingRequest(where, request).replicas;
+    // The pool is found at synth, among every pool of the cluster, those added after this service included.
+    this.placeOnCluster = () => checkServingPlacement(where, request, cluster.gpuPools);
+    this.node.addValidation({
+      validate: () => {
+        try {
+          this.placeOnCluster();
+          return [];
+        } catch (e) {
+          return [`${(e as Error).message} (GpuCluster '${cluster.node.path}')`];
+        }
       },
-      cluster.gpuPools,
-    );
-    const kind = this.placement.pool ? 'gpu' : 'cpu';
+    });
+    const kind = props.gpu ? 'gpu' : 'cpu';
     this.models = props.models.map((m) => m.withInstanceGroup(kind, 1));
 
     let canaryModels: ServingModel[] | undefined;
@@ -310,10 +322,10 @@ export class TritonService extends Construct {
           }
         });
       }
-      if (this.placement.replicas.min < 2) {
+      if (this.replicas.min < 2) {
         v.fail(
           'replicas.min',
-          this.placement.replicas.min,
+          this.replicas.min,
           'leaves no replica for the canary next to the stable Deployment',
           'Use at least 2 replicas with a canary.',
         );
@@ -405,11 +417,11 @@ export class TritonService extends Construct {
       ...(props.modelBucketName ? { name: props.modelBucketName } : {}),
       contents,
     });
-    const identity = cluster.addWorkloadIdentity(this, 'Identity', {
+    const identity = (this.identity = cluster.addWorkloadIdentity(this, 'Identity', {
       namespace: this.namespace,
       serviceAccount: this.serviceName,
       read: [this.modelStore],
-    });
+    }));
 
     const source = (prefix: string): ModelRepositorySource => {
       if (this.runtime === ServingRuntime.TRITON && this.modelStore.tritonReadsUri) {
@@ -419,34 +431,36 @@ export class TritonService extends Construct {
       return { uri: this.modelStore.uri(prefix), initContainer: copy.container, localPath: copy.localPath };
     };
 
-    const objects = servingManifests({
-      name: this.serviceName,
-      namespace: this.namespace,
-      runtime: this.runtime,
-      image,
-      modelRepository: source('stable'),
-      serviceAccount: { name: this.serviceName, annotations: identity.serviceAccountAnnotations },
-      podLabels: identity.podLabels,
-      replicas: this.placement.replicas,
-      resources,
-      ...(this.placement.pool ? { gpu: { count: this.placement.gpuCount, pool: this.placement.pool } } : {}),
-      autoscaling,
-      clientNamespaces: props.clientNamespaces ?? [],
-      monitoringNamespace,
-      serviceMonitor: props.serviceMonitor ?? true,
-      metricsCollectors: cluster.metricsCollectors,
-      startupSeconds,
-      ...(props.canary
-        ? {
-            canary: {
-              modelRepository: source('canary'),
-              weightPercent: props.canary.weightPercent,
-              ...(props.canary.gateway ? { gateway: props.canary.gateway } : {}),
-            },
-          }
-        : {}),
+    this.objects = cluster.addManifestsAtSynth(`Serving-${this.serviceName}`, () => {
+      const placement = this.placement;
+      return servingManifests({
+        name: this.serviceName,
+        namespace: this.namespace,
+        runtime: this.runtime,
+        image,
+        modelRepository: source('stable'),
+        serviceAccount: { name: this.serviceName, annotations: identity.serviceAccountAnnotations },
+        podLabels: identity.podLabels,
+        replicas: placement.replicas,
+        resources,
+        ...(placement.pool ? { gpu: { count: placement.gpuCount, pool: placement.pool } } : {}),
+        autoscaling,
+        clientNamespaces: props.clientNamespaces ?? [],
+        monitoringNamespace,
+        serviceMonitor: props.serviceMonitor ?? true,
+        metricsCollectors: cluster.metricsCollectors,
+        startupSeconds,
+        ...(props.canary
+          ? {
+              canary: {
+                modelRepository: source('canary'),
+                weightPercent: props.canary.weightPercent,
+                ...(props.canary.gateway ? { gateway: props.canary.gateway } : {}),
+              },
+            }
+          : {}),
+      });
     });
-    this.manifests = cluster.addManifest(`Serving-${this.serviceName}`, ...objects);
     cluster.registerServingWorkload({
       name: this.serviceName,
       namespace: this.namespace,
@@ -463,6 +477,23 @@ export class TritonService extends Construct {
           sourceDir: r.dir,
         })),
     });
+  }
+
+  /**
+   * Where the replicas run and how many, resolved among every pool of the cluster (pools added after this service
+   * count).
+   * @throws when no pool fits (a synth error naming the service and the cluster)
+   */
+  public get placement(): ServingPlacement {
+    return this.placeOnCluster();
+  }
+
+  /**
+   * The Kubernetes objects of this service. Reading them renders every object of the cluster: declare all
+   * constructs first.
+   */
+  public get manifests(): readonly KubernetesManifest[] {
+    return this.objects();
   }
 }
 

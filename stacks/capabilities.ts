@@ -200,10 +200,11 @@ export interface KubernetesClusterCapability {
   /** Adds a node pool (resolved for this cloud) to the cluster. */
   addNodePool(pool: NodePoolSpec): void;
   /**
-   * Makes `manifests` part of the deployment where the cloud's tooling can apply them (on AWS, through
-   * the EKS kubectl provider when one is configured). The manifests are always written to the synth output too.
+   * Makes a group of manifests part of the deployment where the cloud's tooling can apply them (on AWS, through
+   * the EKS kubectl provider when one is configured). `manifests` renders them (at synth at the latest); they are
+   * always written to the synth output too.
    */
-  deployManifests(id: string, manifests: readonly KubernetesManifest[]): void;
+  deployManifests(id: string, manifests: () => readonly KubernetesManifest[]): void;
   /** Builds a private, encrypted, versioned object store in the cluster's region, filled at deploy. */
   addObjectStore(scope: Construct, id: string, spec: ObjectStoreSpec): ObjectStoreCapability;
   /**

@@ -139,7 +139,18 @@ describe('GpuCluster on AWS with a kubectl layer', () => {
     template.hasResourceProperties('Custom::AWSCDK-EKS-KubernetesResource', {
       Manifest: Match.stringLikeRegexp('nvidia-device-plugin-l4'),
       Overwrite: true,
+      // Objects dropped from the group on a later deploy are deleted, found by this label (as aws-eks-v2 prunes).
+      PruneLabel: Match.stringLikeRegexp('^aws\\.cdk\\.eks/prune-c8[0-9a-f]+$'),
     });
+    const resource = Object.values(
+      template.findResources('Custom::AWSCDK-EKS-KubernetesResource') as Record<
+        string,
+        { Properties: { Manifest: string; PruneLabel: string } }
+      >,
+    )[0].Properties;
+    const objects = JSON.parse(resource.Manifest) as { metadata: { labels: Record<string, string> } }[];
+    expect(objects.length).toBeGreaterThan(0);
+    for (const o of objects) expect(o.metadata.labels).toHaveProperty(resource.PruneLabel, '');
   });
 });
 

@@ -3,11 +3,17 @@ import { GpuCluster } from '../constructs/gpu-cluster';
 import { ServingRuntime, TritonService, type TritonServiceProps } from '../constructs/triton-service';
 import { ServingModel } from '../src/serving/model-repository';
 import { GpuType } from '../src/spec/gpu';
-import { gcpStack } from './support/synth';
+import { gcpStack, terraformJson } from './support/synth';
 import { classifierService, fixtureModel, servingCluster } from './support/serving';
 
 // Every bad prop is a synth error that names the construct, the prop, the value and the fix.
 const attempt = (overrides: Partial<TritonServiceProps>) => () => classifierService(gcpStack(), overrides);
+// Rules that need the whole tree (the cluster's pools, every object of the cluster) are checked at synth.
+const synthesizing = (overrides: Partial<TritonServiceProps>) => () => {
+  const stack = gcpStack();
+  classifierService(stack, overrides);
+  terraformJson(stack);
+};
 const mlp = (name = 'classifier', version = 1) =>
   ServingModel.fromOnnxFile(fixtureModel('mlp'), { name, version });
 
@@ -16,13 +22,33 @@ describe('TritonService validation', () => {
     expect(attempt({ gpu: { type: undefined as unknown as GpuType } })).toThrow(
       /'gpu.type' \(undefined\) is not a GpuType\. Use one of the GpuType members/,
     );
-    expect(attempt({ gpu: { type: GpuType.NVIDIA_H100_80GB } })).toThrow(
-      /TritonService 'test\/Classifier': 'gpu.type' \("nvidia-h100-80gb"\) has no GPU pool on this cluster; its GPU pools are inference \(nvidia-l4\)\. Add a pool with gpu: \{ type: GpuType\.NVIDIA_H100_80GB \}/,
+    expect(attempt({ gpu: { type: GpuType.NVIDIA_H100_80GB } })).not.toThrow();
+    expect(synthesizing({ gpu: { type: GpuType.NVIDIA_H100_80GB } })).toThrow(
+      /TritonService 'test\/Classifier': 'gpu.type' \("nvidia-h100-80gb"\) has no GPU pool on this cluster; its GPU pools are inference \(nvidia-l4\)\. Add a pool with gpu: \{ type: GpuType\.NVIDIA_H100_80GB \} to the GpuCluster, or pick a type it has\. \(GpuCluster 'test\/Gpus'\)/,
+    );
+  });
+
+  it('lands on a GPU pool added to the cluster after the service', () => {
+    const stack = gcpStack();
+    const cluster = servingCluster(stack);
+    const service = classifierService(stack, { gpu: { type: GpuType.NVIDIA_H100_80GB } }, cluster);
+    cluster.addGpuPool({ name: 'hopper', gpu: { type: GpuType.NVIDIA_H100_80GB }, maxNodes: 2 });
+    expect(() => terraformJson(stack)).not.toThrow();
+    const deployment = service.manifests.find((m) => m.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { nodeSelector: Record<string, string> } } };
+    };
+    expect(deployment.spec.template.spec.nodeSelector).toEqual({
+      'mlstack.io/gpu-type': 'nvidia-h100-80gb',
+      'mlstack.io/pool': 'hopper',
+    });
+    // Once the cluster's objects are rendered, a pool added later could not be honoured: an error, not a surprise.
+    expect(() => cluster.addGpuPool({ name: 'late', gpu: { type: GpuType.NVIDIA_L4 } })).toThrow(
+      /GpuCluster 'test\/Gpus': addGpuPool\("late"\) after the cluster's Kubernetes objects were rendered/,
     );
   });
 
   it('rejects more GPUs per replica than one node holds', () => {
-    expect(attempt({ gpu: { type: GpuType.NVIDIA_L4, count: 4 } })).toThrow(
+    expect(synthesizing({ gpu: { type: GpuType.NVIDIA_L4, count: 4 } })).toThrow(
       /'gpu.count' \(4\) is more than one node of the NVIDIA L4 pool holds \(2\)\. Ask for at most 2/,
     );
   });
@@ -137,15 +163,15 @@ describe('TritonService validation', () => {
     const stack = gcpStack();
     const cluster = servingCluster(stack);
     classifierService(stack, {}, cluster);
-    expect(
-      () =>
-        new TritonService(stack, 'Again', {
-          cluster,
-          serviceName: 'classifier',
-          models: [mlp()],
-          gpu: { type: GpuType.NVIDIA_L4 },
-        }),
-    ).toThrow(/Kubernetes object Namespace\/classifier is already defined by test\/Gpus\/Serving-classifier/);
+    new TritonService(stack, 'Again', {
+      cluster,
+      serviceName: 'classifier',
+      models: [mlp()],
+      gpu: { type: GpuType.NVIDIA_L4 },
+    });
+    expect(() => cluster.manifests.files()).toThrow(
+      /Kubernetes object Namespace\/classifier is already defined by test\/Gpus\/Serving-classifier/,
+    );
   });
 
   it('leaves the ServiceMonitor out when asked (no prometheus-operator on the cluster)', () => {

@@ -62,38 +62,64 @@ export function toManifest(obj: ValidatableObject): KubernetesManifest {
 }
 
 /**
- * The Kubernetes objects of one cluster, in the order they were added, each schema-validated.
- * Two objects with the same kind, namespace and name are an error (the second would overwrite the first).
+ * The Kubernetes objects of one cluster, in the order they were added, each schema-validated. Objects are added
+ * as they are, or as a function that makes them when the set is rendered (at synth), for objects that depend on
+ * what is declared later (pools added after a service). Two objects with the same kind, namespace and name are an
+ * error (the second would overwrite the first).
  */
 export class ManifestSet {
-  private readonly objects = new Map<string, { source: string; manifest: KubernetesManifest }>();
+  private readonly groups: {
+    readonly source: string;
+    objects?: KubernetesManifest[];
+    readonly produce?: () => readonly ValidatableObject[];
+  }[] = [];
+  private readonly eagerKeys = new Map<string, string>();
+  private renderedBy?: string;
 
-  /** Adds objects contributed by `source` (a construct path, for error messages). */
+  /** Adds objects contributed by `source` (a construct path, for error messages), validated now. */
   public add(source: string, ...objects: ValidatableObject[]): KubernetesManifest[] {
-    const added: KubernetesManifest[] = [];
-    for (const obj of objects) {
+    this.checkOpen(source);
+    const added = objects.map((obj) => {
       const manifest = toManifest(obj);
       const key = objectRef(manifest);
-      const existing = this.objects.get(key);
-      if (existing) {
-        throw new Error(
-          `${source}: Kubernetes object ${key} is already defined by ${existing.source}. Give one of them another name or namespace.`,
-        );
-      }
-      this.objects.set(key, { source, manifest });
-      added.push(manifest);
-    }
+      const existing = this.eagerKeys.get(key);
+      if (existing) throw duplicate(source, key, existing);
+      this.eagerKeys.set(key, source);
+      return manifest;
+    });
+    this.groups.push({ source, objects: added });
     return added;
   }
 
-  /** All manifests, in the order they were added. */
-  public get manifests(): KubernetesManifest[] {
-    return [...this.objects.values()].map((o) => o.manifest);
+  /**
+   * Adds objects that `produce` makes when the set is rendered: at synth, or when `manifests` or `files()` is
+   * first read, after which nothing can be added.
+   * @returns the objects of this group, rendering the set on first call
+   */
+  public addLazy(source: string, produce: () => readonly ValidatableObject[]): () => KubernetesManifest[] {
+    this.checkOpen(source);
+    const group: (typeof this.groups)[number] = { source, produce };
+    this.groups.push(group);
+    return () => {
+      this.render(source);
+      return [...(group.objects ?? [])];
+    };
   }
 
-  /** How many objects the set holds. */
+  /** Whether the set was rendered (nothing can be added any more). */
+  public get rendered(): boolean {
+    return this.renderedBy !== undefined;
+  }
+
+  /** All manifests, in the order they were added (rendering the set). */
+  public get manifests(): KubernetesManifest[] {
+    this.render('a read of the manifests');
+    return this.groups.flatMap((g) => g.objects ?? []);
+  }
+
+  /** How many objects the set holds (rendering the set). */
   public get size(): number {
-    return this.objects.size;
+    return this.manifests.length;
   }
 
   /**
@@ -106,6 +132,36 @@ export class ManifestSet {
       .map((m) => ({ fileName: manifestFileName(m), content: renderYaml(m) }))
       .sort((a, b) => a.fileName.localeCompare(b.fileName));
   }
+
+  /** Makes the lazy groups' objects, validates them and checks for duplicates across the whole set. */
+  public render(by: string): void {
+    if (this.renderedBy) return;
+    this.renderedBy = by;
+    const seen = new Map<string, string>();
+    for (const g of this.groups) {
+      g.objects ??= g.produce!().map((o) => toManifest(o));
+      for (const m of g.objects) {
+        const key = objectRef(m);
+        const existing = seen.get(key);
+        if (existing) throw duplicate(g.source, key, existing);
+        seen.set(key, g.source);
+      }
+    }
+  }
+
+  private checkOpen(source: string): void {
+    if (this.renderedBy) {
+      throw new Error(
+        `${source}: the cluster's Kubernetes objects were already rendered (by ${this.renderedBy}); declare every construct of the cluster before reading its manifests.`,
+      );
+    }
+  }
+}
+
+function duplicate(source: string, key: string, existing: string): Error {
+  return new Error(
+    `${source}: Kubernetes object ${key} is already defined by ${existing}. Give one of them another name or namespace.`,
+  );
 }
 
 const APPLY_ORDER: Record<string, number> = {

@@ -30,6 +30,44 @@ export function checkServingPlacement(
   req: ServingPlacementRequest,
   pools: readonly NodePoolSpec[],
 ): ServingPlacement {
+  const { gpuCount: count, replicas } = checkServingRequest(where, req);
+  const v = new Validator(where);
+  if (!req.gpu) return { gpuCount: 0, replicas };
+  const candidates = pools.filter((p) => p.gpu?.type === req.gpu!.type);
+  if (candidates.length === 0) {
+    const offered = pools.filter((p) => p.gpu).map((p) => `${p.name} (${p.gpu!.type.id})`);
+    v.fail(
+      'gpu.type',
+      req.gpu.type.id,
+      `has no GPU pool on this cluster${offered.length ? `; its GPU pools are ${offered.join(', ')}` : ''}`,
+      `Add a pool with gpu: { type: GpuType.${req.gpu.type.id
+        .replace(/^nvidia-/, 'NVIDIA_')
+        .replace(/-/g, '_')
+        .toUpperCase()} } to the GpuCluster, or pick a type it has.`,
+    );
+  }
+  const pool = candidates.find((p) => (p.gpu?.count ?? 0) >= count);
+  if (!pool) {
+    const most = Math.max(...candidates.map((p) => p.gpu!.count));
+    v.fail(
+      'gpu.count',
+      count,
+      `is more than one node of the ${req.gpu.type.displayName} pool${candidates.length > 1 ? 's' : ''} holds (${most})`,
+      `Ask for at most ${most} GPUs per replica, or add a pool with more GPUs per node.`,
+    );
+  }
+  return { pool, gpuCount: count, replicas };
+}
+
+/**
+ * The checks of a serving request that need no pool: replica bounds, GPUs asked of the CPU-only runtime, the GPU
+ * type and count. They run when the construct is made; the pool is found at synth ({@link checkServingPlacement}),
+ * so that pools added later count.
+ */
+export function checkServingRequest(
+  where: string,
+  req: ServingPlacementRequest,
+): { readonly gpuCount: number; readonly replicas: { readonly min: number; readonly max: number } } {
   const v = new Validator(where);
   const min = req.replicas?.min ?? 2;
   const max = req.replicas?.max ?? Math.max(min, 4);
@@ -64,28 +102,5 @@ export function checkServingPlacement(
   }
   const count = req.gpu.count ?? 1;
   v.integer('gpu.count', count, 1, 16);
-  const candidates = pools.filter((p) => p.gpu?.type === req.gpu!.type);
-  if (candidates.length === 0) {
-    const offered = pools.filter((p) => p.gpu).map((p) => `${p.name} (${p.gpu!.type.id})`);
-    v.fail(
-      'gpu.type',
-      req.gpu.type.id,
-      `has no GPU pool on this cluster${offered.length ? `; its GPU pools are ${offered.join(', ')}` : ''}`,
-      `Add a pool with gpu: { type: GpuType.${req.gpu.type.id
-        .replace(/^nvidia-/, 'NVIDIA_')
-        .replace(/-/g, '_')
-        .toUpperCase()} } to the GpuCluster, or pick a type it has.`,
-    );
-  }
-  const pool = candidates.find((p) => (p.gpu?.count ?? 0) >= count);
-  if (!pool) {
-    const most = Math.max(...candidates.map((p) => p.gpu!.count));
-    v.fail(
-      'gpu.count',
-      count,
-      `is more than one node of the ${req.gpu.type.displayName} pool${candidates.length > 1 ? 's' : ''} holds (${most})`,
-      `Ask for at most ${most} GPUs per replica, or add a pool with more GPUs per node.`,
-    );
-  }
-  return { pool, gpuCount: count, replicas: { min, max } };
+  return { gpuCount: count, replicas: { min, max } };
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, Tags } from 'aws-cdk-lib';
+import { type CfnResource, CfnOutput, Lazy, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -168,14 +168,34 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     );
   }
 
-  /** With a kubectl layer, `cdk deploy` applies `manifests` through the EKS kubectl provider. */
-  public deployManifests(id: string, manifests: readonly KubernetesManifest[]): void {
+  /**
+   * With a kubectl layer, `cdk deploy` applies `manifests` through the EKS kubectl provider, rendered at synth and
+   * pruned by a label as aws-eks-v2 prunes (objects dropped from the group are deleted).
+   */
+  public deployManifests(id: string, manifests: () => readonly KubernetesManifest[]): void {
     if (!this.kubectl) return;
-    new eks.KubernetesManifest(this, `Manifest-${id}`, {
+    const resource: eks.KubernetesManifest = new eks.KubernetesManifest(this, `Manifest-${id}`, {
       cluster: this.eksCluster,
-      manifest: manifests.map((m) => ({ ...m })),
+      // A token, rendered at synth, so that objects that depend on constructs declared later are complete.
+      manifest: [] as Record<string, unknown>[],
       overwrite: true,
+      prune: false,
     });
+    const pruneLabel = `aws.cdk.eks/prune-${resource.node.addr}`;
+    const cfn = resource.node.defaultChild as CfnResource;
+    cfn.addPropertyOverride(
+      'Manifest',
+      Lazy.string({
+        produce: () =>
+          Stack.of(this).toJsonString(
+            manifests().map((m) => ({
+              ...m,
+              metadata: { ...m.metadata, labels: { [pruneLabel]: '', ...(m.metadata.labels ?? {}) } },
+            })),
+          ),
+      }),
+    );
+    cfn.addPropertyOverride('PruneLabel', pruneLabel);
   }
 
   /** @inheritdoc */
