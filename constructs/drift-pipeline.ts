@@ -11,7 +11,7 @@ import { driftAlertRules, driftJobManifests } from '../src/drift/manifests';
 import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
 import { type AlertRuleGroup, prometheusRule } from '../src/monitoring/alerts';
 import { Validator } from '../src/spec/errors';
-import { MlStack, type ObjectStoreCapability } from '../stacks/ml-stack';
+import { MlStack, type ObjectStoreCapability, type WorkloadIdentityCapability } from '../stacks/ml-stack';
 import { PrometheusBackend } from './dcgm-monitoring';
 import { type GpuCluster } from './gpu-cluster';
 import { requireClusterProp } from './private/cluster-prop';
@@ -109,6 +109,8 @@ const WINDOW = /^[A-Za-z0-9][A-Za-z0-9._/-]*\.(csv|jsonl|ndjson|json)$/;
 export class DriftPipeline extends Construct {
   /** The bucket of windows and reports. */
   public readonly store: ObjectStoreCapability;
+  /** The cloud identity of its pods (read and write on its bucket). */
+  public readonly identity: WorkloadIdentityCapability;
   /** The CronJob's name and namespace. */
   public readonly name: string;
   public readonly namespace: string;
@@ -237,12 +239,12 @@ export class DriftPipeline extends Construct {
       retain: true,
       lifecycle: { noncurrentVersionDays: 30, infrequentAccessAfterDays: 30 },
     });
-    const identity = cluster.addWorkloadIdentity(this, 'Identity', {
+    const identity = (this.identity = cluster.addWorkloadIdentity(this, 'Identity', {
       namespace: this.namespace,
       serviceAccount: this.name,
       read: [],
       readWrite: [this.store],
-    });
+    }));
 
     const schema: DriftSchema = {
       ...(Object.keys(features).length ? { features } : {}),

@@ -10,7 +10,12 @@ import {
 } from '../src/mlflow/manifests';
 import { CLOUD_PROFILES, cloudProfile } from '../src/spec/clouds';
 import { Validator } from '../src/spec/errors';
-import { MlStack, type ObjectStoreCapability, type PostgresCapability } from '../stacks/ml-stack';
+import {
+  MlStack,
+  type ObjectStoreCapability,
+  type PostgresCapability,
+  type WorkloadIdentityCapability,
+} from '../stacks/ml-stack';
 import { type GpuCluster } from './gpu-cluster';
 import { requireClusterProp } from './private/cluster-prop';
 
@@ -204,6 +209,8 @@ export class MlflowTracking extends Construct {
   public readonly database: PostgresCapability;
   /** The artifact store. */
   public readonly artifactStore: ObjectStoreCapability;
+  /** The cloud identity of its pods (read and write on its bucket). */
+  public readonly identity: WorkloadIdentityCapability;
   /** The Kubernetes objects. */
   public readonly manifests: readonly KubernetesManifest[];
 
@@ -365,13 +372,13 @@ export class MlflowTracking extends Construct {
           : {}),
       },
     });
-    const identity = cluster.addWorkloadIdentity(this, 'Identity', {
+    const identity = (this.identity = cluster.addWorkloadIdentity(this, 'Identity', {
       namespace: this.namespace,
       serviceAccount: 'mlflow',
       read: [],
       readWrite: [this.artifactStore],
       secrets: [this.database.connectionSecret],
-    });
+    }));
 
     const fetch = this.database.connectionSecret.fetchContainer(DB_SECRET_FILE);
     const objects = mlflowManifests({
