@@ -118,8 +118,17 @@ describe('GpuCluster on AWS (EKS)', () => {
     template.resourceCountIs('Custom::AWSCDK-EKS-KubernetesResource', 0);
   });
 
-  it('matches the snapshot', () => {
-    expect(template.toJSON()).toMatchSnapshot();
+  it("matches the snapshot of the cluster's own resources", () => {
+    // What mlstack configures: the VPC, key, cluster, add-on, node groups and their roles, and the outputs; not the
+    // bootstrap parameters or aws-eks-v2's internal readiness barrier, which change with aws-cdk-lib.
+    const t = template.toJSON() as {
+      Resources: Record<string, { Type: string }>;
+      Outputs: Record<string, unknown>;
+    };
+    const resources = Object.fromEntries(
+      Object.entries(t.Resources).filter(([, r]) => r.Type !== 'AWS::SSM::Parameter'),
+    );
+    expect({ resources, outputs: t.Outputs }).toMatchSnapshot();
   });
 });
 
