@@ -13,7 +13,7 @@ import type {
   PostgresSpec,
   WorkloadIdentitySpec,
 } from '../capabilities';
-import { capabilityOf } from '../private/capability-of';
+import { capabilityOf, poolByName } from '../private/capability-of';
 import { EksNodegroup } from './eks-nodegroup';
 import { AmpPrometheus } from './managed-prometheus';
 import { acknowledgeEksFindings, acknowledgeKubectlProviderFindings } from './private/nag';
@@ -147,13 +147,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
 
   /** The node group of a pool, by pool name. */
   public nodegroup(pool: string): EksNodegroup {
-    const found = this.nodegroups.get(pool);
-    if (!found) {
-      throw new Error(
-        `${this.node.path}: no pool '${pool}'; the pools are ${[...this.nodegroups.keys()].join(', ')}.`,
-      );
-    }
-    return found;
+    return poolByName(this.nodegroups, this, pool);
   }
 
   /** Adds a managed node group for `pool`. */

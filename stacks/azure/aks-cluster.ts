@@ -12,7 +12,7 @@ import type {
   PostgresSpec,
   WorkloadIdentitySpec,
 } from '../capabilities';
-import { capabilityOf } from '../private/capability-of';
+import { capabilityOf, poolByName } from '../private/capability-of';
 import { AksNodePool } from './aks-node-pool';
 import { AzureWorkloadIdentity } from './azure-workload-identity';
 import { BlobObjectStore } from './blob-object-store';
@@ -164,13 +164,7 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
 
   /** The node pool of a user pool, by pool name. */
   public nodePool(pool: string): AksNodePool {
-    const found = this.nodePools.get(pool);
-    if (!found) {
-      throw new Error(
-        `${this.node.path}: no pool '${pool}'; the pools are ${[...this.nodePools.keys()].join(', ')}.`,
-      );
-    }
-    return found;
+    return poolByName(this.nodePools, this, pool);
   }
 
   /** Adds an autoscaled user node pool for `pool`. */

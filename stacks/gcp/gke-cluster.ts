@@ -20,7 +20,7 @@ import type {
   PostgresSpec,
   WorkloadIdentitySpec,
 } from '../capabilities';
-import { capabilityOf } from '../private/capability-of';
+import { capabilityOf, poolByName } from '../private/capability-of';
 import { CloudSqlPostgres } from './cloud-sql-postgres';
 import { GcsObjectStore } from './gcs-object-store';
 import { GkeNodePool } from './gke-node-pool';
@@ -207,13 +207,7 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
 
   /** The node pool of a pool, by pool name. */
   public nodePool(pool: string): GkeNodePool {
-    const found = this.nodePools.get(pool);
-    if (!found) {
-      throw new Error(
-        `${this.node.path}: no pool '${pool}'; the pools are ${[...this.nodePools.keys()].join(', ')}.`,
-      );
-    }
-    return found;
+    return poolByName(this.nodePools, this, pool);
   }
 
   /** Adds an autoscaled node pool for `pool`. */

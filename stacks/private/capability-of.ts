@@ -15,3 +15,17 @@ export function capabilityOf<T>(value: unknown, type: abstract new (...args: nev
     `${where} is not ${what}. Typed escape hatches work on what a stack of their cloud made: pass a construct from that stack, or use the escape hatch of its own cloud.`,
   );
 }
+
+/**
+ * The node pool construct of a pool, by pool name, from a cluster capability's map.
+ * @throws naming the pools there are
+ */
+export function poolByName<T>(pools: ReadonlyMap<string, T>, cluster: IConstruct, pool: string): T {
+  const found = pools.get(pool);
+  if (found === undefined) {
+    throw new Error(
+      `${cluster.node.path}: no pool '${pool}'; the pools are ${[...pools.keys()].join(', ')}.`,
+    );
+  }
+  return found;
+}
