@@ -448,6 +448,8 @@ export class GpuCluster extends Construct {
       name: 'system',
       role: 'system',
       instanceType: size.instanceType(this.cloud),
+      vcpus: size.vcpus,
+      memoryGiB: size.memoryGiB,
       minNodes,
       maxNodes,
       spot: false,
@@ -574,6 +576,8 @@ export class GpuCluster extends Construct {
       name: p.name,
       role: 'gpu',
       instanceType: resolved.offering.instanceType,
+      vcpus: resolved.offering.vcpus,
+      memoryGiB: resolved.offering.memoryGiB,
       gpu: {
         type: gpuType,
         count,

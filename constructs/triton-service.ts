@@ -276,8 +276,6 @@ export class TritonService extends Construct {
       ...(props.allowSingleReplica !== undefined ? { allowSingleReplica: props.allowSingleReplica } : {}),
     };
     this.replicas = checkServingRequest(where, request).replicas;
-    // The pool is found at synth, among every pool of the cluster, those added after this service included.
-    this.placeOnCluster = () => checkServingPlacement(where, request, cluster.gpuPools);
     this.node.addValidation({
       validate: () => {
         try {
@@ -380,6 +378,16 @@ export class TritonService extends Construct {
       v.integer('autoscaling.cpuUtilizationPercent', cpu, 1, 100);
       autoscaling = { cpuUtilizationPercent: cpu };
     }
+
+    // The pool is found at synth, among every pool of the cluster, those added after this service included, and
+    // must hold the service at its peak.
+    const placementRequest = {
+      ...request,
+      resources,
+      ...(props.canary ? { canaryWeightPercent: props.canary.weightPercent } : {}),
+    };
+    this.placeOnCluster = () =>
+      checkServingPlacement(where, placementRequest, cluster.gpuPools, cluster.systemPool);
 
     const startupSeconds = props.startupTimeoutSeconds ?? 600;
     v.integer('startupTimeoutSeconds', startupSeconds, 30, 3600);

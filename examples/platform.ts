@@ -114,13 +114,16 @@ export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): 
   new DcgmMonitoring(stack, 'GpuMonitoring', { cluster });
 
   // Serving: the classifier on Triton, on the inference pool's GPUs, with a canary of its next version taking a
-  // quarter of the replicas; autoscaled on Triton's queue time per request.
+  // quarter of the replicas; autoscaled on Triton's queue time per request. Sized so that four replicas share a
+  // node's time-sliced GPU: 800m CPU and 3Gi each fit four on a 4-vCPU node, so six nodes hold the peak of 13 pods
+  // (synth checks it).
   new TritonService(stack, 'Classifier', {
     cluster,
     runtime: ServingRuntime.TRITON,
     models: [ServingModel.fromOnnxFile(classifier, { name: 'classifier', maxBatchSize: 32 })],
     gpu: { type: inferenceGpu, count: 1 },
     replicas: { min: 4, max: 12 },
+    resources: { cpu: '800m', memory: '3Gi' },
     canary: {
       model: ServingModel.fromOnnxFile(classifier, { name: 'classifier', version: 2, maxBatchSize: 32 }),
       weightPercent: 25,

@@ -32,7 +32,7 @@ describe('TritonService validation', () => {
     const stack = gcpStack();
     const cluster = servingCluster(stack);
     const service = classifierService(stack, { gpu: { type: GpuType.NVIDIA_H100_80GB } }, cluster);
-    cluster.addGpuPool({ name: 'hopper', gpu: { type: GpuType.NVIDIA_H100_80GB }, maxNodes: 2 });
+    cluster.addGpuPool({ name: 'hopper', gpu: { type: GpuType.NVIDIA_H100_80GB }, maxNodes: 9 });
     expect(() => terraformJson(stack)).not.toThrow();
     const deployment = service.manifests.find((m) => m.kind === 'Deployment') as unknown as {
       spec: { template: { spec: { nodeSelector: Record<string, string> } } };
@@ -180,9 +180,24 @@ describe('TritonService validation', () => {
     expect(kinds(classifierService(gcpStack(), { serviceMonitor: false }))).not.toContain('ServiceMonitor');
   });
 
+  it('fails when the pool cannot hold the service at its peak, naming the numbers and the fixes', () => {
+    expect(synthesizing({ replicas: { min: 4, max: 20 } })).toThrow(
+      /TritonService 'test\/Classifier': 'replicas.max' \(20\) needs 21 pods at its peak \(every replica with the canary and one more in a rollout\), but pool 'inference' holds 12: 6 nodes × 2 \(one g2-standard-24 has 24 vCPU and 96 GiB, about 23\.4 vCPU and 87\.7 GiB allocatable, 2 schedulable GPUs; a replica asks 2 CPU, 8Gi memory, 1 GPU; gpu runs out first\)\. Fix one of: raise the pool's maxNodes to 11; lower replicas\.max to 11\. \(GpuCluster 'test\/Gpus'\)/,
+    );
+    // CPU serving is checked against the system pool (4 nodes of 4 vCPU and 16 GiB at most).
+    expect(synthesizing({ gpu: undefined, replicas: { min: 2, max: 8 }, canary: undefined })).toThrow(
+      /'replicas.max' \(8\) needs 9 pods at its peak \(every replica and one more in a rollout\), but pool 'system' holds 4: 4 nodes × 1 \(one e2-standard-4 has 4 vCPU and 16 GiB, about 3\.6 vCPU and 12\.8 GiB allocatable; a replica asks 2 CPU, 8Gi memory; cpu runs out first\)\. Fix one of: requests of at most 1200m CPU and 4352Mi memory fit 3 a node; raise the pool's maxNodes to 9; lower replicas.max to 3\./,
+    );
+  });
+
   it('serves on CPU with Triton when no GPU is asked for, with CPU instance groups', () => {
-    const s = classifierService(gcpStack(), { gpu: undefined });
+    // On the system pool (2-4 nodes of 4 vCPU): small replicas.
+    const s = classifierService(gcpStack(), {
+      gpu: undefined,
+      resources: { cpu: '500m', memory: '1Gi' },
+    });
     expect(s.placement.pool).toBeUndefined();
+    expect(s.placement.podsPerNode).toBeGreaterThan(1);
     expect(s.models[0].config.instance_group).toEqual([{ count: 1, kind: 'KIND_CPU' }]);
     const g = classifierService(gcpStack());
     expect(g.models[0].config.instance_group).toEqual([{ count: 1, kind: 'KIND_GPU' }]);

@@ -208,15 +208,23 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode;
     const err = e as Error;
     if (verbose) process.stderr.write(`${err.stack ?? err.message}\n`);
-    else process.stderr.write(`mlstack: ${oneLine(err)}\n`);
+    else for (const line of errorLines(err)) process.stderr.write(`mlstack: ${line}\n`);
     return e instanceof CliError ? e.exitCode : 1;
   }
 }
 
-/** The first line of an error message, without the noise some frameworks add. */
-function oneLine(err: Error): string {
-  const first = (err.message || String(err)).split('\n').find((l) => l.trim() !== '') ?? err.name;
-  return first.trim();
+/**
+ * What to print of an error: its first line, without the noise some frameworks add; for the validation reports of
+ * aws-cdk-lib and cdktf (whole-tree rules such as a service without a GPU pool), each error on a line of its own.
+ */
+export function errorLines(err: Error): string[] {
+  const message = err.message || String(err);
+  if (/^Validation failed with the following errors/.test(message)) {
+    const errors = [...message.matchAll(/^\s+\[[^\]]+\] (.+)$/gm)].map((m) => m[1].trim());
+    if (errors.length) return errors;
+  }
+  const first = message.split('\n').find((l) => l.trim() !== '') ?? err.name;
+  return [first.trim()];
 }
 
 if (require.main === module) {

@@ -1,5 +1,7 @@
 import type { NodePoolSpec } from '../spec/cluster';
 import { Validator } from '../spec/errors';
+import { podsPerNode, round1 } from './capacity';
+import { canarySplit } from './manifests';
 import type { GpuType } from '../spec/gpu';
 
 /** What a serving workload asks of the cluster, before it is checked. */
@@ -10,12 +12,19 @@ export interface ServingPlacementRequest {
   readonly replicas?: { readonly min?: number; readonly max?: number };
   /** Allow fewer than two replicas (no redundancy during node drains and rollouts). */
   readonly allowSingleReplica?: boolean;
+  /** CPU and memory requests of one replica (checked against the pool's nodes). */
+  readonly resources?: { readonly cpu: string; readonly memory: string };
+  /** The canary's share of the replicas, when there is one. */
+  readonly canaryWeightPercent?: number;
 }
 
 /** A placement that passed the checks. */
 export interface ServingPlacement {
   /** The GPU pool replicas land on; undefined for CPU serving. */
   readonly pool?: NodePoolSpec;
+  /** Replicas one node of the pool holds, and the most pods the service runs at once (all replicas, a surge). */
+  readonly podsPerNode?: number;
+  readonly peakPods?: number;
   readonly gpuCount: number;
   readonly replicas: { readonly min: number; readonly max: number };
 }
@@ -29,10 +38,15 @@ export function checkServingPlacement(
   where: string,
   req: ServingPlacementRequest,
   pools: readonly NodePoolSpec[],
+  systemPool?: NodePoolSpec,
 ): ServingPlacement {
   const { gpuCount: count, replicas } = checkServingRequest(where, req);
-  const v = new Validator(where);
-  if (!req.gpu) return { gpuCount: 0, replicas };
+  const v: Validator = new Validator(where);
+  if (!req.gpu) {
+    // CPU serving lands on the system pool (GPU pools are tainted).
+    const fit = systemPool && req.resources ? checkCapacity(v, req, replicas, 0, systemPool) : {};
+    return { gpuCount: 0, replicas, ...fit };
+  }
   const candidates = pools.filter((p) => p.gpu?.type === req.gpu!.type);
   if (candidates.length === 0) {
     const offered = pools.filter((p) => p.gpu).map((p) => `${p.name} (${p.gpu!.type.id})`);
@@ -56,7 +70,61 @@ export function checkServingPlacement(
       `Ask for at most ${most} GPUs per replica, or add a pool with more GPUs per node.`,
     );
   }
-  return { pool, gpuCount: count, replicas };
+  const fit = req.resources ? checkCapacity(v, req, replicas, count, pool) : {};
+  return { pool, gpuCount: count, replicas, ...fit };
+}
+
+/**
+ * Whether the pool's nodes, at its maximum, hold the service at its peak: every replica the autoscaler may run
+ * (stable and canary) and one more while a rollout surges. The error names the numbers and three ways out.
+ */
+function checkCapacity(
+  v: Validator,
+  req: ServingPlacementRequest,
+  replicas: { readonly min: number; readonly max: number },
+  gpus: number,
+  pool: NodePoolSpec,
+): { podsPerNode: number; peakPods: number } {
+  const resources = req.resources!;
+  const split =
+    req.canaryWeightPercent !== undefined ? canarySplit(replicas.min, req.canaryWeightPercent) : undefined;
+  const peakPods =
+    (split ? Math.max(split.stable, replicas.max - split.canary) + split.canary : replicas.max) + 1;
+  const fit = podsPerNode(pool, { cpu: resources.cpu, memory: resources.memory, gpus });
+  const capacity = fit.pods * pool.maxNodes;
+  if (capacity >= peakPods) return { podsPerNode: fit.pods, peakPods };
+  const n = fit.node;
+  const wanted = Math.ceil(peakPods / pool.maxNodes);
+  const gpuText = pool.gpu
+    ? `, ${n.gpus} schedulable GPU${n.gpus === 1 ? '' : 's'}${pool.gpu.sharing ? ` (${pool.gpu.count} × ${pool.gpu.sharing})` : ''}`
+    : '';
+  const fixes = [
+    ...(wanted <= n.gpus || gpus === 0
+      ? [
+          `requests of at most ${fitCpu(n.cpu / wanted)} CPU and ${fitMemory(n.memoryGiB / wanted)} memory fit ${wanted} a node`,
+        ]
+      : []),
+    fit.pods > 0
+      ? `raise the pool's maxNodes to ${Math.ceil(peakPods / fit.pods)}`
+      : 'use a larger instance type for the pool',
+    ...(fit.pods > 0 && capacity - 1 >= replicas.min ? [`lower replicas.max to ${capacity - 1}`] : []),
+  ];
+  return v.fail(
+    'replicas.max',
+    replicas.max,
+    `needs ${peakPods} pods at its peak (every replica${split ? ' with the canary' : ''} and one more in a rollout), but pool '${pool.name}' holds ${capacity}: ${pool.maxNodes} nodes × ${fit.pods} (one ${pool.instanceType} has ${pool.vcpus} vCPU and ${pool.memoryGiB} GiB, about ${round1(n.cpu)} vCPU and ${round1(n.memoryGiB)} GiB allocatable${gpuText}; a replica asks ${resources.cpu} CPU, ${resources.memory} memory${gpus ? `, ${gpus} GPU` : ''}; ${fit.limitedBy} runs out first)`,
+    `Fix one of: ${fixes.join('; ')}.`,
+  );
+}
+
+/** A CPU request at most `cores`, in millicores rounded down to 50m. */
+function fitCpu(cores: number): string {
+  return `${Math.max(50, Math.floor((cores * 1000) / 50) * 50)}m`;
+}
+
+/** A memory request at most `gib`, in MiB rounded down to 128Mi. */
+function fitMemory(gib: number): string {
+  return `${Math.max(128, Math.floor((gib * 1024) / 128) * 128)}Mi`;
 }
 
 /**

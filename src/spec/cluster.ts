@@ -56,9 +56,16 @@ export class NodeSize {
     azure: 'Standard_D8s_v5',
   });
 
-  /** A size given as each cloud's own instance type. */
-  public static of(instanceTypes: Readonly<Record<Cloud, string>>, vcpus: number): NodeSize {
-    return new NodeSize('custom', vcpus, instanceTypes);
+  /**
+   * A size given as each cloud's own instance type.
+   * @param memoryGiB memory of one node; default 4 GiB per vCPU
+   */
+  public static of(
+    instanceTypes: Readonly<Record<Cloud, string>>,
+    vcpus: number,
+    memoryGiB?: number,
+  ): NodeSize {
+    return new NodeSize('custom', vcpus, instanceTypes, memoryGiB ?? vcpus * 4);
   }
 
   private constructor(
@@ -67,6 +74,8 @@ export class NodeSize {
     /** vCPUs of one node. */
     public readonly vcpus: number,
     private readonly types: Readonly<Record<Cloud, string>>,
+    /** Memory of one node, in GiB. */
+    public readonly memoryGiB: number = vcpus * 4,
   ) {}
 
   /** The instance/machine type/VM size on a cloud. */
@@ -163,6 +172,9 @@ export interface NodePoolSpec {
   readonly role: 'system' | 'gpu';
   /** Instance/machine type/VM size on the stack's cloud. */
   readonly instanceType: string;
+  /** vCPUs and memory (GiB) of one node of that type, for capacity checks. */
+  readonly vcpus: number;
+  readonly memoryGiB: number;
   /** The GPUs of one node; undefined for CPU pools. */
   readonly gpu?: {
     readonly type: GpuType;

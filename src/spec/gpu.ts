@@ -6,6 +6,7 @@
  * - GCP GPU machine types: https://cloud.google.com/compute/docs/gpus
  * - Azure GPU VM sizes: https://learn.microsoft.com/azure/virtual-machines/sizes/overview#gpu-accelerated
  * - MIG profiles: https://docs.nvidia.com/datacenter/tesla/mig-user-guide/#supported-mig-profiles
+ * Memory is the instance type's as the same pages list it (GiB).
  */
 
 /** The clouds mlstack synthesizes for. */
@@ -96,21 +97,33 @@ export interface GpuInstanceOffering {
   readonly gpusPerNode: number;
   /** vCPUs of the node. */
   readonly vcpus: number;
+  /** Memory of the node, in GiB (the instance type's, before the kubelet's reservations). */
+  readonly memoryGiB: number;
   /** The accelerator name the cloud API takes (GCP `guest_accelerator.type`); undefined elsewhere. */
   readonly acceleratorType?: string;
 }
 
 type Catalog = Record<Cloud, Partial<Record<string, GpuInstanceOffering[]>>>;
 
-const o = (instanceType: string, gpusPerNode: number, vcpus: number, acceleratorType?: string) => ({
+const o = (
+  instanceType: string,
+  gpusPerNode: number,
+  vcpus: number,
+  memoryGiB: number,
+  acceleratorType?: string,
+): GpuInstanceOffering => ({
   instanceType,
   gpusPerNode,
   vcpus,
+  memoryGiB,
   ...(acceleratorType ? { acceleratorType } : {}),
 });
 
-/** Sizes of the AWS g-families that share one layout (xlarge..48xlarge). */
-function awsGFamily(family: string, withMetal48 = true): GpuInstanceOffering[] {
+/**
+ * Sizes of the AWS g-families that share one layout (xlarge..48xlarge): 4 GiB per vCPU (g5, g6), 8 GiB per vCPU
+ * (g6e).
+ */
+function awsGFamily(family: string, gibPerVcpu = 4): GpuInstanceOffering[] {
   const single: [string, number][] = [
     ['xlarge', 4],
     ['2xlarge', 8],
@@ -119,10 +132,10 @@ function awsGFamily(family: string, withMetal48 = true): GpuInstanceOffering[] {
     ['16xlarge', 64],
   ];
   return [
-    ...single.map(([s, v]) => o(`${family}.${s}`, 1, v)),
-    o(`${family}.12xlarge`, 4, 48),
-    o(`${family}.24xlarge`, 4, 96),
-    ...(withMetal48 ? [o(`${family}.48xlarge`, 8, 192)] : []),
+    ...single.map(([s, v]) => o(`${family}.${s}`, 1, v, v * gibPerVcpu)),
+    o(`${family}.12xlarge`, 4, 48, 48 * gibPerVcpu),
+    o(`${family}.24xlarge`, 4, 96, 96 * gibPerVcpu),
+    o(`${family}.48xlarge`, 8, 192, 192 * gibPerVcpu),
   ];
 }
 
@@ -130,76 +143,76 @@ function awsGFamily(family: string, withMetal48 = true): GpuInstanceOffering[] {
 const CATALOG: Catalog = {
   aws: {
     'nvidia-t4': [
-      o('g4dn.xlarge', 1, 4),
-      o('g4dn.2xlarge', 1, 8),
-      o('g4dn.4xlarge', 1, 16),
-      o('g4dn.8xlarge', 1, 32),
-      o('g4dn.16xlarge', 1, 64),
-      o('g4dn.12xlarge', 4, 48),
-      o('g4dn.metal', 8, 96),
+      o('g4dn.xlarge', 1, 4, 16),
+      o('g4dn.2xlarge', 1, 8, 32),
+      o('g4dn.4xlarge', 1, 16, 64),
+      o('g4dn.8xlarge', 1, 32, 128),
+      o('g4dn.16xlarge', 1, 64, 256),
+      o('g4dn.12xlarge', 4, 48, 192),
+      o('g4dn.metal', 8, 96, 384),
     ],
     'nvidia-a10g': awsGFamily('g5'),
     'nvidia-l4': awsGFamily('g6'),
-    'nvidia-l40s': awsGFamily('g6e'),
-    'nvidia-a100-40gb': [o('p4d.24xlarge', 8, 96)],
-    'nvidia-a100-80gb': [o('p4de.24xlarge', 8, 96)],
-    'nvidia-h100-80gb': [o('p5.4xlarge', 1, 16), o('p5.48xlarge', 8, 192)],
+    'nvidia-l40s': awsGFamily('g6e', 8),
+    'nvidia-a100-40gb': [o('p4d.24xlarge', 8, 96, 1152)],
+    'nvidia-a100-80gb': [o('p4de.24xlarge', 8, 96, 1152)],
+    'nvidia-h100-80gb': [o('p5.4xlarge', 1, 16, 256), o('p5.48xlarge', 8, 192, 2048)],
   },
   gcp: {
     'nvidia-t4': [
-      o('n1-standard-4', 1, 4, 'nvidia-tesla-t4'),
-      o('n1-standard-8', 1, 8, 'nvidia-tesla-t4'),
-      o('n1-standard-16', 1, 16, 'nvidia-tesla-t4'),
-      o('n1-standard-8', 2, 8, 'nvidia-tesla-t4'),
-      o('n1-standard-16', 2, 16, 'nvidia-tesla-t4'),
-      o('n1-standard-16', 4, 16, 'nvidia-tesla-t4'),
-      o('n1-standard-32', 4, 32, 'nvidia-tesla-t4'),
+      o('n1-standard-4', 1, 4, 15, 'nvidia-tesla-t4'),
+      o('n1-standard-8', 1, 8, 30, 'nvidia-tesla-t4'),
+      o('n1-standard-16', 1, 16, 60, 'nvidia-tesla-t4'),
+      o('n1-standard-8', 2, 8, 30, 'nvidia-tesla-t4'),
+      o('n1-standard-16', 2, 16, 60, 'nvidia-tesla-t4'),
+      o('n1-standard-16', 4, 16, 60, 'nvidia-tesla-t4'),
+      o('n1-standard-32', 4, 32, 120, 'nvidia-tesla-t4'),
     ],
     'nvidia-l4': [
-      o('g2-standard-4', 1, 4, 'nvidia-l4'),
-      o('g2-standard-8', 1, 8, 'nvidia-l4'),
-      o('g2-standard-12', 1, 12, 'nvidia-l4'),
-      o('g2-standard-16', 1, 16, 'nvidia-l4'),
-      o('g2-standard-32', 1, 32, 'nvidia-l4'),
-      o('g2-standard-24', 2, 24, 'nvidia-l4'),
-      o('g2-standard-48', 4, 48, 'nvidia-l4'),
-      o('g2-standard-96', 8, 96, 'nvidia-l4'),
+      o('g2-standard-4', 1, 4, 16, 'nvidia-l4'),
+      o('g2-standard-8', 1, 8, 32, 'nvidia-l4'),
+      o('g2-standard-12', 1, 12, 48, 'nvidia-l4'),
+      o('g2-standard-16', 1, 16, 64, 'nvidia-l4'),
+      o('g2-standard-32', 1, 32, 128, 'nvidia-l4'),
+      o('g2-standard-24', 2, 24, 96, 'nvidia-l4'),
+      o('g2-standard-48', 4, 48, 192, 'nvidia-l4'),
+      o('g2-standard-96', 8, 96, 384, 'nvidia-l4'),
     ],
     'nvidia-a100-40gb': [
-      o('a2-highgpu-1g', 1, 12, 'nvidia-tesla-a100'),
-      o('a2-highgpu-2g', 2, 24, 'nvidia-tesla-a100'),
-      o('a2-highgpu-4g', 4, 48, 'nvidia-tesla-a100'),
-      o('a2-highgpu-8g', 8, 96, 'nvidia-tesla-a100'),
-      o('a2-megagpu-16g', 16, 96, 'nvidia-tesla-a100'),
+      o('a2-highgpu-1g', 1, 12, 85, 'nvidia-tesla-a100'),
+      o('a2-highgpu-2g', 2, 24, 170, 'nvidia-tesla-a100'),
+      o('a2-highgpu-4g', 4, 48, 340, 'nvidia-tesla-a100'),
+      o('a2-highgpu-8g', 8, 96, 680, 'nvidia-tesla-a100'),
+      o('a2-megagpu-16g', 16, 96, 1360, 'nvidia-tesla-a100'),
     ],
     'nvidia-a100-80gb': [
-      o('a2-ultragpu-1g', 1, 12, 'nvidia-a100-80gb'),
-      o('a2-ultragpu-2g', 2, 24, 'nvidia-a100-80gb'),
-      o('a2-ultragpu-4g', 4, 48, 'nvidia-a100-80gb'),
-      o('a2-ultragpu-8g', 8, 96, 'nvidia-a100-80gb'),
+      o('a2-ultragpu-1g', 1, 12, 170, 'nvidia-a100-80gb'),
+      o('a2-ultragpu-2g', 2, 24, 340, 'nvidia-a100-80gb'),
+      o('a2-ultragpu-4g', 4, 48, 680, 'nvidia-a100-80gb'),
+      o('a2-ultragpu-8g', 8, 96, 1360, 'nvidia-a100-80gb'),
     ],
     'nvidia-h100-80gb': [
-      o('a3-highgpu-1g', 1, 26, 'nvidia-h100-80gb'),
-      o('a3-highgpu-2g', 2, 52, 'nvidia-h100-80gb'),
-      o('a3-highgpu-4g', 4, 104, 'nvidia-h100-80gb'),
-      o('a3-highgpu-8g', 8, 208, 'nvidia-h100-80gb'),
+      o('a3-highgpu-1g', 1, 26, 234, 'nvidia-h100-80gb'),
+      o('a3-highgpu-2g', 2, 52, 468, 'nvidia-h100-80gb'),
+      o('a3-highgpu-4g', 4, 104, 936, 'nvidia-h100-80gb'),
+      o('a3-highgpu-8g', 8, 208, 1872, 'nvidia-h100-80gb'),
     ],
   },
   azure: {
     'nvidia-t4': [
-      o('Standard_NC4as_T4_v3', 1, 4),
-      o('Standard_NC8as_T4_v3', 1, 8),
-      o('Standard_NC16as_T4_v3', 1, 16),
-      o('Standard_NC64as_T4_v3', 4, 64),
+      o('Standard_NC4as_T4_v3', 1, 4, 28),
+      o('Standard_NC8as_T4_v3', 1, 8, 56),
+      o('Standard_NC16as_T4_v3', 1, 16, 110),
+      o('Standard_NC64as_T4_v3', 4, 64, 440),
     ],
-    'nvidia-a100-40gb': [o('Standard_ND96asr_v4', 8, 96)],
+    'nvidia-a100-40gb': [o('Standard_ND96asr_v4', 8, 96, 900)],
     'nvidia-a100-80gb': [
-      o('Standard_NC24ads_A100_v4', 1, 24),
-      o('Standard_NC48ads_A100_v4', 2, 48),
-      o('Standard_NC96ads_A100_v4', 4, 96),
-      o('Standard_ND96amsr_A100_v4', 8, 96),
+      o('Standard_NC24ads_A100_v4', 1, 24, 220),
+      o('Standard_NC48ads_A100_v4', 2, 48, 440),
+      o('Standard_NC96ads_A100_v4', 4, 96, 880),
+      o('Standard_ND96amsr_A100_v4', 8, 96, 1900),
     ],
-    'nvidia-h100-80gb': [o('Standard_ND96isr_H100_v5', 8, 96)],
+    'nvidia-h100-80gb': [o('Standard_ND96isr_H100_v5', 8, 96, 1900)],
   },
 };
 

@@ -14,6 +14,8 @@ const l4Pool: NodePoolSpec = {
   name: 'l4',
   role: 'gpu',
   instanceType: 'g6.xlarge',
+  vcpus: 4,
+  memoryGiB: 16,
   gpu: { type: GpuType.NVIDIA_L4, count: 1 },
   minNodes: 0,
   maxNodes: 3,

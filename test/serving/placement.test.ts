@@ -7,6 +7,8 @@ const pool = (name: string, type: GpuType, count: number): NodePoolSpec => ({
   name,
   role: 'gpu',
   instanceType: 'x',
+  vcpus: 8 * count,
+  memoryGiB: 32 * count,
   gpu: { type, count },
   minNodes: 0,
   maxNodes: 2,

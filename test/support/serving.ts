@@ -24,7 +24,8 @@ export function servingCluster(stack: IMlStack): GpuCluster {
       {
         name: 'inference',
         gpu: { type: inferenceGpu(stack), count: stack.cloud === 'gcp' ? 2 : 4 },
-        maxNodes: 4,
+        // Enough to hold the classifier's peak (8 replicas, the canary, a surge) with one GPU each.
+        maxNodes: 6,
       },
     ],
   });

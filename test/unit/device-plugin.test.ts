@@ -13,6 +13,8 @@ const pool = (sharing?: GpuSharing): NodePoolSpec => ({
   name: 'l4',
   role: 'gpu',
   instanceType: 'g6.xlarge',
+  vcpus: 4,
+  memoryGiB: 16,
   gpu: { type: GpuType.NVIDIA_L4, count: 1, ...(sharing ? { sharing } : {}) },
   minNodes: 0,
   maxNodes: 2,
