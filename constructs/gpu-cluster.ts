@@ -286,6 +286,7 @@ export class GpuCluster extends Construct {
     const gpuPools = props.gpuPools.map((p, i) => this.resolveGpuPool(p, `gpuPools[${i}]`));
 
     this.capability = stack.addKubernetesCluster(this, { ...this.base, pools: [system] });
+    this.capability.attachManifestFiles(() => this.manifests.files());
     for (const pool of gpuPools) this.addResolvedPool(pool);
   }
 

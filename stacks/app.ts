@@ -7,7 +7,7 @@ import { GpuCluster } from '../constructs/gpu-cluster';
 import type { Cloud } from '../src/spec/gpu';
 import { MlStack } from './ml-stack';
 import { listFiles } from '../src/synth/files';
-import { CLOUD_FOLDERS, SYNTH_FOLDERS, synthOutputsOf } from '../src/synth/output';
+import { CLOUD_FOLDERS, MLAPP_CONTEXT, SYNTH_FOLDERS, synthOutputsOf } from '../src/synth/output';
 import {
   registerApp,
   type SynthesizableApp,
@@ -86,7 +86,7 @@ export class MlApp implements SynthesizableApp {
       fs.mkdirSync(outdir, { recursive: true });
       this.awsApp = new App({
         outdir,
-        context: { ...DETERMINISTIC_AWS_CONTEXT, ...this.awsContext },
+        context: { ...DETERMINISTIC_AWS_CONTEXT, [MLAPP_CONTEXT]: true, ...this.awsContext },
         autoSynth: false,
       });
     }
@@ -193,7 +193,12 @@ export class MlApp implements SynthesizableApp {
     const { App } = require('cdktf') as typeof import('cdktf');
     // cdktf makes its folder at construction, without parents.
     fs.mkdirSync(this.outdir, { recursive: true });
-    return new App({ outdir: path.join(this.outdir, cloud), skipValidation: false, stackTraces: false });
+    return new App({
+      outdir: path.join(this.outdir, cloud),
+      skipValidation: false,
+      stackTraces: false,
+      context: { [MLAPP_CONTEXT]: true },
+    });
   }
 }
 

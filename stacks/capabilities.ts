@@ -3,6 +3,7 @@
 import type { Construct } from 'constructs';
 import type { NodePoolSpec } from '../src/spec/cluster';
 import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
+import type { ManifestFile } from '../src/synth/output';
 import type { AlertRuleGroup } from '../src/monitoring/alerts';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 
@@ -197,6 +198,12 @@ export interface KubernetesClusterCapability {
    * `kube-system`, the AWS managed scraper's VPC addresses), for NetworkPolicies of metrics ports.
    */
   readonly metricsCollectors: { readonly namespaces: readonly string[]; readonly cidrs: readonly string[] };
+  /**
+   * The cluster's Kubernetes objects as files, for a cluster in an app that does not write them itself (a plain
+   * aws-cdk-lib or cdktf app, not `MlApp`): the capability writes them next to the app's output at synth, as
+   * `k8s/<stack>/<cluster>/`, and warns when nothing deploys them.
+   */
+  attachManifestFiles(files: () => readonly ManifestFile[]): void;
   /** Adds a node pool (resolved for this cloud) to the cluster. */
   addNodePool(pool: NodePoolSpec): void;
   /**

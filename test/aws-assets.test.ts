@@ -150,11 +150,25 @@ describe('the AWS cloud assembly of mlstack synth', () => {
   it('stages the same assets, byte for byte, as a plain `cdk synth` of the AWS example (cdk.json)', async () => {
     const out = path.join(tmp, 'cdk.out');
     const cdk = path.join(repo, 'node_modules', 'aws-cdk', 'bin', 'cdk');
-    await run(process.execPath, [cdk, 'synth', '--no-notices', '--quiet', '-o', out], {
+    const synth = await run(process.execPath, [cdk, 'synth', '--no-notices', '--quiet', '-o', out], {
       cwd: repo,
       env: { ...cliEnv, CDK_DEFAULT_REGION: 'us-east-1' },
       timeout: 300_000,
     });
+    // A plain CDK app has no MlApp to write the Kubernetes objects: the cluster writes them into the assembly, the
+    // same files as mlstack synth, and says that cdk deploy does not apply them.
+    const k8s = (root: string) => path.join(root, 'k8s', 'ml-platform-aws', 'ml-platform');
+    expect(listFiles(k8s(out)).length).toBeGreaterThan(10);
+    expect(listFiles(k8s(out))).toEqual(listFiles(k8s(example.out)));
+    for (const f of listFiles(k8s(out))) {
+      expect(fs.readFileSync(path.join(k8s(out), f), 'utf8'), f).toBe(
+        fs.readFileSync(path.join(k8s(example.out), f), 'utf8'),
+      );
+    }
+    expect(synth.stderr).toMatch(
+      /are written to <cloud assembly>\/k8s\/ml-platform-aws\/ml-platform\/.*not applied by cdk deploy/,
+    );
+    expect(example.stdout).not.toMatch(/not applied by cdk deploy/);
     // The template differs only by what the cdk CLI asks aws-cdk-lib to add (path and asset metadata, version
     // reporting).
     const template = (dir: string) => {

@@ -59,3 +59,16 @@ export function synthOutputsOf(construct: object): SynthOutputFolder[] {
   }
   return outputs;
 }
+
+/**
+ * Context set on the apps `MlApp` makes: it writes every cluster's Kubernetes objects to `k8s/`. A cluster in any
+ * other app (a plain aws-cdk-lib or cdktf app) writes them next to that app's output itself.
+ */
+export const MLAPP_CONTEXT = 'mlstack:app';
+
+/** One Kubernetes object as a file. */
+export interface ManifestFile {
+  /** `<nn>-<kind>-<namespace>-<name>.yaml`, in apply order. */
+  readonly fileName: string;
+  readonly content: string;
+}

@@ -1,4 +1,6 @@
-import { type CfnResource, CfnOutput, Lazy, Stack, Tags } from 'aws-cdk-lib';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { attachCustomSynthesis, type CfnResource, CfnOutput, Lazy, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -7,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, type IConstruct } from 'constructs';
 import type { KubernetesManifest } from '../../src/k8s/manifest';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
+import { MLAPP_CONTEXT, type ManifestFile } from '../../src/synth/output';
 import type {
   KubernetesClusterCapability,
   ObjectStoreSpec,
@@ -17,6 +20,7 @@ import { capabilityOf, poolByName } from '../private/capability-of';
 import { EksNodegroup } from './eks-nodegroup';
 import { AmpPrometheus } from './managed-prometheus';
 import { acknowledgeEksFindings, acknowledgeKubectlProviderFindings } from './private/nag';
+import { addWarning } from './private/warnings';
 import { PodIdentity } from './pod-identity';
 import { RdsPostgres } from './rds-postgres';
 import { S3ObjectStore } from './s3-object-store';
@@ -148,6 +152,31 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   /** The node group of a pool, by pool name. */
   public nodegroup(pool: string): EksNodegroup {
     return poolByName(this.nodegroups, this, pool);
+  }
+
+  /**
+   * In an app other than `MlApp` (a plain aws-cdk-lib app run by `cdk synth`), writes the cluster's objects into
+   * the cloud assembly as `k8s/<stack>/<cluster>/` at synth, and without a kubectl layer warns that `cdk deploy`
+   * does not apply them.
+   */
+  public attachManifestFiles(files: () => readonly ManifestFile[]): void {
+    if (this.node.tryGetContext(MLAPP_CONTEXT)) return;
+    const stack = Stack.of(this);
+    const folder = path.join('k8s', stack.stackName, this.clusterName);
+    attachCustomSynthesis(this, {
+      onSynthesize: (session) => {
+        const dir = path.join(session.outdir, folder);
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(dir, { recursive: true });
+        for (const f of files()) fs.writeFileSync(path.join(dir, f.fileName), f.content);
+      },
+    });
+    if (!this.kubectl) {
+      addWarning(
+        this.node.scope ?? this,
+        `The Kubernetes objects of cluster ${this.clusterName} are written to <cloud assembly>/${folder}/ (e.g. cdk.out/${folder}/) and not applied by cdk deploy: apply them with 'kubectl apply -f', or give the AwsMlStack a kubectlLayer.`,
+      );
+    }
   }
 
   /** Adds a managed node group for `pool`. */
