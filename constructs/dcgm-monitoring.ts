@@ -19,7 +19,13 @@ import {
   gpuNodeDashboard,
   inferenceDashboard,
 } from '../src/monitoring/dashboards';
-import { DCGM_EXPORTER_PORT, dcgmExporterManifests, renderCounters } from '../src/monitoring/dcgm';
+import {
+  DCGM_COUNTERS,
+  DCGM_EXPORTER_PORT,
+  dcgmExporterManifests,
+  renderCounters,
+} from '../src/monitoring/dcgm';
+import { SERVING_METRICS } from '../src/serving/manifests';
 import { cloudProfile } from '../src/spec/clouds';
 import { Validator } from '../src/spec/errors';
 import { type ManagedPrometheusCapability, MlStack, type ScrapeTarget } from '../stacks/ml-stack';
@@ -253,10 +259,34 @@ export class DcgmMonitoring extends Construct {
       add('GpuRules', [prometheusRule('mlstack-gpu-alerts', this.namespace, [gpuGroup])]);
     }
 
+    cluster.wiring.addSource({
+      producer: `dcgm-exporter (${exporterNamespace}, job ${this.exporterJob})`,
+      path: this.node.path,
+      metrics: DCGM_COUNTERS.map((c) => c.name),
+      collectedBy: this.managed
+        ? `${this.managed.description}, job ${this.exporterJob}`
+        : `prometheus-operator (ServiceMonitor ${exporterNamespace})`,
+    });
+    const read = (group: AlertRuleGroup) => {
+      for (const r of group.rules) {
+        cluster.wiring.addReader({ kind: 'alert rule', name: r.alert, path: this.node.path, expr: r.expr });
+      }
+    };
+    read(gpuGroup);
+
     // Inference alerts for every TritonService on the cluster, before or after this construct.
     cluster.onServingWorkload((w: ServingWorkloadInfo) => {
       const group = inferenceAlertRules(w, inferenceThresholds, runbook);
       this.ruleGroups.push(group);
+      read(group);
+      if (this.managed) {
+        cluster.wiring.addSource({
+          producer: `${w.runtime === 'triton' ? 'Triton' : 'the mlstack server'} (Service ${w.namespace}/${w.name})`,
+          path: this.node.path,
+          metrics: SERVING_METRICS,
+          collectedBy: `${this.managed.description}, job ${w.name}`,
+        });
+      }
       if (this.managed) {
         add(`Serving-${w.name}`, [
           ...this.managed.addScrapeTarget(this, `Scrape-${w.name}`, {

@@ -7,9 +7,10 @@ import {
   type DriftSchema,
   type FeatureThresholds,
 } from '../src/drift/analyze';
-import { driftAlertRules, driftJobManifests } from '../src/drift/manifests';
+import { DRIFT_METRICS, driftAlertRules, driftJobManifests } from '../src/drift/manifests';
+import { type Exporter, jobStateMetrics, pushgateway } from '../src/monitoring/exporters';
 import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
-import { type AlertRuleGroup, prometheusRule } from '../src/monitoring/alerts';
+import { type AlertRuleGroup, prometheusRule, serviceMonitor } from '../src/monitoring/alerts';
 import { Validator } from '../src/spec/errors';
 import { MlStack, type ObjectStoreCapability, type WorkloadIdentityCapability } from '../stacks/ml-stack';
 import { PrometheusBackend } from './dcgm-monitoring';
@@ -188,7 +189,8 @@ export class DriftPipeline extends Construct {
       ...(perFeature ? { features: perFeature } : {}),
       ...(datasetDriftShare !== undefined ? { datasetDriftShare } : {}),
       ...(props.webhook ? { webhook: props.webhook } : {}),
-      ...(props.pushgateway ? { pushgateway: props.pushgateway } : {}),
+      // Ours unless the user runs one (the alerts read what is pushed there).
+      pushgateway: props.pushgateway ?? pushgatewayOf(this.node.id, props.namespace ?? 'drift').url,
       job: `${this.node.id.toLowerCase()}`,
     };
     const known = [...Object.keys(features), ...(props.predictions ?? [])];
@@ -274,14 +276,79 @@ export class DriftPipeline extends Construct {
       bucket: this.store.name,
       runbook: (a) => `${runbookBase}#${a.toLowerCase()}`,
     });
+    // What the alerts read: the drift metrics the job pushes (to a Pushgateway of ours unless the user runs one)
+    // and the Job and CronJob state (kube-state-metrics for this namespace), each collected by the cluster's
+    // Prometheus.
     const backend = props.prometheus ?? PrometheusBackend.MANAGED;
-    if (backend === PrometheusBackend.MANAGED) {
-      objects.push(
-        ...cluster.managedPrometheus().addRuleGroups(this, 'Rules', [{ ...this.ruleGroup, interval: '60s' }]),
+    const exporters: { exporter: Exporter; metrics: (string | RegExp)[]; honorLabels: boolean }[] = [
+      ...(props.pushgateway
+        ? []
+        : [
+            {
+              exporter: pushgatewayOf(this.node.id, this.namespace),
+              metrics: [/^mlstack_drift_/],
+              honorLabels: true,
+            },
+          ]),
+      {
+        exporter: jobStateMetrics(`${this.name}-job-metrics`, this.namespace),
+        metrics: [/^kube_(job|cronjob)_/],
+        honorLabels: false,
+      },
+    ];
+    const managed = backend === PrometheusBackend.MANAGED ? cluster.managedPrometheus() : undefined;
+    for (const { exporter, metrics, honorLabels } of exporters) {
+      objects.push(...exporter.objects);
+      const job = exporter.selector['app.kubernetes.io/name'];
+      if (managed) {
+        objects.push(
+          ...managed.addScrapeTarget(this, `Scrape-${job}`, {
+            job,
+            namespace: this.namespace,
+            selector: exporter.selector,
+            port: exporter.port,
+            podPort: exporter.podPort,
+            interval: '60s',
+            honorLabels,
+          }),
+        );
+      } else {
+        objects.push(serviceMonitor(job, this.namespace, exporter, honorLabels));
+      }
+      cluster.wiring.addSource({
+        producer: `${job} (${this.namespace})`,
+        path: this.node.path,
+        metrics,
+        collectedBy: managed
+          ? `${managed.description}, job ${job}`
+          : `prometheus-operator (ServiceMonitor ${this.namespace}/${job})`,
+      });
+    }
+    for (const r of this.ruleGroup.rules) {
+      cluster.wiring.addReader({
+        kind: 'alert rule',
+        name: r.alert,
+        path: this.node.path,
+        expr: r.expr,
+        ...(props.pushgateway ? { providedByUser: DRIFT_METRICS } : {}),
+      });
+    }
+    if (props.pushgateway) {
+      stack.addWarning(
+        this,
+        `DataDriftSustained reads the drift metrics the job pushes to ${props.pushgateway}, which mlstack neither deploys nor scrapes: your Prometheus must scrape it with honor_labels, or leave 'pushgateway' unset for mlstack's own.`,
       );
+    }
+    if (managed) {
+      objects.push(...managed.addRuleGroups(this, 'Rules', [{ ...this.ruleGroup, interval: '60s' }]));
     } else {
       objects.push(prometheusRule(`mlstack-drift-${this.name}`, this.namespace, [this.ruleGroup]));
     }
     this.manifests = cluster.addManifest(`Drift-${id}`, ...objects);
   }
+}
+
+/** The Pushgateway a pipeline deploys, named after the construct id. */
+function pushgatewayOf(id: string, namespace: string): Exporter {
+  return pushgateway(`${id.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-pushgateway`, namespace);
 }

@@ -15,6 +15,8 @@ import { type CloudProfile, cloudProfile } from '../src/spec/clouds';
 import { type Cloud, type GpuType, resolveGpuInstance } from '../src/spec/gpu';
 import { ManifestSet, type KubernetesManifest, type ValidatableObject } from '../src/k8s/manifest';
 import { nvidiaDevicePlugin } from '../src/k8s/nvidia-device-plugin';
+import { Wiring } from '../src/monitoring/wiring';
+import { SERVING_METRICS } from '../src/serving/manifests';
 import {
   type KubernetesClusterCapability,
   type ManagedPrometheusCapability,
@@ -134,6 +136,13 @@ export interface ServingWorkloadInfo {
   readonly selector: Readonly<Record<string, string>>;
   /** The metrics port on the pods (Triton 8002, the mlstack server 8000). */
   readonly podMetricsPort: number;
+  /** The construct that declared it. */
+  readonly path: string;
+  /**
+   * How its metrics are collected without DcgmMonitoring (a ServiceMonitor for an in-cluster Prometheus).
+   * @default - not collected until DcgmMonitoring's managed Prometheus adds it
+   */
+  readonly collectedBy?: string;
 }
 
 /** Props of {@link GpuCluster}. */
@@ -204,6 +213,11 @@ export class GpuCluster extends Construct {
   public readonly systemPool: NodePoolSpec;
   /** Every Kubernetes object of this cluster, as `mlstack synth` writes them. */
   public readonly manifests = new ManifestSet();
+  /**
+   * What exports, collects and reads metrics on this cluster, what scales its pools and where its alerts go:
+   * checked at synth, every missing link an error naming both ends.
+   */
+  public readonly wiring = new Wiring();
   /** The cloud this cluster is on. */
   public readonly cloud: Cloud;
   /** What mlstack knows about that cloud. */
@@ -287,6 +301,7 @@ export class GpuCluster extends Construct {
 
     this.capability = stack.addKubernetesCluster(this, { ...this.base, pools: [system] });
     this.capability.attachManifestFiles(() => this.manifests.files());
+    this.node.addValidation({ validate: () => this.wiring.check() });
     for (const pool of gpuPools) this.addResolvedPool(pool);
   }
 
@@ -367,6 +382,12 @@ export class GpuCluster extends Construct {
 
   /** Records a model-serving workload (TritonService calls this), telling every listener. */
   public registerServingWorkload(workload: ServingWorkloadInfo): void {
+    this.wiring.addSource({
+      producer: `${workload.runtime === 'triton' ? 'Triton' : 'the mlstack server'} (Service ${workload.namespace}/${workload.name})`,
+      path: workload.path,
+      metrics: SERVING_METRICS,
+      ...(workload.collectedBy ? { collectedBy: workload.collectedBy } : {}),
+    });
     this.servingWorkloads.push(workload);
     for (const l of this.servingListeners) l(workload);
   }

@@ -475,6 +475,10 @@ export class TritonService extends Construct {
       runtime: this.runtime,
       selector: { 'app.kubernetes.io/name': this.serviceName, 'app.kubernetes.io/managed-by': 'mlstack' },
       podMetricsPort: this.runtime === ServingRuntime.TRITON ? SERVING_PORTS.metrics : SERVING_PORTS.http,
+      path: this.node.path,
+      ...((props.serviceMonitor ?? true)
+        ? { collectedBy: `prometheus-operator (ServiceMonitor ${this.namespace}/${this.serviceName})` }
+        : {}),
     });
     this.url = `http://${this.serviceName}.${this.namespace}.svc.cluster.local:8000`;
 

@@ -85,7 +85,8 @@ export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): 
   }
 
   // Hourly drift detection of the classifier's inputs and scores against its training baseline; a drifted dataset
-  // triggers retraining through the webhook. The job runs the mlstack image from your registry.
+  // triggers retraining through the webhook. The job runs the mlstack image from your registry and pushes its
+  // metrics to a Pushgateway the pipeline deploys, collected with the job's state by the managed Prometheus.
   new DriftPipeline(stack, 'Drift', {
     cluster,
     schedule: '0 * * * *',
@@ -94,7 +95,6 @@ export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): 
     predictions: ['score'],
     thresholds: { psi: { warn: 0.1, drift: 0.25 }, datasetDriftShare: 0.3 },
     webhook: 'https://ci.example.com/hooks/retrain-classifier',
-    pushgateway: 'http://prometheus-pushgateway.monitoring.svc:9091',
     image: MLSTACK_IMAGE[stack.cloud],
   });
 

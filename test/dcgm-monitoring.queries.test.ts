@@ -2,13 +2,13 @@
 // Prometheus's own grammar (@prometheus-io/lezer-promql), and every metric it reads is one the exporter's counters
 // enable or one Triton / the mlstack server exports.
 import type { Dashboard } from '@grafana/schema';
-import type { LRParser } from '@lezer/lr';
 import { describe, expect, it } from 'vitest';
 import { DcgmMonitoring, PrometheusBackend } from '../constructs/dcgm-monitoring';
 import { ServingRuntime } from '../constructs/triton-service';
 import type { GrafanaDashboard } from '../src/monitoring/dashboards';
 import { dashboardQueries } from '../src/monitoring/dashboards';
 import { DCGM_COUNTERS } from '../src/monitoring/dcgm';
+import { analysePromql } from '../src/monitoring/promql';
 import { gcpStack } from './support/synth';
 import { classifierService, servingCluster } from './support/serving';
 
@@ -25,28 +25,8 @@ const SERVING_METRICS = [
   'nv_inference_request_summary_us',
   'mlstack_inference_request_duration_seconds_bucket',
 ];
-// The package is ESM with a CommonJS build; this test file is CommonJS.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { parser } = require('@prometheus-io/lezer-promql') as { parser: LRParser };
-
 const KNOWN = new Set(['up', ...DCGM_COUNTERS.map((c) => c.name), ...SERVING_METRICS]);
-
-/** Parses `expr`; returns its syntax errors and the metric names of its selectors. */
-function analyse(expr: string): { errors: string[]; metrics: string[] } {
-  const errors: string[] = [];
-  const metrics: string[] = [];
-  parser.parse(expr).iterate({
-    enter(node) {
-      if (node.type.isError)
-        errors.push(`error at ${node.from}: ${JSON.stringify(expr.slice(node.from, node.from + 20))}`);
-      if (node.name === 'VectorSelector') {
-        const id = node.node.getChild('Identifier');
-        if (id) metrics.push(expr.slice(id.from, id.to));
-      }
-    },
-  });
-  return { errors, metrics };
-}
+const analyse = analysePromql;
 
 /** Grafana's `label_values(<selector>, <label>)` variable query: the selector is PromQL. */
 function variableSelector(query: string): string {

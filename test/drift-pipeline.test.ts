@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LRParser } from '@lezer/lr';
 import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { describe, expect, it } from 'vitest';
 import { PrometheusBackend } from '../constructs/dcgm-monitoring';
 import { DriftPipeline, type DriftPipelineProps } from '../constructs/drift-pipeline';
+import { analysePromql } from '../src/monitoring/promql';
 import type { IMlStack } from '../stacks/ml-stack';
 import { STORE_COPY_IMAGES } from '../stacks/private/store-copy';
 import {
@@ -18,9 +18,6 @@ import {
   resourcesOf,
 } from './support/synth';
 import { expectSchemaValid, objectOf, servingCluster } from './support/serving';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { parser } = require('@prometheus-io/lezer-promql') as { parser: LRParser };
 
 const IMAGE = 'registry.example.com/mlstack-server:0.1.0';
 function pipeline(stack: IMlStack, props: Partial<DriftPipelineProps> = {}): DriftPipeline {
@@ -111,13 +108,51 @@ describe('DriftPipeline: the CronJob', () => {
     expect(p.ruleGroup.rules[2].expr).toContain('> 7200');
     const docs = fs.readFileSync(path.join(__dirname, '..', 'docs', 'drift.md'), 'utf8');
     for (const r of p.ruleGroup.rules) {
-      let errors = 0;
-      parser.parse(r.expr).iterate({ enter: (n) => void (n.type.isError && errors++) });
-      expect(errors, r.expr).toBe(0);
+      expect(analysePromql(r.expr).errors, r.expr).toEqual([]);
       expect(docs).toMatch(new RegExp(`^### ${r.alert}$`, 'm'));
     }
     // Managed by default: GMP ClusterRules on GCP.
     expect(p.manifests.filter((m) => m.kind === 'ClusterRules')).toHaveLength(1);
+  });
+});
+
+describe('DriftPipeline: what its alerts read', () => {
+  it('deploys a Pushgateway and kube-state-metrics for its namespace, both collected by the managed Prometheus', () => {
+    const stack = gcpStack();
+    const p = pipeline(stack, { pushgateway: undefined });
+    const config = JSON.parse(objectOf<IConfigMap>(p.manifests, 'ConfigMap').data!['config.json']) as {
+      pushgateway: string;
+    };
+    expect(config.pushgateway).toBe('http://drift-pushgateway.drift.svc:9091');
+    const names = (kind: string) => p.manifests.filter((m) => m.kind === kind).map((m) => m.metadata.name);
+    expect(names('Deployment')).toEqual(['drift-pushgateway', 'drift-job-metrics']);
+    // GMP collects both; the Pushgateway's pushed job_name label is what the alert selects.
+    expect(names('PodMonitoring')).toEqual(['drift-pushgateway', 'drift-job-metrics']);
+    // kube-state-metrics sees Jobs and CronJobs of this namespace only.
+    const role = objectOf<{ rules: unknown[] }>(p.manifests, 'Role');
+    expect(role.rules).toEqual([
+      { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['list', 'watch'] },
+    ]);
+    const ksm = p.manifests.find(
+      (m) => m.metadata.name === 'drift-job-metrics' && m.kind === 'Deployment',
+    ) as unknown as {
+      spec: { template: { spec: { containers: { args: string[] }[] } } };
+    };
+    expect(ksm.spec.template.spec.containers[0].args).toContain('--namespaces=drift');
+    expectSchemaValid(p.manifests);
+    // Every metric the alerts read has a producer that is collected.
+    const cluster = p.node.scope!.node.findChild('Gpus') as unknown as { wiring: { check(): string[] } };
+    expect(cluster.wiring.check()).toEqual([]);
+  });
+
+  it("with the user's own Pushgateway, deploys none and says the alerts depend on it", () => {
+    const stack = gcpStack();
+    const p = pipeline(stack);
+    expect(p.manifests.filter((m) => m.metadata.name === 'drift-pushgateway')).toEqual([]);
+    const warnings = p.node.metadata.filter((m) => m.type === 'mlstack:warning').map((m) => String(m.data));
+    expect(warnings.join('\n')).toMatch(
+      /DataDriftSustained reads the drift metrics the job pushes to http:\/\/pushgateway\.monitoring\.svc:9091, which mlstack neither deploys nor scrapes/,
+    );
   });
 });
 

@@ -8,6 +8,18 @@ import { container, envFrom, restricted, RESTRICTED_POD_SECURITY } from '../k8s/
 import type { AlertRuleGroup } from '../monitoring/alerts';
 import type { DriftConfig, DriftSchema } from './analyze';
 
+/** The metrics `mlstack drift` pushes (src/drift/run.ts), each labelled `job_name`. */
+export const DRIFT_METRICS = [
+  'mlstack_drift_statistic',
+  'mlstack_drift_feature_drifted',
+  'mlstack_drift_missing_share',
+  'mlstack_drift_dataset_drifted',
+  'mlstack_drift_drifted_share',
+  'mlstack_drift_window_rows',
+  'mlstack_drift_window_skipped_rows',
+  'mlstack_drift_last_run_timestamp_seconds',
+] as const;
+
 /** What the drift job's manifests need. */
 export interface DriftJobSpec {
   /** The CronJob, ServiceAccount and ConfigMap name prefix. */

@@ -1,3 +1,4 @@
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { stringify } from 'yaml';
 import { Validator } from '../spec/errors';
@@ -328,6 +329,35 @@ export function prometheusRule(
         ...(g.interval ? { interval: g.interval } : {}),
         rules: g.rules.map((r) => ({ ...r, labels: { ...r.labels }, annotations: { ...r.annotations } })),
       })),
+    },
+  });
+}
+
+/**
+ * A prometheus-operator ServiceMonitor for an in-cluster Prometheus: the Service of `selector`, its `port`, the job
+ * label set to `job`, pushed labels kept when `honorLabels`.
+ */
+export function serviceMonitor(
+  job: string,
+  namespace: string,
+  target: { readonly selector: Readonly<Record<string, string>>; readonly port: string },
+  honorLabels: boolean,
+  interval = '60s',
+): ServiceMonitor {
+  return new ServiceMonitor({
+    metadata: { name: job, namespace, labels: { 'app.kubernetes.io/managed-by': 'mlstack' } },
+    spec: {
+      selector: { matchLabels: { ...target.selector } },
+      namespaceSelector: { matchNames: [namespace] },
+      endpoints: [
+        {
+          port: target.port,
+          path: '/metrics',
+          interval,
+          honorLabels,
+          relabelings: [{ targetLabel: 'job', replacement: job, action: 'replace' }],
+        },
+      ],
     },
   });
 }

@@ -106,6 +106,24 @@ export interface GatewayRef {
   readonly hostnames?: readonly string[];
 }
 
+/**
+ * The metrics both runtimes export on their metrics port, with Triton's names (Triton with summaries on, and the
+ * mlstack server, which adds a histogram).
+ */
+export const SERVING_METRICS: readonly (string | RegExp)[] = [
+  'nv_inference_request_success',
+  'nv_inference_request_failure',
+  'nv_inference_count',
+  'nv_inference_exec_count',
+  'nv_inference_request_duration_us',
+  'nv_inference_queue_duration_us',
+  'nv_inference_compute_infer_duration_us',
+  'nv_inference_pending_request_count',
+  'nv_inference_request_summary_us',
+  /^nv_inference_request_summary_us_(sum|count)$/,
+  /^mlstack_inference_request_duration_seconds_(bucket|sum|count)$/,
+];
+
 /** Replica counts of the stable and canary Deployments for a total and a canary weight. */
 export function canarySplit(total: number, weightPercent: number): { stable: number; canary: number } {
   const canary = Math.min(total - 1, Math.max(1, Math.round((total * weightPercent) / 100)));

@@ -1,0 +1,31 @@
+import type { LRParser } from '@lezer/lr';
+
+// The package is ESM with a CommonJS build; mlstack is CommonJS.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { parser } = require('@prometheus-io/lezer-promql') as { parser: LRParser };
+
+/** What an expression reads, by Prometheus's own grammar (@prometheus-io/lezer-promql). */
+export interface PromqlAnalysis {
+  /** Syntax errors, with their offset. */
+  readonly errors: readonly string[];
+  /** Metric names of its selectors, in order, repeated as often as they appear. */
+  readonly metrics: readonly string[];
+}
+
+/** Parses `expr`; returns its syntax errors and the metric names of its selectors. */
+export function analysePromql(expr: string): PromqlAnalysis {
+  const errors: string[] = [];
+  const metrics: string[] = [];
+  parser.parse(expr).iterate({
+    enter(node) {
+      if (node.type.isError) {
+        errors.push(`error at ${node.from}: ${JSON.stringify(expr.slice(node.from, node.from + 20))}`);
+      }
+      if (node.name === 'VectorSelector') {
+        const id = node.node.getChild('Identifier');
+        if (id) metrics.push(expr.slice(id.from, id.to));
+      }
+    },
+  });
+  return { errors, metrics };
+}
