@@ -17,6 +17,12 @@ export type { SynthResult, SynthWarning } from './src/synth/registry';
 export type { GatewayRef } from './src/serving/manifests';
 export * from './constructs/dcgm-monitoring';
 export * from './src/monitoring/alerts';
+export {
+  AlertDestination,
+  SecretReference,
+  type AlertDestinationSpec,
+  type AlertRoute,
+} from './src/monitoring/destinations';
 export type {
   GrafanaDashboard,
   DashboardPanel,

@@ -27,10 +27,12 @@ import {
 } from '../src/monitoring/dcgm';
 import { SERVING_METRICS } from '../src/serving/manifests';
 import { cloudProfile } from '../src/spec/clouds';
+import type { AlertDestination } from '../src/monitoring/destinations';
 import { Validator } from '../src/spec/errors';
 import { type ManagedPrometheusCapability, MlStack, type ScrapeTarget } from '../stacks/ml-stack';
 import { SYNTH_OUTPUT, type SynthOutputFolder } from '../src/synth/output';
 import { type GpuCluster, type ServingWorkloadInfo } from './gpu-cluster';
+import { addAlertGroups, addInClusterAlertGroups, checkDestinations } from './private/alerts';
 import { requireClusterProp } from './private/cluster-prop';
 
 /** Where metrics are stored and alerts evaluated. */
@@ -77,6 +79,11 @@ export interface DcgmMonitoringProps {
    * @default PrometheusBackend.MANAGED
    */
   readonly prometheus?: PrometheusBackend;
+  /**
+   * Where this construct's alerts go, when not where the cluster's go (`GpuCluster`'s `alerts`).
+   * @default - the cluster's destinations
+   */
+  readonly alerts?: AlertDestination[];
   /**
    * The exporter.
    * @default DcgmExporterSource.deploy()
@@ -147,6 +154,7 @@ export class DcgmMonitoring extends Construct {
     const where = `DcgmMonitoring '${this.node.path}'`;
     const v: Validator = new Validator(where);
     const cluster = requireClusterProp(v, props?.cluster, this, 'whose GPUs to monitor', 'DcgmMonitoring');
+    const alerts = props.alerts !== undefined ? checkDestinations(v, 'alerts', props.alerts) : undefined;
     const stack = MlStack.of(this);
     const backend = props.prometheus ?? PrometheusBackend.MANAGED;
     if (!Object.values(PrometheusBackend).includes(backend)) {
@@ -251,12 +259,16 @@ export class DcgmMonitoring extends Construct {
     if (backend === PrometheusBackend.MANAGED) {
       this.managed = cluster.managedPrometheus();
       add('Collection', this.managed.addScrapeTarget(this, 'ExporterScrape', exporterTarget));
-      add('GpuRules', this.managed.addRuleGroups(this, 'GpuRules', [{ ...gpuGroup, interval }]));
+      add(
+        'GpuRules',
+        addAlertGroups(cluster, this, 'GpuRules', [{ ...gpuGroup, interval }], this.managed, alerts),
+      );
     } else {
       if (!deploy) {
         add('OperatorMonitor', [operatorServiceMonitor(exporterNamespace, interval)]);
       }
       add('GpuRules', [prometheusRule('mlstack-gpu-alerts', this.namespace, [gpuGroup])]);
+      addInClusterAlertGroups(cluster, this, [gpuGroup]);
     }
 
     cluster.wiring.addSource({
@@ -298,10 +310,18 @@ export class DcgmMonitoring extends Construct {
             interval,
             honorLabels: false,
           }),
-          ...this.managed.addRuleGroups(this, `Rules-${w.name}`, [{ ...group, interval }]),
+          ...addAlertGroups(
+            cluster,
+            this,
+            `Rules-${w.name}`,
+            [{ ...group, interval }],
+            this.managed,
+            w.alerts,
+          ),
         ]);
       } else {
         add(`Serving-${w.name}`, [prometheusRule(`mlstack-inference-${w.name}`, w.namespace, [group])]);
+        addInClusterAlertGroups(cluster, this, [group]);
       }
     });
 

@@ -11,10 +11,12 @@ import { DRIFT_METRICS, driftAlertRules, driftJobManifests } from '../src/drift/
 import { type Exporter, jobStateMetrics, pushgateway } from '../src/monitoring/exporters';
 import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
 import { type AlertRuleGroup, prometheusRule, serviceMonitor } from '../src/monitoring/alerts';
+import type { AlertDestination } from '../src/monitoring/destinations';
 import { Validator } from '../src/spec/errors';
 import { MlStack, type ObjectStoreCapability, type WorkloadIdentityCapability } from '../stacks/ml-stack';
 import { PrometheusBackend } from './dcgm-monitoring';
 import { type GpuCluster } from './gpu-cluster';
+import { addAlertGroups, addInClusterAlertGroups, checkDestinations } from './private/alerts';
 import { requireClusterProp } from './private/cluster-prop';
 
 /** Thresholds of the drift job: defaults for every feature, per-feature overrides, and the dataset share. */
@@ -72,6 +74,11 @@ export interface DriftPipelineProps {
    */
   readonly prometheus?: PrometheusBackend;
   /**
+   * Where this construct's alerts go, when not where the cluster's go (`GpuCluster`'s `alerts`).
+   * @default - the cluster's destinations
+   */
+  readonly alerts?: AlertDestination[];
+  /**
    * Namespace of the job.
    * @default drift
    */
@@ -127,6 +134,7 @@ export class DriftPipeline extends Construct {
     const where = `DriftPipeline '${this.node.path}'`;
     const v: Validator = new Validator(where);
     const cluster = requireClusterProp(v, props?.cluster, this, 'runs the job', 'the DriftPipeline');
+    const alerts = props.alerts !== undefined ? checkDestinations(v, 'alerts', props.alerts) : undefined;
     const stack = MlStack.of(this);
 
     // The schedule: five fields, parsed by cron-parser; its largest gap sizes the deadline and the alerts.
@@ -340,9 +348,12 @@ export class DriftPipeline extends Construct {
       );
     }
     if (managed) {
-      objects.push(...managed.addRuleGroups(this, 'Rules', [{ ...this.ruleGroup, interval: '60s' }]));
+      objects.push(
+        ...addAlertGroups(cluster, this, 'Rules', [{ ...this.ruleGroup, interval: '60s' }], managed, alerts),
+      );
     } else {
       objects.push(prometheusRule(`mlstack-drift-${this.name}`, this.namespace, [this.ruleGroup]));
+      addInClusterAlertGroups(cluster, this, [this.ruleGroup]);
     }
     this.manifests = cluster.addManifest(`Drift-${id}`, ...objects);
   }

@@ -1,4 +1,4 @@
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import {
   DEFAULT_GPU_TAINT,
   type GpuSharing,
@@ -15,6 +15,8 @@ import { type CloudProfile, cloudProfile } from '../src/spec/clouds';
 import { type Cloud, type GpuType, resolveGpuInstance } from '../src/spec/gpu';
 import { ManifestSet, type KubernetesManifest, type ValidatableObject } from '../src/k8s/manifest';
 import { nvidiaDevicePlugin } from '../src/k8s/nvidia-device-plugin';
+import { checkDestinations } from './private/alerts';
+import type { AlertDestination, AlertRoute } from '../src/monitoring/destinations';
 import { Wiring } from '../src/monitoring/wiring';
 import { SERVING_METRICS } from '../src/serving/manifests';
 import {
@@ -139,6 +141,11 @@ export interface ServingWorkloadInfo {
   /** The construct that declared it. */
   readonly path: string;
   /**
+   * Where its alerts go, when not where the cluster's go.
+   * @default - the cluster's
+   */
+  readonly alerts?: readonly AlertDestination[];
+  /**
    * How its metrics are collected without DcgmMonitoring (a ServiceMonitor for an in-cluster Prometheus).
    * @default - not collected until DcgmMonitoring's managed Prometheus adds it
    */
@@ -176,6 +183,12 @@ export interface GpuClusterProps {
    * @default - none: a public endpoint then needs at least one range
    */
   readonly authorizedNetworks?: string[];
+  /**
+   * Where the alerts of every construct on this cluster go (GPU health, inference latency and failures, drift),
+   * unless a construct has its own `alerts`.
+   * @default - none: a construct that makes alerts fails at synth; pass `[AlertDestination.none('why')]` to accept it
+   */
+  readonly alerts?: AlertDestination[];
   /**
    * Cost-allocation tags (AWS) / labels (GCP, Azure) on every resource of the cluster. Keys and values
    * follow GCP's label rules, the strictest: lowercase letters, digits, `_` and `-`.
@@ -220,6 +233,8 @@ export class GpuCluster extends Construct {
   public readonly wiring = new Wiring();
   /** The cloud this cluster is on. */
   public readonly cloud: Cloud;
+  /** Where the cluster's alerts go by default. */
+  public readonly alerts?: readonly AlertDestination[];
   /** What mlstack knows about that cloud. */
   private readonly profile: CloudProfile;
 
@@ -291,6 +306,8 @@ export class GpuCluster extends Construct {
         );
       }
     }
+
+    if (props.alerts !== undefined) this.alerts = checkDestinations(v, 'alerts', props.alerts);
 
     const version = props.version ?? KubernetesVersion.V1_33;
     const system = this.resolveSystemPool(props.systemPool ?? {});
@@ -378,6 +395,15 @@ export class GpuCluster extends Construct {
     spec: WorkloadIdentitySpec,
   ): WorkloadIdentityCapability {
     return this.capability.addWorkloadIdentity(scope, id, spec);
+  }
+
+  /**
+   * The route of alerts made by `owner`: its own destinations when it has some, else the cluster's; undefined when
+   * neither has any (the wiring check then fails). For construct authors.
+   */
+  public alertRoute(owner: IConstruct, own?: readonly AlertDestination[]): AlertRoute | undefined {
+    if (own) return { name: owner.node.path, destinations: own };
+    return this.alerts ? { name: 'default', destinations: this.alerts } : undefined;
   }
 
   /** Records a model-serving workload (TritonService calls this), telling every listener. */

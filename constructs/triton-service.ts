@@ -12,6 +12,7 @@ import {
 import { ServingModel, writeModelRepository } from '../src/serving/model-repository';
 import { checkServingPlacement, checkServingRequest, type ServingPlacement } from '../src/serving/placement';
 import { renderTritonConfig } from '../src/inference/triton-config';
+import type { AlertDestination } from '../src/monitoring/destinations';
 import { Validator } from '../src/spec/errors';
 import type { GpuType } from '../src/spec/gpu';
 import type { KubernetesManifest } from '../src/k8s/manifest';
@@ -19,6 +20,7 @@ import { MlStack, type ObjectStoreCapability, type WorkloadIdentityCapability } 
 import { listFiles, stageOnce } from '../src/synth/files';
 import { SYNTH_OUTPUT, type SynthOutputFolder } from '../src/synth/output';
 import { type GpuCluster } from './gpu-cluster';
+import { checkDestinations } from './private/alerts';
 import { requireClusterProp } from './private/cluster-prop';
 
 /** The server that runs the models. */
@@ -141,6 +143,11 @@ export interface TritonServiceProps {
    */
   readonly clientNamespaces?: string[];
   /**
+   * Where this service's latency and failure alerts go (DcgmMonitoring makes them), when not where the cluster's go.
+   * @default - the cluster's destinations
+   */
+  readonly alerts?: AlertDestination[];
+  /**
    * Namespace of the Prometheus that scrapes the metrics port.
    * @default monitoring
    */
@@ -220,6 +227,7 @@ export class TritonService extends Construct {
     const v: Validator = new Validator(`TritonService '${this.node.path}'`);
 
     const cluster = requireClusterProp(v, props?.cluster, this, 'runs the service', 'the TritonService');
+    const alerts = props.alerts !== undefined ? checkDestinations(v, 'alerts', props.alerts) : undefined;
 
     this.serviceName = props.serviceName ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
     v.dnsLabel('serviceName', this.serviceName, SERVICE_NAME_MAX);
@@ -476,6 +484,7 @@ export class TritonService extends Construct {
       selector: { 'app.kubernetes.io/name': this.serviceName, 'app.kubernetes.io/managed-by': 'mlstack' },
       podMetricsPort: this.runtime === ServingRuntime.TRITON ? SERVING_PORTS.metrics : SERVING_PORTS.http,
       path: this.node.path,
+      ...(alerts ? { alerts } : {}),
       ...((props.serviceMonitor ?? true)
         ? { collectedBy: `prometheus-operator (ServiceMonitor ${this.namespace}/${this.serviceName})` }
         : {}),

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import {
+  AlertDestination,
   DcgmMonitoring,
   DriftPipeline,
   EdgeDevices,
@@ -12,6 +13,7 @@ import {
   type IMlStack,
   KubernetesVersion,
   ServingModel,
+  SecretReference,
   ServingRuntime,
   TritonService,
 } from '../index';
@@ -77,6 +79,17 @@ export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): 
       },
     ],
     tags: { team: 'ml-platform', 'cost-center': 'ml-1234' },
+    // Every alert of the platform (GPU health, the classifier's latency and failures, drift) reaches the on-call
+    // rotation: by email, and through PagerDuty with the integration key kept in the cloud's secret store.
+    alerts: [
+      AlertDestination.email('ml-oncall@example.com'),
+      AlertDestination.pagerDuty(
+        SecretReference.named('ml-platform-pagerduty', {
+          azureKeyVaultId:
+            '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ml-secrets/providers/Microsoft.KeyVault/vaults/acme-ml-alerts',
+        }),
+      ),
+    ],
   });
 
   // Experiment tracking and the model registry for training jobs in the 'training' namespace.

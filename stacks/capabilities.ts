@@ -5,6 +5,7 @@ import type { NodePoolSpec } from '../src/spec/cluster';
 import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
 import type { ManifestFile } from '../src/synth/output';
 import type { AlertRuleGroup } from '../src/monitoring/alerts';
+import type { AlertRoute } from '../src/monitoring/destinations';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 
 /** A local folder a stack uploads into an object store at deploy. */
@@ -152,8 +153,17 @@ export interface ManagedPrometheusCapability {
   readonly description: string;
   /** Collects `target`; returns the Kubernetes objects the cloud's collector reads (may be none). */
   addScrapeTarget(scope: Construct, id: string, target: ScrapeTarget): ValidatableObject[];
-  /** Evaluates alert rules; returns the Kubernetes objects that carry them (may be none). */
-  addRuleGroups(scope: Construct, id: string, groups: readonly AlertRuleGroup[]): ValidatableObject[];
+  /**
+   * Evaluates alert rules and sends what fires to `route`'s destinations, in the cloud's own form; returns the
+   * Kubernetes objects that carry them (may be none).
+   * @throws when a destination is one the cloud cannot deliver to (the error names the alternatives)
+   */
+  addRuleGroups(
+    scope: Construct,
+    id: string,
+    groups: readonly AlertRuleGroup[],
+    route: AlertRoute,
+  ): ValidatableObject[];
 }
 
 /** A Kubernetes ServiceAccount that should act as a cloud identity. */

@@ -229,9 +229,7 @@ describe('DcgmMonitoring with an in-cluster Prometheus (kube-prometheus-stack)',
         'PrometheusRule/mlstack-inference-classifier',
       ]),
     );
-    expect(
-      kinds(monitoring.manifests).some((k) => k.startsWith('PodMonitoring') || k.startsWith('ClusterRules')),
-    ).toBe(false);
+    expect(kinds(monitoring.manifests).some((k) => k.startsWith('PodMonitoring'))).toBe(false);
     const sm = objectOf<{
       spec: { endpoints: { honorLabels: boolean; interval: string; relabelings: unknown[] }[] };
     }>(monitoring.manifests, 'ServiceMonitor');
@@ -342,18 +340,33 @@ describe('DcgmMonitoring on Google Cloud (Managed Service for Prometheus)', () =
       ['gpu-monitoring', 'dcgm-exporter', 9400],
       ['classifier', 'classifier', 8002],
     ]);
-    expect(kinds(monitoring.manifests)).toEqual(
-      expect.arrayContaining([
-        'ClusterRules/mlstack-gpu',
-        'ClusterRules/mlstack-inference-classifier-classifier',
-      ]),
-    );
     expectSchemaValid(monitoring.manifests);
+  });
+
+  it('evaluates each alert as a Cloud Monitoring alerting policy on PromQL, scoped to the cluster', () => {
+    const policies = Object.values(json.resource.google_monitoring_alert_policy) as {
+      display_name: string;
+      severity: string;
+      notification_channels: string[];
+      conditions: { condition_prometheus_query_language: { query: string; rule_group: string } }[];
+    }[];
+    const names = policies.map((p) => p.display_name);
+    expect(names).toContain('ml: GpuTemperatureHigh');
+    expect(names).toContain('ml: InferenceLatencyHigh');
+    for (const p of policies) {
+      const q = p.conditions[0].condition_prometheus_query_language;
+      expect(q.query, p.display_name).toMatch(/cluster="ml"/);
+      expect(p.notification_channels, p.display_name).toHaveLength(1);
+    }
+    expect(Object.values(json.resource.google_monitoring_notification_channel)).toEqual([
+      expect.objectContaining({ type: 'email', labels: { email_address: 'ml-oncall@example.com' } }),
+    ]);
   });
 
   it('matches the snapshot', () => {
     expect({
       monitoringConfig: onlyResource(json, 'google_container_cluster').monitoring_config,
+      policies: Object.keys(json.resource.google_monitoring_alert_policy).sort(),
       manifests: monitoring.manifests.filter((m) => m.kind !== 'ConfigMap'),
     }).toMatchSnapshot();
   });

@@ -29,3 +29,28 @@ export function analysePromql(expr: string): PromqlAnalysis {
   });
   return { errors, metrics };
 }
+
+/**
+ * `expr` with a `label="value"` matcher added to every selector, e.g. `cluster="ml"`: for a project-wide query
+ * engine (Cloud Monitoring's PromQL) to read one cluster's series as that cluster's own Prometheus would.
+ */
+export function withMatcher(expr: string, label: string, value: string): string {
+  const matcher = `${label}=${JSON.stringify(value)}`;
+  const inserts: { at: number; text: string }[] = [];
+  parser.parse(expr).iterate({
+    enter(node) {
+      if (node.name !== 'VectorSelector') return;
+      const matchers = node.node.getChild('LabelMatchers');
+      if (matchers) {
+        const empty = expr.slice(matchers.from, matchers.to).replace(/\s/g, '') === '{}';
+        inserts.push({ at: matchers.from + 1, text: empty ? matcher : `${matcher}, ` });
+      } else {
+        const id = node.node.getChild('Identifier');
+        if (id) inserts.push({ at: id.to, text: `{${matcher}}` });
+      }
+    },
+  });
+  let out = expr;
+  for (const i of inserts.sort((a, b) => b.at - a.at)) out = out.slice(0, i.at) + i.text + out.slice(i.at);
+  return out;
+}

@@ -1,4 +1,10 @@
-import { CfnOutput, Lazy } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as aps from 'aws-cdk-lib/aws-aps';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CfnAccessEntry } from 'aws-cdk-lib/aws-eks';
@@ -9,9 +15,12 @@ import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/
 import { stringify } from 'yaml';
 import type { ValidatableObject } from '../../src/k8s/manifest';
 import { type AlertRuleGroup, renderRulesFile } from '../../src/monitoring/alerts';
+import type { AlertRoute } from '../../src/monitoring/destinations';
 import type { ManagedPrometheusCapability, ScrapeTarget } from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
-import { visiblePath } from '../private/naming';
+import { shortHash, visiblePath } from '../private/naming';
+import { ALERT_FORWARDER_SOURCE } from './private/alert-forwarder';
+import { acknowledgeAlertForwarderFindings } from './private/nag';
 
 /** The Kubernetes user the managed scraper's role is mapped to (AWS's documented name). */
 const SCRAPER_USER = 'aps-collector-user';
@@ -60,12 +69,15 @@ export class AmpPrometheus extends Construct implements ManagedPrometheusCapabil
   /** The rule groups namespaces, one per call of `addRuleGroups`. */
   public readonly ruleGroupsNamespaces: aps.CfnRuleGroupsNamespace[] = [];
   private readonly targets: ScrapeTarget[] = [];
+  private readonly receivers = new Map<string, sns.Topic>();
+  private alertsKey?: kms.Key;
   private rbacEmitted = false;
 
   constructor(scope: Construct, id: string, props: AmpPrometheusProps) {
     super(scope, id);
     this.workspace = new aps.CfnWorkspace(this, 'Default', {
       alias: `${visiblePath(scope).replace(/\//g, '-')}-prometheus`.slice(0, 100),
+      alertManagerDefinition: Lazy.string({ produce: () => this.alertmanagerDefinition() }),
     });
     this.scraper = new aps.CfnScraper(scope, 'PrometheusScraper', {
       alias: visiblePath(scope).replace(/\//g, '-').slice(0, 100),
@@ -105,16 +117,141 @@ export class AmpPrometheus extends Construct implements ManagedPrometheusCapabil
     return scraperRbac();
   }
 
-  /** Evaluates `groups` in the workspace: a rule groups namespace in `scope`. */
-  public addRuleGroups(scope: Construct, id: string, groups: readonly AlertRuleGroup[]): ValidatableObject[] {
+  /**
+   * Evaluates `groups` in the workspace (a rule groups namespace in `scope`); the workspace's Alertmanager sends what
+   * fires to the route's SNS topic, labelled `mlstack_route` so that each construct's alerts reach its own
+   * destinations.
+   */
+  public addRuleGroups(
+    scope: Construct,
+    id: string,
+    groups: readonly AlertRuleGroup[],
+    route: AlertRoute,
+  ): ValidatableObject[] {
+    const receiver = this.receiver(route);
+    const routed = groups.map((g) => ({
+      ...g,
+      rules: g.rules.map((r) => ({
+        ...r,
+        labels: { ...r.labels, ...(receiver ? { mlstack_route: receiver } : {}) },
+      })),
+    }));
     this.ruleGroupsNamespaces.push(
       new aps.CfnRuleGroupsNamespace(scope, id, {
         workspace: this.workspace.attrArn,
         name: `${visiblePath(scope).replace(/\//g, '-')}-${id}`.slice(0, 64),
-        data: renderRulesFile(groups),
+        data: renderRulesFile(routed),
       }),
     );
     return [];
+  }
+
+  /** The SNS topic and subscriptions of a route, made once; undefined when it has no destination. */
+  private receiver(route: AlertRoute): string | undefined {
+    const destinations = route.destinations.filter((d) => d.spec.kind !== 'none');
+    if (destinations.length === 0) return undefined;
+    const name = route.name === 'default' ? 'default' : `r-${shortHash([route.name], 10)}`;
+    if (this.receivers.has(name)) return name;
+    this.alertsKey ??= this.makeAlertsKey();
+    const stack = Stack.of(this);
+    const id = name === 'default' ? 'Alerts' : `Alerts-${name}`;
+    const topic = new sns.Topic(this, id, {
+      displayName: `mlstack alerts (${route.name})`,
+      masterKey: this.alertsKey,
+      enforceSSL: true,
+    });
+    // AMP's Alertmanager publishes as the service, for this workspace only.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('aps.amazonaws.com')],
+        actions: ['sns:Publish', 'sns:GetTopicAttributes'],
+        resources: [topic.topicArn],
+        conditions: {
+          ArnEquals: { 'aws:SourceArn': this.workspace.attrArn },
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        },
+      }),
+    );
+    destinations.forEach((d, i) => {
+      const spec = d.spec;
+      switch (spec.kind) {
+        case 'email':
+          for (const address of spec.addresses) topic.addSubscription(new subs.EmailSubscription(address));
+          break;
+        case 'webhook':
+          topic.addSubscription(
+            new subs.UrlSubscription(spec.url, { protocol: sns.SubscriptionProtocol.HTTPS }),
+          );
+          break;
+        case 'slack':
+        case 'pagerduty': {
+          const secretName = spec.kind === 'slack' ? spec.webhookUrl.name : spec.routingKey.name;
+          const fn = new lambda.Function(this, `${id}-Forwarder${i}`, {
+            runtime: lambda.Runtime.NODEJS_24_X,
+            handler: 'index.handler',
+            code: lambda.Code.fromInline(ALERT_FORWARDER_SOURCE),
+            timeout: Duration.seconds(30),
+            memorySize: 128,
+            description: `Forwards mlstack alerts (${route.name}) to ${spec.kind === 'slack' ? 'Slack' : 'PagerDuty'}`,
+            environment: { KIND: spec.kind, SECRET_NAME: secretName },
+          });
+          const secret = secretsmanager.Secret.fromSecretNameV2(this, `${id}-Secret${i}`, secretName);
+          secret.grantRead(fn);
+          topic.addSubscription(new subs.LambdaSubscription(fn));
+          acknowledgeAlertForwarderFindings(stack, fn, secretName);
+          break;
+        }
+        case 'none':
+          break;
+      }
+    });
+    this.receivers.set(name, topic);
+    return name;
+  }
+
+  /** The key of the alert topics: AMP must be allowed to use it, which an AWS managed key cannot allow. */
+  private makeAlertsKey(): kms.Key {
+    const key = new kms.Key(this, 'AlertsKey', {
+      description:
+        'Encryption of the SNS topics that Amazon Managed Service for Prometheus alerts publish to',
+      enableKeyRotation: true,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('aps.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: ['*'],
+      }),
+    );
+    return key;
+  }
+
+  /** The workspace's Alertmanager definition: a route per receiver, by the `mlstack_route` label. */
+  private alertmanagerDefinition(): string | undefined {
+    if (this.receivers.size === 0) return undefined;
+    const names = [...this.receivers.keys()];
+    const region = Stack.of(this).region;
+    const config = {
+      route: {
+        receiver: this.receivers.has('default') ? 'default' : names[0],
+        group_by: ['alertname', 'severity'],
+        routes: names.map((n) => ({ receiver: n, matchers: [`mlstack_route="${n}"`] })),
+      },
+      receivers: names.map((n) => ({
+        name: n,
+        sns_configs: [
+          {
+            topic_arn: this.receivers.get(n)!.topicArn,
+            sigv4: { region },
+            attributes: { severity: '{{ .CommonLabels.severity }}' },
+          },
+        ],
+      })),
+    };
+    return `alertmanager_config: |\n${stringify(config, { lineWidth: 0 })
+      .split('\n')
+      .map((l) => (l ? `  ${l}` : l))
+      .join('\n')}`;
   }
 }
 

@@ -1,4 +1,6 @@
 import type { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
+import { DataAzurermKeyVaultSecret } from '@cdktf/provider-azurerm/lib/data-azurerm-key-vault-secret';
+import { MonitorActionGroup } from '@cdktf/provider-azurerm/lib/monitor-action-group';
 import { MonitorAlertPrometheusRuleGroup } from '@cdktf/provider-azurerm/lib/monitor-alert-prometheus-rule-group';
 import { MonitorDataCollectionEndpoint } from '@cdktf/provider-azurerm/lib/monitor-data-collection-endpoint';
 import { MonitorDataCollectionRule } from '@cdktf/provider-azurerm/lib/monitor-data-collection-rule';
@@ -10,8 +12,10 @@ import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import type { KubernetesManifest, ValidatableObject } from '../../src/k8s/manifest';
 import type { AlertRuleGroup } from '../../src/monitoring/alerts';
+import type { AlertRoute } from '../../src/monitoring/destinations';
 import type { ManagedPrometheusCapability, ScrapeTarget } from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
+import { shortHash } from '../private/naming';
 
 /** Props of {@link AzureMonitorPrometheus}. */
 export interface AzureMonitorPrometheusProps {
@@ -79,6 +83,7 @@ export class AzureMonitorPrometheus extends Construct implements ManagedPromethe
   /** The rule groups, one per alert group. */
   public readonly ruleGroups: MonitorAlertPrometheusRuleGroup[] = [];
   private readonly props: AzureMonitorPrometheusProps;
+  private readonly actionGroups = new Map<string, MonitorActionGroup | undefined>();
 
   constructor(scope: Construct, id: string, props: AzureMonitorPrometheusProps) {
     super(scope, id);
@@ -154,8 +159,14 @@ export class AzureMonitorPrometheus extends Construct implements ManagedPromethe
     return [azureMonitorServiceMonitor(monitor)];
   }
 
-  /** A Prometheus rule group per alert group, in `scope`. */
-  public addRuleGroups(scope: Construct, id: string, groups: readonly AlertRuleGroup[]): ValidatableObject[] {
+  /** A Prometheus rule group per alert group, in `scope`, each rule firing the route's action group. */
+  public addRuleGroups(
+    scope: Construct,
+    id: string,
+    groups: readonly AlertRuleGroup[],
+    route: AlertRoute,
+  ): ValidatableObject[] {
+    const actionGroup = this.actionGroupOf(route);
     groups.forEach((g, i) => {
       this.ruleGroups.push(
         new MonitorAlertPrometheusRuleGroup(scope, `${id}-${i}`, {
@@ -175,11 +186,70 @@ export class AzureMonitorPrometheus extends Construct implements ManagedPromethe
             labels: { ...r.labels },
             annotations: { ...r.annotations },
             alertResolution: { autoResolved: true, timeToResolve: 'PT10M' },
+            ...(actionGroup ? { action: [{ actionGroupId: actionGroup.id }] } : {}),
           })),
           tags: { ...this.props.tags },
         }),
       );
     });
     return [];
+  }
+
+  /** The action group of a route, made once; undefined when the route has no destination. */
+  private actionGroupOf(route: AlertRoute): MonitorActionGroup | undefined {
+    if (this.actionGroups.has(route.name)) return this.actionGroups.get(route.name);
+    const emails: { name: string; emailAddress: string; useCommonAlertSchema: boolean }[] = [];
+    const webhooks: { name: string; serviceUri: string; useCommonAlertSchema: boolean }[] = [];
+    const prefix = route.name === 'default' ? 'Alerts' : `Alerts-${shortHash([route.name], 8)}`;
+    route.destinations.forEach((d, i) => {
+      const spec = d.spec;
+      switch (spec.kind) {
+        case 'email':
+          spec.addresses.forEach((emailAddress, j) =>
+            emails.push({ name: `email-${i}-${j}`, emailAddress, useCommonAlertSchema: true }),
+          );
+          break;
+        case 'webhook':
+          webhooks.push({ name: `webhook-${i}`, serviceUri: spec.url, useCommonAlertSchema: true });
+          break;
+        case 'pagerduty': {
+          // PagerDuty's Azure integration takes Azure's alert schema at a URL that holds the key: kept in Key Vault
+          // and read by Terraform at apply (in the state, never in cdk.tf.json).
+          const vault = spec.routingKey.azureKeyVaultId;
+          if (!vault) {
+            throw new Error(
+              `${this.node.path}: AlertDestination.pagerDuty(SecretReference.named(${JSON.stringify(spec.routingKey.name)})) needs the Key Vault on Azure: SecretReference.named(name, { azureKeyVaultId }), the secret holding the PagerDuty Azure integration URL.`,
+            );
+          }
+          const url = new DataAzurermKeyVaultSecret(this, `${prefix}-${i}-Url`, {
+            name: spec.routingKey.name,
+            keyVaultId: vault,
+          });
+          webhooks.push({ name: `pagerduty-${i}`, serviceUri: url.value, useCommonAlertSchema: true });
+          break;
+        }
+        case 'slack':
+          throw new Error(
+            `${this.node.path}: Azure Monitor action groups post Azure's alert schema, which a Slack incoming webhook refuses. Use AlertDestination.email(...), .pagerDuty(...) or .webhook(...) on Azure (a Logic App can relay to Slack).`,
+          );
+        case 'none':
+          break;
+      }
+    });
+    if (emails.length === 0 && webhooks.length === 0) {
+      this.actionGroups.set(route.name, undefined);
+      return undefined;
+    }
+    const group = new MonitorActionGroup(this, prefix, {
+      name: `${this.props.name}-${route.name === 'default' ? 'alerts' : `alerts-${shortHash([route.name], 8)}`}`,
+      shortName: `ml${shortHash([this.props.name, route.name], 8)}`,
+      resourceGroupName: this.props.resourceGroup.name,
+      location: 'global',
+      ...(emails.length ? { emailReceiver: emails } : {}),
+      ...(webhooks.length ? { webhookReceiver: webhooks } : {}),
+      tags: { ...this.props.tags },
+    });
+    this.actionGroups.set(route.name, group);
+    return group;
   }
 }

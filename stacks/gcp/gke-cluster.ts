@@ -269,7 +269,11 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
 
   /** Google Cloud Managed Service for Prometheus on this cluster, turned on at first use. */
   public managedPrometheus(): GmpPrometheus {
-    this.prometheus ??= new GmpPrometheus(this, 'ManagedPrometheus', this.cluster);
+    this.prometheus ??= new GmpPrometheus(this, 'ManagedPrometheus', {
+      cluster: this.cluster,
+      clusterName: this.clusterName,
+      project: this.props.project,
+    });
     return this.prometheus;
   }
 

@@ -1,7 +1,7 @@
 // Finds the kubernetes-models class for an apiVersion and kind, to validate objects read back from YAML.
 import * as models from 'kubernetes-models';
 import * as gateway from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
-import { ClusterRules, PodMonitoring } from '../../src/k8s/gmp';
+import { PodMonitoring } from '../../src/k8s/gmp';
 import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
 interface ModelClass {
@@ -9,7 +9,7 @@ interface ModelClass {
 }
 
 type GmpData = { metadata: ConstructorParameters<typeof PodMonitoring>[0]; spec: never };
-const gmpModel = (C: typeof PodMonitoring | typeof ClusterRules): ModelClass =>
+const gmpModel = (C: typeof PodMonitoring): ModelClass =>
   class {
     private readonly obj: { validate(): void };
     constructor(data: object) {
@@ -32,7 +32,7 @@ const azureServiceMonitor: ModelClass = class {
     this.obj.validate();
   }
 };
-const GMP = { PodMonitoring: gmpModel(PodMonitoring), ClusterRules: gmpModel(ClusterRules) };
+const GMP = { PodMonitoring: gmpModel(PodMonitoring) };
 
 const GROUP_EXPORTS = models as unknown as Record<string, Record<string, Record<string, ModelClass>>>;
 

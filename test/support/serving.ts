@@ -6,6 +6,7 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { KubernetesManifest } from '../../src/k8s/manifest';
 import { ServingModel } from '../../src/serving/model-repository';
+import { AlertDestination } from '../../src/monitoring/destinations';
 import { GpuType } from '../../src/spec/gpu';
 import type { IMlStack } from '../../stacks/ml-stack';
 import { modelFor } from './kubernetes-schema';
@@ -20,6 +21,7 @@ export const inferenceGpu = (stack: IMlStack) =>
 export function servingCluster(stack: IMlStack): GpuCluster {
   return new GpuCluster(stack, 'Gpus', {
     clusterName: 'ml',
+    alerts: [AlertDestination.email('ml-oncall@example.com')],
     gpuPools: [
       {
         name: 'inference',

@@ -122,3 +122,28 @@ export function acknowledgeKubectlProviderFindings(stack: Stack, cluster: eks.Cl
     },
   );
 }
+
+/**
+ * Findings on an alert forwarder function: the AWS managed basic execution policy (its logs) and the `-??????`
+ * suffix Secrets Manager appends to secret ARNs, which a grant by name must allow.
+ */
+export function acknowledgeAlertForwarderFindings(
+  stack: Stack,
+  fn: lambda.Function,
+  secretName: string,
+): void {
+  const reason =
+    'The alert forwarder writes its own logs with the AWS managed basic execution policy and reads one secret, named by the user, whose ARN ends in the random suffix Secrets Manager appends.';
+  Validations.of(fn).acknowledge(
+    {
+      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason,
+    },
+    {
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${
+        Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region
+      }:${Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account}:secret:${secretName}-??????]`,
+      reason,
+    },
+  );
+}
