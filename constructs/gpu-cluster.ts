@@ -14,7 +14,9 @@ import { Validator } from '../src/spec/errors';
 import { type CloudProfile, cloudProfile } from '../src/spec/clouds';
 import { type Cloud, type GpuType, resolveGpuInstance } from '../src/spec/gpu';
 import { ManifestSet, type KubernetesManifest, type ValidatableObject } from '../src/k8s/manifest';
+import { chartFiles, type HelmChartSpec } from '../src/k8s/helm';
 import { nvidiaDevicePlugin } from '../src/k8s/nvidia-device-plugin';
+import type { ManifestFile } from '../src/synth/output';
 import { checkDestinations } from './private/alerts';
 import type { AlertDestination, AlertRoute } from '../src/monitoring/destinations';
 import { Wiring } from '../src/monitoring/wiring';
@@ -240,6 +242,7 @@ export class GpuCluster extends Construct {
 
   private readonly capability: KubernetesClusterCapability;
   private readonly servingWorkloads: ServingWorkloadInfo[] = [];
+  private readonly charts: HelmChartSpec[] = [];
   private readonly servingListeners: ((w: ServingWorkloadInfo) => void)[] = [];
   private readonly gpuPoolSpecs: NodePoolSpec[] = [];
   private readonly check: Validator;
@@ -317,7 +320,8 @@ export class GpuCluster extends Construct {
     const gpuPools = props.gpuPools.map((p, i) => this.resolveGpuPool(p, `gpuPools[${i}]`));
 
     this.capability = stack.addKubernetesCluster(this, { ...this.base, pools: [system] });
-    this.capability.attachManifestFiles(() => this.manifests.files());
+    this.capability.attachManifestFiles(() => this.outputFiles());
+    this.buildPool(system);
     this.node.addValidation({ validate: () => this.wiring.check() });
     for (const pool of gpuPools) this.addResolvedPool(pool);
   }
@@ -375,6 +379,31 @@ export class GpuCluster extends Construct {
     });
     this.capability.deployManifests(id, objects);
     return objects;
+  }
+
+  /**
+   * Adds a third-party Helm chart the cluster's objects need (their CRDs and controllers: Karpenter, KEDA): installed
+   * by `cdk deploy` where the stack applies manifests, and always written to `k8s/<stack>/<cluster>/charts/` with an
+   * `install.sh` run before `kubectl apply`. For construct authors and the stacks.
+   */
+  public addHelmChart(id: string, chart: HelmChartSpec): void {
+    if (this.charts.some((c) => c.release === chart.release)) {
+      throw new Error(
+        `${this.node.path}/${id}: a Helm release named '${chart.release}' is already on this cluster.`,
+      );
+    }
+    this.charts.push(chart);
+    this.capability.deployHelmChart(id, chart);
+  }
+
+  /** The charts added to this cluster, in install order. */
+  public get helmCharts(): readonly HelmChartSpec[] {
+    return [...this.charts];
+  }
+
+  /** Every file of the cluster's `k8s/<stack>/<cluster>/` folder: one object a file, and the charts. */
+  public outputFiles(): ManifestFile[] {
+    return [...this.manifests.files(), ...chartFiles(this.charts)];
   }
 
   /**
@@ -463,7 +492,7 @@ export class GpuCluster extends Construct {
       );
     }
     this.gpuPoolSpecs.push(pool);
-    this.capability.addNodePool(pool);
+    this.buildPool(pool);
     if (!this.capability.managesGpuDevicePlugin) {
       this.addManifest(`DevicePlugin-${pool.name}`, ...nvidiaDevicePlugin([pool]));
     }
@@ -473,6 +502,19 @@ export class GpuCluster extends Construct {
         `GPU pool '${pool.name}': ${this.profile.kubernetesService} has no managed MIG partitioning. Nodes are labelled nvidia.com/mig.config=all-${pool.gpu.sharing.migProfile} for NVIDIA's MIG manager (GPU operator), which must run on the cluster to create the partitions.`,
       );
     }
+  }
+
+  /** Builds a pool on the cloud, with what the cluster must carry for it, and records what scales it. */
+  private buildPool(pool: NodePoolSpec): void {
+    const built = this.capability.addNodePool(pool);
+    for (const chart of built.charts) this.addHelmChart(`Chart-${chart.release}`, chart);
+    if (built.manifests.length) this.addManifest(`Pool-${pool.name}`, ...built.manifests);
+    this.wiring.addPool({
+      pool: pool.name,
+      path: this.node.path,
+      minNodes: pool.minNodes,
+      ...(built.autoscaler ? { scaler: built.autoscaler } : {}),
+    });
   }
 
   private resolveSystemPool(p: SystemPoolProps): NodePoolSpec {

@@ -142,7 +142,10 @@ export class MlApp implements SynthesizableApp {
       for (const c of root.node.findAll().filter(GpuCluster.isGpuCluster)) {
         const dir = path.join(this.outdir, 'k8s', MlStack.of(c).stackName, c.spec.name);
         fs.mkdirSync(dir, { recursive: true });
-        for (const f of c.manifests.files()) fs.writeFileSync(path.join(dir, f.fileName), f.content);
+        for (const f of c.outputFiles()) {
+          fs.mkdirSync(path.dirname(path.join(dir, f.fileName)), { recursive: true });
+          fs.writeFileSync(path.join(dir, f.fileName), f.content);
+        }
       }
     }
 

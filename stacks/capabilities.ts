@@ -2,6 +2,7 @@
 // them as a named Construct in its own file (stacks/<cloud>/), exposing the real framework objects it made.
 import type { Construct } from 'constructs';
 import type { NodePoolSpec } from '../src/spec/cluster';
+import type { HelmChartSpec } from '../src/k8s/helm';
 import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
 import type { ManifestFile } from '../src/synth/output';
 import type { AlertRuleGroup } from '../src/monitoring/alerts';
@@ -192,6 +193,19 @@ export interface WorkloadIdentityCapability {
   readonly podLabels: Readonly<Record<string, string>>;
 }
 
+/** A node pool that was built. */
+export interface NodePoolResult {
+  /**
+   * What adds nodes when pods are pending, in words (`GKE cluster autoscaler`, `Karpenter NodePool mlstack-l4`).
+   * @default - nothing: the pool stays at its minimum
+   */
+  readonly autoscaler?: string;
+  /** Kubernetes objects the pool needs on the cluster. */
+  readonly manifests: readonly ValidatableObject[];
+  /** Charts the pool needs, once per cluster. */
+  readonly charts: readonly HelmChartSpec[];
+}
+
 /**
  * A Kubernetes cluster that a stack built for a {@link KubernetesClusterSpec}.
  */
@@ -214,8 +228,16 @@ export interface KubernetesClusterCapability {
    * `k8s/<stack>/<cluster>/`, and warns when nothing deploys them.
    */
   attachManifestFiles(files: () => readonly ManifestFile[]): void;
-  /** Adds a node pool (resolved for this cloud) to the cluster. */
-  addNodePool(pool: NodePoolSpec): void;
+  /**
+   * Installs a Helm chart at deploy where the cloud's tooling can (on AWS, through the EKS kubectl provider when one
+   * is configured); it is always written to the synth output too.
+   */
+  deployHelmChart(id: string, chart: HelmChartSpec): void;
+  /**
+   * Adds a node pool (resolved for this cloud) to the cluster, the system pool included.
+   * @returns what scales it and what the cluster must carry for it (Karpenter's objects and chart on EKS)
+   */
+  addNodePool(pool: NodePoolSpec): NodePoolResult;
   /**
    * Makes a group of manifests part of the deployment where the cloud's tooling can apply them (on AWS, through
    * the EKS kubectl provider when one is configured). `manifests` renders them (at synth at the latest); they are

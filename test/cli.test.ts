@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -97,7 +98,8 @@ describe('mlstack synth (child process)', () => {
   });
 
   it('writes one Kubernetes object a file, each valid against its schema', () => {
-    const yamlFiles = listFiles(out1).filter((f) => f.startsWith('k8s/'));
+    // charts/ holds Helm values and the install script, not Kubernetes objects.
+    const yamlFiles = listFiles(out1).filter((f) => f.startsWith('k8s/') && !f.includes('/charts/'));
     expect(yamlFiles.length).toBeGreaterThanOrEqual(4);
     for (const f of yamlFiles) {
       const docs = parseAllDocuments(fs.readFileSync(path.join(out1, f), 'utf8'));
@@ -106,6 +108,21 @@ describe('mlstack synth (child process)', () => {
       const Model = modelFor(obj.apiVersion, obj.kind);
       expect(() => new Model(obj).validate(), f).not.toThrow();
     }
+  });
+
+  it('writes the charts a cluster needs with an install script sh parses, one values file a release', () => {
+    const dir = path.join(out1, 'k8s', 'ml-platform-aws', 'ml-platform', 'charts');
+    const script = fs.readFileSync(path.join(dir, 'install.sh'), 'utf8');
+    expect(spawnSync('sh', ['-n', path.join(dir, 'install.sh')]).status).toBe(0);
+    const releases = [...script.matchAll(/^helm upgrade --install (\S+) .* --version (\S+) /gm)];
+    expect(releases.map((m) => m[1])).toContain('karpenter');
+    for (const [, release, version] of releases) {
+      expect(version).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(fs.existsSync(path.join(dir, `${release}.values.yaml`)), release).toBe(true);
+    }
+    expect(fs.readdirSync(dir).sort()).toEqual(
+      [...releases.map((m) => `${m[1]}.values.yaml`), 'install.sh'].sort(),
+    );
   });
 
   it('is deterministic: a second run writes byte-identical files', async () => {

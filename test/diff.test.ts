@@ -45,9 +45,10 @@ describe('mlstack diff', () => {
   it('shows a node pool size change as an in-place update on every cloud', async () => {
     const report = diffSynthOutputs(out('base'), out('max-nodes'));
     expect(report.changes.map((c) => [c.area, c.type, c.kind, c.paths])).toEqual([
-      ['aws', 'AWS::EKS::Nodegroup', 'update', ['Properties.ScalingConfig.MaxSize']],
       ['gcp', 'google_container_node_pool', 'update', ['autoscaling.total_max_node_count']],
       ['azure', 'azurerm_kubernetes_cluster_node_pool', 'update', ['max_count']],
+      // On AWS the nodes above minNodes are Karpenter's: its NodePool's limits grow, no node is replaced.
+      ['k8s', 'NodePool', 'update', ['spec.limits.cpu', 'spec.limits.nvidia.com/gpu']],
     ]);
     expect((await cli([out('base'), out('max-nodes'), '--fail-on', 'replace'])).code).toBe(0);
     expect((await cli([out('base'), out('max-nodes'), '--fail-on', 'any'])).code).toBe(1);
@@ -55,11 +56,17 @@ describe('mlstack diff', () => {
 
   it('shows a GPU type change as a replacement of the node pool, with the attributes that force it', async () => {
     const report = diffSynthOutputs(out('base'), out('gpu-type'));
-    const pools = report.changes.filter((c) => /Nodegroup|node_pool/.test(c.type));
+    const pools = report.changes.filter((c) => /NodePool|node_pool/.test(c.type));
     expect(pools.map((c) => [c.area, c.kind, c.stateful, c.replacedBy])).toEqual([
-      ['aws', 'replace', true, ['Properties.InstanceTypes']],
       ['gcp', 'replace', true, ['node_config.guest_accelerator.0.type', 'node_config.machine_type']],
       ['azure', 'replace', true, ['vm_size']],
+      // Karpenter drifts every node of a NodePool whose template changed.
+      [
+        'k8s',
+        'replace',
+        true,
+        ['spec.template.metadata.labels.mlstack.io/gpu-type', 'spec.template.spec.requirements.0.values.0'],
+      ],
     ]);
     // The pods follow the pool: their node selectors change, shown as a unified diff.
     const k8s = only(report, 'k8s').find(
@@ -70,6 +77,21 @@ describe('mlstack diff', () => {
     expect((await cli([out('base'), out('gpu-type'), '--fail-on', 'replace'])).code).toBe(1);
     // A replaced node pool is stateful (its nodes and local disks go): destroy blocks it too.
     expect(crosses(report, 'destroy')).toBe(true);
+  });
+
+  it('shows a Helm chart version or values change as an update of the release', () => {
+    const head = out('chart-bump');
+    fs.cpSync(out('base'), head, { recursive: true });
+    const file = path.join(head, 'k8s', 'ml-platform-aws', 'ml-platform', 'charts', 'karpenter.values.yaml');
+    const text = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(
+      file,
+      text.replace(/ \d+\.\d+\.\d+ /, ' 9.9.9 ').replace(/^replicas: \d+$/m, 'replicas: 3'),
+    );
+    const report = diffSynthOutputs(out('base'), head);
+    expect(report.changes.map((c) => [c.area, c.id, c.kind, c.paths])).toEqual([
+      ['k8s', 'HelmChart/ml-platform/karpenter', 'update', ['chart', 'values.replicas']],
+    ]);
   });
 
   it('calls out the destroyed databases at the top when MlflowTracking is removed, and blocks with --fail-on destroy', async () => {

@@ -6,6 +6,7 @@ import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ContainerCluster } from '@cdktf/provider-google/lib/container-cluster';
 import { ContainerNodePool } from '@cdktf/provider-google/lib/container-node-pool';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
@@ -78,7 +79,13 @@ describe('typed escape hatches on AWS', () => {
     expect(eksCluster).toBe(cluster.node.defaultChild);
     expect(eksCluster.eksCluster).toBeInstanceOf(eks.Cluster);
     expect(eksCluster.vpc).toBeInstanceOf(ec2.Vpc);
-    expect(eksCluster.nodegroup('inference').nodegroup).toBeInstanceOf(eks.Nodegroup);
+    expect(eksCluster.nodegroup('system').nodegroup).toBeInstanceOf(eks.Nodegroup);
+    // A pool at zero has no node group: Karpenter launches its nodes.
+    expect(() => eksCluster.nodegroup('inference')).toThrow(/pool 'inference' has minNodes 0.*Karpenter/);
+    const karpenter = eksCluster.karpenter!;
+    expect(karpenter.pools).toEqual(['system', 'inference']);
+    expect(karpenter.controllerRole).toBeInstanceOf(iam.Role);
+    expect(karpenter.interruptionQueue).toBeInstanceOf(sqs.Queue);
     expect(S3ObjectStore.of(service.modelStore).bucket).toBeInstanceOf(s3.Bucket);
     expect(PodIdentity.of(service.identity).role).toBeInstanceOf(iam.Role);
     expect(RdsPostgres.of(mlflow.database).instance).toBeInstanceOf(rds.DatabaseInstance);

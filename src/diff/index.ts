@@ -6,7 +6,7 @@ import { createTwoFilesPatch } from 'diff';
 import { parse } from 'yaml';
 import { listFiles } from '../synth/files';
 import { SYNTH_FOLDERS, type SynthFolder } from '../synth/output';
-import { REPLACING_ATTRIBUTES, STATEFUL_TYPES } from './rules';
+import { KUBERNETES_REPLACING, REPLACING_ATTRIBUTES, STATEFUL_TYPES } from './rules';
 
 /** Where a change is: a folder of the synth output. */
 export type DiffArea = SynthFolder;
@@ -213,14 +213,8 @@ function diffTerraform(area: 'gcp' | 'azure', base: string, head: string): Chang
           } else {
             const paths = changedPaths(va, vb);
             if (paths.length === 0) continue;
-            const forceNew = REPLACING_ATTRIBUTES[type] ?? [];
             const replacedBy =
-              block === 'resource'
-                ? paths.filter((p) => {
-                    const bare = p.replace(/\.\d+(?=\.|$)/g, '');
-                    return forceNew.some((f) => bare === f || bare.startsWith(`${f}.`));
-                  })
-                : [];
+              block === 'resource' ? replacingPaths(paths, REPLACING_ATTRIBUTES[type] ?? []) : [];
             changes.push({
               ...base,
               kind: replacedBy.length ? 'replace' : 'update',
@@ -235,6 +229,14 @@ function diffTerraform(area: 'gcp' | 'azure', base: string, head: string): Chang
   return changes;
 }
 
+/** The `paths` (array indices ignored) at or under one of `replacing`. */
+function replacingPaths(paths: readonly string[], replacing: readonly string[]): string[] {
+  return paths.filter((p) => {
+    const bare = p.replace(/\.\d+(?=\.|$)/g, '');
+    return replacing.some((f) => bare === f || bare.startsWith(`${f}.`));
+  });
+}
+
 /** A Terraform block without cdktf's `//` metadata (construct paths, which move without changing anything). */
 function strip(v: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (v === undefined) return undefined;
@@ -247,7 +249,12 @@ interface K8sObject {
   readonly file: string;
   readonly text: string;
   readonly kind: string;
+  /** What is compared path by path: the object, or a chart's header line and values. */
+  readonly value: unknown;
 }
+
+/** A chart's values file (`charts/<release>.values.yaml`), whose first line names the chart and version. */
+const CHART_VALUES = /\.values\.yaml$/;
 
 function readObjects(dir: string): Map<string, K8sObject> {
   const out = new Map<string, K8sObject>();
@@ -258,11 +265,24 @@ function readObjects(dir: string): Map<string, K8sObject> {
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith('.yaml')) {
         const text = fs.readFileSync(p, 'utf8');
+        const rel = path.relative(dir, p);
+        const stack = rel.split(path.sep)[0];
+        if (path.basename(path.dirname(p)) === 'charts' && CHART_VALUES.test(e.name)) {
+          const cluster = path.basename(path.dirname(path.dirname(p)));
+          const release = e.name.replace(CHART_VALUES, '');
+          const value = { chart: text.split('\n')[0].replace(/^#\s*/, ''), values: parse(text) as unknown };
+          out.set(`${stack}\u0000HelmChart/${cluster}/${release}`, {
+            file: rel,
+            text,
+            kind: 'HelmChart',
+            value,
+          });
+          continue;
+        }
         const obj = parse(text) as { kind?: string; metadata?: { name?: string; namespace?: string } } | null;
         if (!obj?.kind || !obj.metadata?.name) continue;
-        const stack = path.relative(dir, p).split(path.sep)[0];
         const ref = `${obj.kind}/${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`;
-        out.set(`${stack}\u0000${ref}`, { file: path.relative(dir, p), text, kind: obj.kind });
+        out.set(`${stack}\u0000${ref}`, { file: rel, text, kind: obj.kind, value: obj });
       }
     }
   };
@@ -284,14 +304,17 @@ function diffKubernetes(base: string, head: string): Change[] {
     if (!oa) changes.push({ area: 'k8s', stack, id, type, kind: 'add', stateful, paths: [] });
     else if (!ob) changes.push({ area: 'k8s', stack, id, type, kind: 'remove', stateful, paths: [] });
     else if (oa.text !== ob.text) {
+      const paths = changedPaths(oa.value, ob.value);
+      const replacedBy = replacingPaths(paths, KUBERNETES_REPLACING[type] ?? []);
       changes.push({
         area: 'k8s',
         stack,
         id,
         type,
-        kind: 'update',
+        kind: replacedBy.length ? 'replace' : 'update',
         stateful,
-        paths: changedPaths(parse(oa.text), parse(ob.text)),
+        paths,
+        ...(replacedBy.length ? { replacedBy } : {}),
         patch: createTwoFilesPatch(`base/${oa.file}`, `head/${ob.file}`, oa.text, ob.text, '', '', {
           context: 3,
         }),

@@ -37,6 +37,9 @@ export const STATEFUL_TYPES: ReadonlySet<string> = new Set([
   'azurerm_log_analytics_workspace',
   // Kubernetes
   'PersistentVolumeClaim',
+  // Karpenter: removing one terminates its nodes.
+  'NodePool',
+  'EC2NodeClass',
   'StatefulSet',
   'Namespace',
 ]);
@@ -135,4 +138,22 @@ export const REPLACING_ATTRIBUTES: Readonly<Record<string, readonly string[]>> =
   azurerm_key_vault_secret: ['name', 'key_vault_id'],
   azurerm_user_assigned_identity: ['name', 'location', 'resource_group_name'],
   azurerm_monitor_workspace: ['name', 'location', 'resource_group_name'],
+};
+
+/**
+ * Kubernetes fields whose change replaces something, by kind: the immutable fields `kubectl apply` rejects (the
+ * object must be deleted and created again), and the Karpenter fields whose change drifts every node of the pool
+ * (Karpenter launches replacements and drains the old nodes within the disruption budget).
+ * @see https://kubernetes.io/docs/reference/kubernetes-api/
+ * @see https://karpenter.sh/docs/concepts/disruption/#drift
+ */
+export const KUBERNETES_REPLACING: Readonly<Record<string, readonly string[]>> = {
+  Deployment: ['spec.selector'],
+  DaemonSet: ['spec.selector'],
+  StatefulSet: ['spec.selector', 'spec.serviceName', 'spec.volumeClaimTemplates'],
+  Job: ['spec.selector', 'spec.template'],
+  Service: ['spec.clusterIP'],
+  PersistentVolumeClaim: ['spec.accessModes', 'spec.storageClassName', 'spec.volumeMode'],
+  NodePool: ['spec.template'],
+  EC2NodeClass: ['spec'],
 };

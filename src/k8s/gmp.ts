@@ -1,36 +1,13 @@
-import type { KubernetesObjectMeta, ValidatableObject } from './manifest';
+import { CustomResource, DNS_LABEL as NAME, DURATION } from './custom-resource';
 
 /**
  * Google Cloud Managed Service for Prometheus custom resources (`monitoring.googleapis.com/v1`): no maintained
- * typed model exists on npm, so these classes check the fields GMP requires, following its CRD reference.
+ * typed model exists on npm for Node 20, so these classes check the fields GMP requires, following its CRD reference.
  * @see https://github.com/GoogleCloudPlatform/prometheus-engine/blob/main/doc/api.md
  */
-abstract class GmpObject<S> implements ValidatableObject {
+abstract class GmpObject<S> extends CustomResource<S> {
   public readonly apiVersion = 'monitoring.googleapis.com/v1';
-  public abstract readonly kind: string;
-  constructor(
-    public readonly metadata: KubernetesObjectMeta & { readonly name: string },
-    public readonly spec: S,
-  ) {}
-
-  public abstract validate(): void;
-
-  public toJSON(): object {
-    return { apiVersion: this.apiVersion, kind: this.kind, metadata: this.metadata, spec: this.spec };
-  }
-
-  protected check(ok: boolean, path: string, what: string): void {
-    if (!ok) {
-      const ref = this.metadata.namespace
-        ? `${this.metadata.namespace}/${this.metadata.name}`
-        : this.metadata.name;
-      throw new Error(`${this.kind} ${ref}: ${path} ${what}`);
-    }
-  }
 }
-
-const DURATION = /^(\d+(ms|s|m|h))+$/;
-const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Spec of a {@link PodMonitoring}. */
 export interface PodMonitoringSpec {

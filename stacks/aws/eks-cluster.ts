@@ -7,17 +7,20 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, type IConstruct } from 'constructs';
+import type { HelmChartSpec } from '../../src/k8s/helm';
 import type { KubernetesManifest } from '../../src/k8s/manifest';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
 import { MLAPP_CONTEXT, type ManifestFile } from '../../src/synth/output';
 import type {
   KubernetesClusterCapability,
+  NodePoolResult,
   ObjectStoreSpec,
   PostgresSpec,
   WorkloadIdentitySpec,
 } from '../capabilities';
 import { capabilityOf, poolByName } from '../private/capability-of';
 import { EksNodegroup } from './eks-nodegroup';
+import { Karpenter } from './karpenter';
 import { AmpPrometheus } from './managed-prometheus';
 import { acknowledgeEksFindings, acknowledgeKubectlProviderFindings } from './private/nag';
 import { addWarning } from './private/warnings';
@@ -80,6 +83,9 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   /** The AWS managed scraper reaches pods from the VPC's addresses. */
   public readonly metricsCollectors = { namespaces: [] as string[], cidrs: [EKS_VPC_CIDR] };
   private readonly nodegroups = new Map<string, EksNodegroup>();
+  private readonly tags: Readonly<Record<string, string>>;
+  /** Karpenter, made with the first pool that can grow beyond its minimum. */
+  public karpenter?: Karpenter;
   private readonly kubectl: boolean;
   private prometheus?: AmpPrometheus;
 
@@ -87,6 +93,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     super(scope, id);
     const spec = props.spec;
     this.clusterName = spec.name;
+    this.tags = spec.tags;
     // Next to this construct, not under it: aws-cdk-lib names the VPC's resources (Name tags) by construct path.
     this.vpc = new ec2.Vpc(scope, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(EKS_VPC_CIDR),
@@ -138,8 +145,6 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       addonName: 'eks-pod-identity-agent',
     });
 
-    for (const pool of spec.pools) this.addNodePool(pool);
-
     new CfnOutput(this, 'ClusterName', { value: this.eksCluster.clusterName });
     new CfnOutput(this, 'KubeconfigCommand', {
       value: `aws eks update-kubeconfig --name ${this.eksCluster.clusterName} --region ${Stack.of(this).region}`,
@@ -149,8 +154,17 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     if (props.kubectlLayer) acknowledgeKubectlProviderFindings(Stack.of(this), this.eksCluster);
   }
 
-  /** The node group of a pool, by pool name. */
+  /**
+   * The managed node group of a pool, by pool name: it holds the pool's `minNodes`; the nodes above are
+   * Karpenter's ({@link karpenter}).
+   * @throws for a pool with `minNodes: 0`, which has no node group
+   */
   public nodegroup(pool: string): EksNodegroup {
+    if (!this.nodegroups.has(pool) && this.karpenter?.pools.includes(pool)) {
+      throw new Error(
+        `${this.node.path}: pool '${pool}' has minNodes 0, so no managed node group: Karpenter launches its nodes (EksCluster.of(cluster).karpenter, NodePool mlstack-${pool}).`,
+      );
+    }
     return poolByName(this.nodegroups, this, pool);
   }
 
@@ -168,7 +182,10 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
         const dir = path.join(session.outdir, folder);
         fs.rmSync(dir, { recursive: true, force: true });
         fs.mkdirSync(dir, { recursive: true });
-        for (const f of files()) fs.writeFileSync(path.join(dir, f.fileName), f.content);
+        for (const f of files()) {
+          fs.mkdirSync(path.dirname(path.join(dir, f.fileName)), { recursive: true });
+          fs.writeFileSync(path.join(dir, f.fileName), f.content);
+        }
       },
     });
     if (!this.kubectl) {
@@ -179,16 +196,40 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     }
   }
 
-  /** Adds a managed node group for `pool`. */
-  public addNodePool(pool: NodePoolSpec): void {
-    this.nodegroups.set(
-      pool.name,
-      new EksNodegroup(this, `Pool-${pool.name}`, {
-        cluster: this.eksCluster,
-        clusterName: this.clusterName,
-        pool,
-      }),
-    );
+  /**
+   * A pool on EKS: a managed node group of its `minNodes` (which then never scale away), and Karpenter for the
+   * rest up to `maxNodes`, so that a pool at zero comes up when a pod asks for it.
+   */
+  public addNodePool(pool: NodePoolSpec): NodePoolResult {
+    if (pool.minNodes > 0) {
+      this.nodegroups.set(
+        pool.name,
+        new EksNodegroup(this, `Pool-${pool.name}`, {
+          cluster: this.eksCluster,
+          clusterName: this.clusterName,
+          pool,
+          fixedSize: pool.minNodes,
+        }),
+      );
+    }
+    if (pool.maxNodes <= pool.minNodes) return { manifests: [], charts: [] };
+    const first = this.karpenter === undefined;
+    this.karpenter ??= new Karpenter(this, 'Karpenter', {
+      cluster: this.eksCluster,
+      clusterName: this.clusterName,
+      vpc: this.vpc,
+      tags: this.tags,
+      // The controller runs on the managed node group (never on a node it launches), one replica a node.
+      controllerReplicas: Math.min(
+        2,
+        [...this.nodegroups.values()].find((n) => n.pool.role === 'system')?.pool.minNodes ?? 1,
+      ),
+    });
+    return {
+      autoscaler: `Karpenter NodePool mlstack-${pool.name} (${pool.maxNodes - pool.minNodes} nodes above the minimum)`,
+      manifests: this.karpenter.poolObjects(pool),
+      charts: first ? [this.karpenter.chart] : [],
+    };
   }
 
   /**
@@ -219,6 +260,22 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       }),
     );
     cfn.addPropertyOverride('PruneLabel', pruneLabel);
+  }
+
+  /** With a kubectl layer, `cdk deploy` installs the chart through the EKS kubectl provider. */
+  public deployHelmChart(id: string, chart: HelmChartSpec): void {
+    if (!this.kubectl) return;
+    new eks.HelmChart(this, `Chart-${id}`, {
+      cluster: this.eksCluster,
+      release: chart.release,
+      chart: chart.chart,
+      repository: chart.repository,
+      version: chart.version,
+      namespace: chart.namespace,
+      createNamespace: true,
+      values: { ...chart.values },
+      wait: true,
+    });
   }
 
   /** @inheritdoc */

@@ -11,6 +11,11 @@ export interface EksNodegroupProps {
   readonly clusterName: string;
   /** The pool, resolved for AWS. */
   readonly pool: NodePoolSpec;
+  /**
+   * A node group of exactly this many nodes (the pool's minimum; Karpenter adds the rest), without autoscaler tags.
+   * @default - the pool's minNodes to maxNodes, tagged for the Cluster Autoscaler
+   */
+  readonly fixedSize?: number;
 }
 
 const TAINT_EFFECT: Record<TaintEffect, eks.TaintEffect> = {
@@ -25,8 +30,8 @@ const TAINT_EFFECT: Record<TaintEffect, eks.TaintEffect> = {
  * GPU pools, which ships the driver and the container toolkit). The node group is this construct's default child.
  *
  * @example
- * // Reach the node group of the 'inference' pool:
- * const nodegroup = EksCluster.of(cluster).nodegroup('inference').nodegroup;
+ * // Reach the node group of the system pool (a pool with minNodes 0 has none: Karpenter launches its nodes):
+ * const nodegroup = EksCluster.of(cluster).nodegroup('system').nodegroup;
  */
 export class EksNodegroup extends Construct {
   /** The managed node group. */
@@ -45,9 +50,9 @@ export class EksNodegroup extends Construct {
       // families (p2, p3, g2, g3, g4), which lacks g5, g6, g6e, p4d, p4de and p5 and would reject the NVIDIA AMI.
       amiType: gpu ? eks.NodegroupAmiType.AL2023_X86_64_NVIDIA : eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
       capacityType: pool.spot ? eks.CapacityType.SPOT : eks.CapacityType.ON_DEMAND,
-      minSize: pool.minNodes,
-      maxSize: pool.maxNodes,
-      desiredSize: pool.minNodes,
+      minSize: props.fixedSize ?? pool.minNodes,
+      maxSize: props.fixedSize ?? pool.maxNodes,
+      desiredSize: props.fixedSize ?? pool.minNodes,
       diskSize: pool.diskSizeGiB,
       labels: { ...pool.labels },
       taints: pool.taints.map((t) => ({
@@ -59,7 +64,8 @@ export class EksNodegroup extends Construct {
         subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS,
         ...(pool.zones ? { availabilityZones: [...pool.zones] } : {}),
       },
-      tags: autoscalerTemplateTags(props.clusterName, pool),
+      // A group that scales (no fixedSize) carries the Cluster Autoscaler's discovery and scale-from-zero tags.
+      ...(props.fixedSize === undefined ? { tags: autoscalerTemplateTags(props.clusterName, pool) } : {}),
     });
     (this.nodegroup.node.defaultChild as eks.CfnNodegroup).instanceTypes = [pool.instanceType];
   }

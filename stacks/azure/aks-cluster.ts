@@ -8,6 +8,7 @@ import { Construct, type IConstruct } from 'constructs';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
 import type {
   KubernetesClusterCapability,
+  NodePoolResult,
   ObjectStoreSpec,
   PostgresSpec,
   WorkloadIdentitySpec,
@@ -154,8 +155,6 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
       tags,
     });
 
-    for (const pool of spec.pools) if (pool.role !== 'system') this.addNodePool(pool);
-
     new TerraformOutput(this, 'ClusterName', { value: this.cluster.name });
     new TerraformOutput(this, 'KubeconfigCommand', {
       value: `az aks get-credentials --resource-group ${name}-rg --name ${name}`,
@@ -167,8 +166,13 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
     return poolByName(this.nodePools, this, pool);
   }
 
-  /** Adds an autoscaled user node pool for `pool`. */
-  public addNodePool(pool: NodePoolSpec): void {
+  /**
+   * Adds an autoscaled user node pool for `pool` (the system pool is the cluster's default node pool, already made),
+   * scaled by the AKS cluster autoscaler between its minimum and maximum.
+   */
+  public addNodePool(pool: NodePoolSpec): NodePoolResult {
+    const autoscaler = `AKS cluster autoscaler (node pool ${pool.name}, ${pool.minNodes} to ${pool.maxNodes} nodes)`;
+    if (pool.role === 'system') return { autoscaler, manifests: [], charts: [] };
     this.nodePools.set(
       pool.name,
       new AksNodePool(this, `Pool-${pool.name}`, {
@@ -178,10 +182,14 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
         pool,
       }),
     );
+    return { autoscaler, manifests: [], charts: [] };
   }
 
   /** Terraform JSON carries no Kubernetes objects: they are in the synth output's `k8s/` folder. */
   public deployManifests(): void {}
+
+  /** Terraform installs no charts: they are in the synth output's `k8s/<stack>/<cluster>/charts/`. */
+  public deployHelmChart(): void {}
 
   /**
    * In a plain cdktf app the objects are not written yet (a known gap: `MlApp` writes them; see

@@ -16,6 +16,7 @@ import { Construct, type IConstruct } from 'constructs';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
 import type {
   KubernetesClusterCapability,
+  NodePoolResult,
   ObjectStoreSpec,
   PostgresSpec,
   WorkloadIdentitySpec,
@@ -197,8 +198,6 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
       dependsOn: [keyGrant],
     });
 
-    for (const pool of spec.pools) this.addNodePool(pool);
-
     new TerraformOutput(this, 'ClusterName', { value: this.cluster.name });
     new TerraformOutput(this, 'KubeconfigCommand', {
       value: `gcloud container clusters get-credentials ${name} --region ${props.region} --project ${props.project}`,
@@ -210,8 +209,8 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
     return poolByName(this.nodePools, this, pool);
   }
 
-  /** Adds an autoscaled node pool for `pool`. */
-  public addNodePool(pool: NodePoolSpec): void {
+  /** Adds a node pool for `pool`, scaled by GKE's cluster autoscaler between its minimum and maximum. */
+  public addNodePool(pool: NodePoolSpec): NodePoolResult {
     this.nodePools.set(
       pool.name,
       new GkeNodePool(this, `Pool-${pool.name}`, {
@@ -222,10 +221,18 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
         pool,
       }),
     );
+    return {
+      autoscaler: `GKE cluster autoscaler (node pool ${pool.name}, ${pool.minNodes} to ${pool.maxNodes} nodes)`,
+      manifests: [],
+      charts: [],
+    };
   }
 
   /** Terraform JSON carries no Kubernetes objects: they are in the synth output's `k8s/` folder. */
   public deployManifests(): void {}
+
+  /** Terraform installs no charts: they are in the synth output's `k8s/<stack>/<cluster>/charts/`. */
+  public deployHelmChart(): void {}
 
   /**
    * In a plain cdktf app the objects are not written yet (a known gap: `MlApp` writes them; see

@@ -2,18 +2,20 @@
 import * as models from 'kubernetes-models';
 import * as gateway from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 import { PodMonitoring } from '../../src/k8s/gmp';
+import { KarpenterEC2NodeClass, KarpenterNodePool } from '../../src/k8s/karpenter';
 import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
 interface ModelClass {
   new (data: object): { validate(): void };
 }
 
-type GmpData = { metadata: ConstructorParameters<typeof PodMonitoring>[0]; spec: never };
-const gmpModel = (C: typeof PodMonitoring): ModelClass =>
+/** A project class built from (metadata, spec), as the custom resources without an npm model are. */
+type SpecClass = new (metadata: never, spec: never) => { validate(): void };
+const specModel = (C: SpecClass): ModelClass =>
   class {
     private readonly obj: { validate(): void };
     constructor(data: object) {
-      const d = data as GmpData;
+      const d = data as { metadata: never; spec: never };
       this.obj = new C(d.metadata, d.spec);
     }
     validate() {
@@ -32,7 +34,7 @@ const azureServiceMonitor: ModelClass = class {
     this.obj.validate();
   }
 };
-const GMP = { PodMonitoring: gmpModel(PodMonitoring) };
+const GMP = { PodMonitoring: specModel(PodMonitoring) };
 
 const GROUP_EXPORTS = models as unknown as Record<string, Record<string, Record<string, ModelClass>>>;
 
@@ -44,6 +46,8 @@ export function modelFor(apiVersion: string, kind: string): ModelClass {
     'azmonitoring.coreos.com/v1': { ServiceMonitor: azureServiceMonitor },
     'gateway.networking.k8s.io/v1': gateway,
     'monitoring.googleapis.com/v1': GMP,
+    'karpenter.sh/v1': { NodePool: specModel(KarpenterNodePool) },
+    'karpenter.k8s.aws/v1': { EC2NodeClass: specModel(KarpenterEC2NodeClass) },
   };
   if (crds[apiVersion]) {
     const crd = (crds[apiVersion] as Record<string, ModelClass>)[kind];
