@@ -55,7 +55,7 @@ const GPU_TAINT: Taint = { key: 'nvidia.com/gpu', value: 'present', effect: 'NoS
 
 function awsPools(stack: string, cluster: string): Pool[] {
   const template = readJson(`aws/${stack}.template.json`) as {
-    Resources: Record<string, { Type: string; Properties: Record<string, never> }>;
+    Resources: Record<string, { Type: string; Properties: unknown }>;
   };
   const pools: Pool[] = [];
   for (const r of Object.values(template.Resources).filter((r) => r.Type === 'AWS::EKS::Nodegroup')) {

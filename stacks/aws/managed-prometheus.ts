@@ -160,6 +160,10 @@ export class AmpPrometheus extends Construct implements ManagedPrometheusCapabil
       masterKey: this.alertsKey,
       enforceSSL: true,
     });
+    new CfnOutput(this, `${id}TopicArn`, {
+      description: `SNS topic of mlstack alerts (${route.name}): aws sns publish --topic-arn <this> --message test reaches every subscriber`,
+      value: topic.topicArn,
+    });
     // AMP's Alertmanager publishes as the service, for this workspace only.
     topic.addToResourcePolicy(
       new iam.PolicyStatement({
