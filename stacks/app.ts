@@ -6,6 +6,7 @@ import type { IConstruct } from 'constructs';
 import { GpuCluster } from '../constructs/gpu-cluster';
 import type { Cloud } from '../src/spec/gpu';
 import { MlStack } from './ml-stack';
+import { type OutputRef, placeholdersIn } from '../src/synth/deploy-time';
 import { listFiles } from '../src/synth/files';
 import { CLOUD_FOLDERS, MLAPP_CONTEXT, SYNTH_FOLDERS, synthOutputsOf } from '../src/synth/output';
 import {
@@ -138,14 +139,19 @@ export class MlApp implements SynthesizableApp {
     if (this.awsApp && !process.env.MLSTACK_STACK_TRACES) dropStackTraces(this.awsApp);
     for (const { root } of roots) (root as unknown as { synth(): void }).synth();
 
+    const deployTimeValues: { folder: string; outputs: OutputRef[] }[] = [];
     for (const { root } of roots) {
       for (const c of root.node.findAll().filter(GpuCluster.isGpuCluster)) {
-        const dir = path.join(this.outdir, 'k8s', MlStack.of(c).stackName, c.spec.name);
+        const folder = path.posix.join('k8s', MlStack.of(c).stackName, c.spec.name);
+        const dir = path.join(this.outdir, folder);
         fs.mkdirSync(dir, { recursive: true });
+        const refs = new Map<string, OutputRef>();
         for (const f of c.outputFiles()) {
           fs.mkdirSync(path.dirname(path.join(dir, f.fileName)), { recursive: true });
           fs.writeFileSync(path.join(dir, f.fileName), f.content);
+          for (const r of placeholdersIn(f.content)) refs.set(`${r.stack}/${r.output}`, r);
         }
+        if (refs.size > 0) deployTimeValues.push({ folder, outputs: [...refs.values()] });
       }
     }
 
@@ -179,6 +185,7 @@ export class MlApp implements SynthesizableApp {
       stacks,
       files: listFiles(this.outdir),
       warnings: dedupe(warnings),
+      deployTimeValues,
     };
     return this.lastSynth;
   }

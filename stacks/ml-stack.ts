@@ -30,6 +30,13 @@ export interface IMlStack extends IConstruct {
   /** Adds a stack output (`CfnOutput`, `TerraformOutput`). */
   addOutput(scope: Construct, id: string, value: string, description: string): void;
   /**
+   * A value the cloud assigns at deploy that a Kubernetes object needs (a managed identity's client id, a workspace
+   * id): exported as the stack output `name` (letters and digits, unique in the stack) and returned as the
+   * placeholder `${mlstack:output:<stack>/<name>}`, which `mlstack resolve` fills from the deploy's outputs — and,
+   * on AWS with a kubectl layer, the stack itself.
+   */
+  deployTimeValue(name: string, value: string, description: string): string;
+  /**
    * The image reference of the mlstack inference server, built from `docker/mlstack-server.Dockerfile` where the
    * cloud's framework builds images at deploy (AWS: a Docker image asset), or why this stack cannot give one and
    * what the user does instead.

@@ -72,9 +72,11 @@ describe('mlstack synth (child process)', () => {
     expect(azure).toContain('"azurerm_storage_blob"');
     // The two deploy-time facts a user must know are printed, not buried.
     expect(first.stdout).toMatch(/warning: ml-platform-aws\/Classifier: The S3 bucket .* is named/);
+    // Values Azure assigns at apply are filled by mlstack resolve, not by a manual step.
     expect(first.stdout).toMatch(
-      /warning: ml-platform-azure\/Classifier: ServiceAccount classifier\/classifier needs/,
+      /after deploy: k8s\/ml-platform-azure\/ml-platform needs ml-platform-azure\/ClassifierClassifierClientId, .*mlstack resolve/,
     );
+    expect(first.stdout).not.toMatch(/kubectl annotate/);
   });
 
   it('writes a cloud assembly that names the stack template', () => {

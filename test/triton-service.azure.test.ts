@@ -70,8 +70,9 @@ describe('TritonService on Azure (Blob storage + Azure workload identity)', () =
         /azurerm_user_assigned_identity\.Classifier_Identity_\w+\.principal_id/,
       ),
     });
-    expect(json.output!['classifier-classifier-annotate-command'].value).toBe(
-      'kubectl annotate serviceaccount --namespace classifier classifier --overwrite azure.workload.identity/client-id=${azurerm_user_assigned_identity.Classifier_Identity_55C61991.client_id}',
+    // The client id is assigned at apply: exported, and a placeholder in the ServiceAccount that mlstack resolve fills.
+    expect(json.output!.ClassifierClassifierClientId.value).toBe(
+      '${azurerm_user_assigned_identity.Classifier_Identity_55C61991.client_id}',
     );
     const pod = objectOf<{ spec: { template: { metadata: { labels: Record<string, string> } } } }>(
       service.manifests,
@@ -79,20 +80,16 @@ describe('TritonService on Azure (Blob storage + Azure workload identity)', () =
       'classifier',
     );
     expect(pod.spec.template.metadata.labels['azure.workload.identity/use']).toBe('true');
-    expect(
-      objectOf<IServiceAccount>(service.manifests, 'ServiceAccount').metadata!.annotations,
-    ).toBeUndefined();
+    expect(objectOf<IServiceAccount>(service.manifests, 'ServiceAccount').metadata!.annotations).toEqual({
+      'azure.workload.identity/client-id': '${mlstack:output:test/ClassifierClassifierClientId}',
+    });
   });
 
-  it('tells the user about the one annotate step, since the client id is assigned at apply', () => {
+  it('asks for no manual step after apply: no warning about the client id', () => {
     const warnings = service.node.metadata
       .filter((m) => m.type === 'mlstack:warning')
       .map((m) => String(m.data));
-    expect(warnings).toEqual([
-      expect.stringContaining(
-        "run 'terraform output -raw classifier-classifier-annotate-command' and the command it prints",
-      ),
-    ]);
+    expect(warnings.filter((w) => /client.id|annotate/i.test(w))).toEqual([]);
   });
 
   it('copies the repository with the Azure CLI logged in by the federated token (Triton 25.01 reads as:// with keys only)', () => {

@@ -6,6 +6,7 @@ import { renderMarkdown } from '../diff/render';
 import { DriftConfigError } from '../drift/analyze';
 import { runDrift } from '../drift/run';
 import { inspectCommand, serveCommand } from './inference';
+import { resolveCommand } from './resolve';
 import { synthCommand } from './synth';
 
 /** The package version, read from package.json. */
@@ -45,6 +46,36 @@ export function buildProgram(): Command {
     .option('--quiet', 'print nothing but errors', false)
     .action(async (opts: { app: string; out: string; quiet: boolean }) => {
       await synthCommand({ ...opts, log: (s) => (opts.quiet ? undefined : process.stdout.write(`${s}\n`)) });
+    });
+
+  program
+    .command('resolve')
+    .description(
+      "copy the Kubernetes objects of a synth output with the values known only after deploy filled in from the deploy's outputs",
+    )
+    .argument('<dir>', 'a synth output, its k8s/ folder, or one k8s/<stack>/<cluster>/ folder')
+    .requiredOption(
+      '--outputs <file>',
+      'cdk deploy --outputs-file JSON, or <stack>=<file> for terraform output -json (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .requiredOption('--to <dir>', 'where the resolved files go (replaced)')
+    .action((dir: string, opts: { outputs: string[]; to: string }) => {
+      let r;
+      try {
+        r = resolveCommand(dir, opts);
+      } catch (e) {
+        throw new CliError((e as Error).message, 2);
+      }
+      if (r.missing.length > 0) {
+        throw new CliError(
+          [
+            `${r.missing.length} value(s) known only after deploy are not in the outputs given; nothing was written:`,
+            ...r.missing.map((m) => `  ${m.ref.stack}/${m.ref.output}: ${m.hint}`),
+          ].join('\n'),
+        );
+      }
+      process.stdout.write(`resolved ${r.resolved} value(s) in ${r.files} file(s) into ${opts.to}\n`);
     });
 
   program
@@ -219,6 +250,8 @@ export async function main(argv: string[]): Promise<number> {
  */
 export function errorLines(err: Error): string[] {
   const message = err.message || String(err);
+  // The CLI's own errors are written to be read whole.
+  if (err instanceof CliError) return message.split('\n');
   if (/^Validation failed with the following errors/.test(message)) {
     const errors = [...message.matchAll(/^\s+\[[^\]]+\] (.+)$/gm)].map((m) => m[1].trim());
     if (errors.length) return errors;

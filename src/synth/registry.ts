@@ -1,3 +1,4 @@
+import type { OutputRef } from './deploy-time';
 import type { Cloud } from '../spec/gpu';
 
 /** A synth-time warning, with the construct path it is about. */
@@ -16,6 +17,11 @@ export interface SynthResult {
   readonly files: string[];
   /** Warnings recorded by constructs. */
   readonly warnings: SynthWarning[];
+  /**
+   * Kubernetes folders whose objects hold values known only after the cloud deploy, with the stack outputs they
+   * read (`mlstack resolve` fills them).
+   */
+  readonly deployTimeValues: readonly { readonly folder: string; readonly outputs: readonly OutputRef[] }[];
 }
 
 /** An app that `mlstack synth` can synthesize: `MlApp` registers itself here when it is made. */

@@ -7,6 +7,7 @@ import type { EdgeFleetSpec } from '../capabilities';
 import { type IMlStack, MlStack, type ServerImageResolution } from '../ml-stack';
 import { EksCluster } from './eks-cluster';
 import { GreengrassFleet } from './greengrass-fleet';
+import { exportDeployTimeValue } from './private/deploy-time';
 import { addWarning } from './private/warnings';
 import { MlstackServerImage } from './server-image';
 
@@ -49,6 +50,11 @@ export class AwsMlStack extends Stack implements IMlStack {
   /** @inheritdoc */
   public addOutput(scope: Construct, id: string, value: string, description: string): void {
     new CfnOutput(scope, id, { value, description });
+  }
+
+  /** @inheritdoc */
+  public deployTimeValue(name: string, value: string, description: string): string {
+    return exportDeployTimeValue(this, name, value, description);
   }
 
   /** @inheritdoc */

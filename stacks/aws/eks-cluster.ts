@@ -21,6 +21,7 @@ import type {
 import { capabilityOf, poolByName } from '../private/capability-of';
 import { EksNodegroup } from './eks-nodegroup';
 import { Karpenter } from './karpenter';
+import { withDeployTimeTokens } from './private/deploy-time';
 import { AmpPrometheus } from './managed-prometheus';
 import { acknowledgeEksFindings, acknowledgeKubectlProviderFindings } from './private/nag';
 import { addWarning } from './private/warnings';
@@ -252,10 +253,17 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       Lazy.string({
         produce: () =>
           Stack.of(this).toJsonString(
-            manifests().map((m) => ({
-              ...m,
-              metadata: { ...m.metadata, labels: { [pruneLabel]: '', ...(m.metadata.labels ?? {}) } },
-            })),
+            JSON.parse(
+              withDeployTimeTokens(
+                Stack.of(this),
+                JSON.stringify(
+                  manifests().map((m) => ({
+                    ...m,
+                    metadata: { ...m.metadata, labels: { [pruneLabel]: '', ...(m.metadata.labels ?? {}) } },
+                  })),
+                ),
+              ),
+            ),
           ),
       }),
     );

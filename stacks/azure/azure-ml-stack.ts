@@ -5,7 +5,12 @@ import type { KubernetesClusterSpec } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import type { EdgeFleetSpec } from '../capabilities';
 import { type IMlStack, MlStack, type ServerImageResolution } from '../ml-stack';
-import { addTerraformWarning, configureBackend, type TerraformBackendFactory } from '../private/terraform';
+import {
+  addTerraformWarning,
+  configureBackend,
+  exportTerraformDeployTimeValue,
+  type TerraformBackendFactory,
+} from '../private/terraform';
 import { AksCluster } from './aks-cluster';
 import { IotHubFleet } from './iot-hub-fleet';
 
@@ -71,6 +76,11 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
   /** @inheritdoc */
   public addOutput(scope: Construct, id: string, value: string, description: string): void {
     new TerraformOutput(scope, id, { value, description });
+  }
+
+  /** @inheritdoc */
+  public deployTimeValue(name: string, value: string, description: string): string {
+    return exportTerraformDeployTimeValue(this, name, value, description);
   }
 
   /** @inheritdoc */

@@ -3,11 +3,10 @@ import type { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-c
 import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
-import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import type { WorkloadIdentityCapability, WorkloadIdentitySpec } from '../capabilities';
+import { MlStack } from '../ml-stack';
 import { capabilityOf } from '../private/capability-of';
-import { addTerraformWarning } from '../private/terraform';
 import { BlobObjectStore } from './blob-object-store';
 import { AzureKeyVaultSecret } from './key-vault-secret';
 
@@ -23,10 +22,11 @@ export interface AzureWorkloadIdentityProps extends WorkloadIdentitySpec {
 /**
  * Azure workload identity: a user-assigned managed identity with Storage Blob Data Reader (or Contributor) on the
  * given containers and Key Vault Secrets User on the given secrets only, federated with the cluster's OIDC issuer
- * for the ServiceAccount. Its client id is only known after `terraform apply`, so the ServiceAccount annotation is
- * applied with the command in the `<namespace>-<serviceAccount>-annotate-command` output (a synth warning says so).
+ * for the ServiceAccount. Its client id is only known after `terraform apply`: the ServiceAccount's
+ * `azure.workload.identity/client-id` annotation is a deploy-time value, exported as the output
+ * `<Namespace><ServiceAccount>ClientId` and filled by `mlstack resolve` from `terraform output -json`.
  *
- * The identity is this construct's default child; the federation, role assignments and output are created next to
+ * The identity is this construct's default child; the federation and role assignments are created next to
  * it (`<id>-…`: the construct ids of mlstack 0.1, kept so that Terraform addresses do not change).
  *
  * @example
@@ -49,8 +49,8 @@ export class AzureWorkloadIdentity extends Construct implements WorkloadIdentity
 
   /** The user-assigned managed identity. */
   public readonly identity: UserAssignedIdentity;
-  /** The client id is set at apply (see the class doc). */
-  public readonly serviceAccountAnnotations: Readonly<Record<string, string>> = {};
+  /** The client id, as a deploy-time value (see the class doc). */
+  public readonly serviceAccountAnnotations: Readonly<Record<string, string>>;
   /** The label the workload identity webhook looks for. */
   public readonly podLabels: Readonly<Record<string, string>> = { 'azure.workload.identity/use': 'true' };
 
@@ -92,15 +92,17 @@ export class AzureWorkloadIdentity extends Construct implements WorkloadIdentity
       const s = AzureKeyVaultSecret.of(secret);
       assign(secret.name, `${s.vault.id}/secrets/${secret.name}`, 'Key Vault Secrets User');
     }
-    const annotate = `kubectl annotate serviceaccount --namespace ${props.namespace} ${props.serviceAccount} --overwrite azure.workload.identity/client-id=`;
-    const outputName = `${props.namespace}-${props.serviceAccount}-annotate-command`;
-    new TerraformOutput(scope, `${id}-AnnotateCommand`, {
-      value: `${annotate}${identity.clientId}`,
-      description: `Run once after apply: binds ${props.namespace}/${props.serviceAccount} to its managed identity.`,
-    }).overrideLogicalId(outputName);
-    addTerraformWarning(
-      scope,
-      `ServiceAccount ${props.namespace}/${props.serviceAccount} needs the client id of its managed identity, which Azure assigns at apply: after 'terraform apply', run 'terraform output -raw ${outputName}' and the command it prints, once (kubectl apply of the k8s/ folder keeps the annotation).`,
-    );
+    const pascal = (x: string) =>
+      x
+        .split(/[^A-Za-z0-9]+/)
+        .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+        .join('');
+    this.serviceAccountAnnotations = {
+      'azure.workload.identity/client-id': MlStack.of(this).deployTimeValue(
+        `${pascal(props.namespace)}${pascal(props.serviceAccount)}ClientId`,
+        identity.clientId,
+        `Client id of the managed identity of ServiceAccount ${props.namespace}/${props.serviceAccount} (mlstack resolve writes it into the ServiceAccount).`,
+      ),
+    };
   }
 }

@@ -6,8 +6,10 @@ import {
   LocalBackend,
   type TerraformBackend,
   TerraformAsset,
+  TerraformOutput,
   type TerraformStack,
 } from 'cdktf';
+import { placeholder } from '../../src/synth/deploy-time';
 import type { Construct, IConstruct } from 'constructs';
 import type { ObjectStoreContents } from '../ml-stack';
 import { shortHash } from './naming';
@@ -35,6 +37,21 @@ export function configureBackend(stack: TerraformStack, id: string, factory?: Te
 export function addTerraformWarning(scope: IConstruct, message: string): void {
   Annotations.of(scope).addWarning(message);
   scope.node.addMetadata('mlstack:warning', message);
+}
+
+/**
+ * Exports a deploy-time value as the Terraform output `name` (so `terraform output -json` lists it under that name)
+ * and returns its placeholder.
+ */
+export function exportTerraformDeployTimeValue(
+  stack: TerraformStack,
+  name: string,
+  value: string,
+  description: string,
+): string {
+  const ref = placeholder({ stack: stack.node.id, output: name });
+  new TerraformOutput(stack, `DeployTime-${name}`, { value, description }).overrideLogicalId(name);
+  return ref;
 }
 
 /**
