@@ -18,6 +18,7 @@ import { chartFiles, type HelmChartSpec } from '../src/k8s/helm';
 import { nvidiaDevicePlugin } from '../src/k8s/nvidia-device-plugin';
 import type { ManifestFile } from '../src/synth/output';
 import { checkDestinations } from './private/alerts';
+import { KEDA, type PrometheusConnection, prometheusAuthentication } from '../src/k8s/keda';
 import type { AlertDestination, AlertRoute } from '../src/monitoring/destinations';
 import { Wiring } from '../src/monitoring/wiring';
 import { SERVING_METRICS } from '../src/serving/manifests';
@@ -192,11 +193,29 @@ export interface GpuClusterProps {
    */
   readonly alerts?: AlertDestination[];
   /**
+   * KEDA, which `TritonService` queue-time autoscaling uses. mlstack installs it on first use (chart 2.18 in
+   * namespace `keda`, on the system pool) with an operator identity that may only query the cluster's managed
+   * Prometheus.
+   * @default - installed by mlstack when a construct needs it
+   */
+  readonly keda?: KedaProps;
+  /**
    * Cost-allocation tags (AWS) / labels (GCP, Azure) on every resource of the cluster. Keys and values
    * follow GCP's label rules, the strictest: lowercase letters, digits, `_` and `-`.
    * @default {}
    */
   readonly tags?: Record<string, string>;
+}
+
+/** KEDA on a GpuCluster. */
+export interface KedaProps {
+  /**
+   * A KEDA the platform already runs (Helm release, AKS add-on): mlstack installs no chart and gives the operator's
+   * ServiceAccount the query identity — on EKS by Pod Identity; on GKE and AKS the operator must carry the
+   * annotations and labels synth prints (chart values `podIdentity.gcp` / `podIdentity.azureWorkload`).
+   * @default - mlstack installs KEDA
+   */
+  readonly existing?: { readonly namespace: string; readonly operatorServiceAccount: string };
 }
 
 const GPU_CLUSTER = Symbol.for('mlstack.GpuCluster');
@@ -224,6 +243,8 @@ export class GpuCluster extends Construct {
 
   /** The cluster name. */
   public readonly clusterName: string;
+  private readonly kedaProps: KedaProps;
+  private kedaConnection?: PrometheusConnection;
   /** The system pool, resolved for the stack's cloud. */
   public readonly systemPool: NodePoolSpec;
   /** Every Kubernetes object of this cluster, as `mlstack synth` writes them. */
@@ -311,6 +332,12 @@ export class GpuCluster extends Construct {
     }
 
     if (props.alerts !== undefined) this.alerts = checkDestinations(v, 'alerts', props.alerts);
+    const existingKeda = props.keda?.existing;
+    if (existingKeda !== undefined) {
+      v.dnsLabel('keda.existing.namespace', existingKeda.namespace);
+      v.dnsLabel('keda.existing.operatorServiceAccount', existingKeda.operatorServiceAccount, 253);
+    }
+    this.kedaProps = props.keda ?? {};
 
     const version = props.version ?? KubernetesVersion.V1_33;
     const system = this.resolveSystemPool(props.systemPool ?? {});
@@ -462,6 +489,38 @@ export class GpuCluster extends Construct {
    */
   public addPostgres(scope: Construct, id: string, spec: PostgresSpec): PostgresCapability {
     return this.capability.addPostgres(scope, id, spec);
+  }
+
+  /**
+   * KEDA on this cluster, querying the cloud's managed Prometheus: made on first use — the operator's read-only
+   * query identity, the chart (unless `keda.existing`) and the ClusterTriggerAuthentication every mlstack
+   * ScaledObject uses. For construct authors.
+   */
+  public keda(): PrometheusConnection {
+    if (this.kedaConnection) return this.kedaConnection;
+    const existing = this.kedaProps.existing;
+    const install = this.capability.installKeda(this, {
+      namespace: existing?.namespace ?? KEDA.namespace,
+      serviceAccount: existing?.operatorServiceAccount ?? KEDA.operatorServiceAccount,
+    });
+    if (!existing) this.addHelmChart('Chart-keda', install.chart);
+    else {
+      const marks = [
+        ...Object.entries(install.identity.serviceAccountAnnotations).map(
+          ([k, val]) => `annotation ${k}=${val}`,
+        ),
+        ...Object.entries(install.identity.podLabels).map(([k, val]) => `pod label ${k}=${val}`),
+      ];
+      if (marks.length) {
+        MlStack.of(this).addWarning(
+          this,
+          `KEDA is yours (keda.existing): its operator ServiceAccount ${existing.namespace}/${existing.operatorServiceAccount} must carry ${marks.join(', ')} to query the managed Prometheus.`,
+        );
+      }
+    }
+    this.kedaConnection = this.managedPrometheus().autoscalerConnection(this, install.identity);
+    this.addManifest('Keda', prometheusAuthentication(this.kedaConnection));
+    return this.kedaConnection;
   }
 
   /** The cloud's managed Prometheus for this cluster, created on first use. For construct authors. */

@@ -6,9 +6,11 @@ import {
   type GatewayRef,
   type ModelRepositorySource,
   SERVING_PORTS,
+  type ServingAutoscaling,
   servingManifests,
   TRITON_IMAGE,
 } from '../src/serving/manifests';
+import { queueTimeQuery } from '../src/k8s/keda';
 import { ServingModel, writeModelRepository } from '../src/serving/model-repository';
 import { checkServingPlacement, checkServingRequest, type ServingPlacement } from '../src/serving/placement';
 import { renderTritonConfig } from '../src/inference/triton-config';
@@ -56,19 +58,35 @@ export interface ServingReplicasProps {
   readonly max?: number;
 }
 
-/** How the HorizontalPodAutoscaler scales. */
+/** Queue-time autoscaling: the time requests wait before a model instance takes them. */
+export interface QueueTimeScalingProps {
+  /**
+   * The mean queue time per request to hold, in milliseconds, across the service's replicas: above it KEDA adds
+   * replicas in proportion (twice the target, twice the replicas), below it removes them after 5 minutes.
+   */
+  readonly targetMilliseconds: number;
+  /**
+   * The rate window of the query (at least four scrape intervals of 30 s).
+   * @default '2m'
+   */
+  readonly window?: string;
+}
+
+/** How the service scales between `replicas.min` and `replicas.max`. Never to zero. */
 export interface ServingAutoscalingProps {
   /**
-   * Target average CPU utilisation, in percent of the request. Ignored when `metric` is set.
-   * @default 70
+   * Target average CPU utilisation, in percent of the request.
+   * @default 70 without `queueTime`; not used with it unless set
    */
   readonly cpuUtilizationPercent?: number;
   /**
-   * A per-pod Prometheus metric served through the custom metrics API (prometheus-adapter or KEDA), with its
-   * target average, e.g. `{ name: 'nv_inference_queue_duration_us_per_request', averageValue: '5000' }`.
-   * @default - CPU utilisation
+   * Scale on Triton's queue time (`nv_inference_queue_duration_us` ÷ `nv_inference_request_success`, which the
+   * mlstack server exports too) read from the cluster's managed Prometheus by KEDA, which the cluster installs on
+   * first use with a read-only query identity. Needs the metrics collected: `DcgmMonitoring` with
+   * `PrometheusBackend.MANAGED` on the cluster (the synth wiring check says so otherwise).
+   * @default - CPU utilisation only, through a HorizontalPodAutoscaler
    */
-  readonly metric?: { readonly name: string; readonly averageValue: string };
+  readonly queueTime?: QueueTimeScalingProps;
 }
 
 /** A second model version taking a share of the traffic. */
@@ -180,8 +198,6 @@ export interface TritonServiceProps {
 const SERVICE_NAME_MAX = 50;
 const CPU = /^(\d+(\.\d+)?|\d+m)$/;
 const MEMORY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
-const METRIC = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|Ki|Mi|Gi)?$/;
 
 /**
  * Model serving on a {@link GpuCluster}, on every cloud: Triton (GPU or CPU) or the mlstack ONNX Runtime server.
@@ -360,32 +376,7 @@ export class TritonService extends Construct {
       );
     }
 
-    let autoscaling:
-      { cpuUtilizationPercent: number } | { podsMetric: { name: string; averageValue: string } };
-    const metric = props.autoscaling?.metric;
-    if (metric) {
-      if (typeof metric.name !== 'string' || !METRIC.test(metric.name)) {
-        v.fail(
-          'autoscaling.metric.name',
-          metric.name,
-          'is not a Prometheus metric name',
-          'Use letters, digits, _ and :.',
-        );
-      }
-      if (typeof metric.averageValue !== 'string' || !QUANTITY.test(metric.averageValue)) {
-        v.fail(
-          'autoscaling.metric.averageValue',
-          metric.averageValue,
-          'is not a Kubernetes quantity',
-          "Use a number such as '5000' or '500m'.",
-        );
-      }
-      autoscaling = { podsMetric: { name: metric.name, averageValue: metric.averageValue } };
-    } else {
-      const cpu = props.autoscaling?.cpuUtilizationPercent ?? 70;
-      v.integer('autoscaling.cpuUtilizationPercent', cpu, 1, 100);
-      autoscaling = { cpuUtilizationPercent: cpu };
-    }
+    const autoscaling = this.resolveAutoscaling(v, cluster, props.autoscaling);
 
     // The pool is found at synth, among every pool of the cluster, those added after this service included, and
     // must hold the service at its peak.
@@ -515,6 +506,63 @@ export class TritonService extends Construct {
    */
   public get manifests(): readonly KubernetesManifest[] {
     return this.objects();
+  }
+
+  /** CPU through an HPA, or queue time (and CPU when set) through KEDA on the cluster's managed Prometheus. */
+  private resolveAutoscaling(
+    v: Validator,
+    cluster: GpuCluster,
+    p: ServingAutoscalingProps | undefined,
+  ): ServingAutoscaling {
+    const legacy = (p as { metric?: unknown } | undefined)?.metric;
+    if (legacy !== undefined) {
+      v.fail(
+        'autoscaling.metric',
+        legacy,
+        'is not supported: no metrics adapter serves a per-pod Prometheus metric to the HorizontalPodAutoscaler',
+        'Use autoscaling.queueTime: { targetMilliseconds } (KEDA on the managed Prometheus) or cpuUtilizationPercent.',
+      );
+    }
+    const cpu = p?.cpuUtilizationPercent;
+    if (cpu !== undefined) v.integer('autoscaling.cpuUtilizationPercent', cpu, 1, 100);
+    const q = p?.queueTime;
+    if (q === undefined) return { cpuUtilizationPercent: cpu ?? 70 };
+    const target = q.targetMilliseconds;
+    if (typeof target !== 'number' || !(target > 0) || target > 60_000) {
+      v.fail(
+        'autoscaling.queueTime.targetMilliseconds',
+        target,
+        'must be a number of milliseconds above 0 and at most 60000',
+        'Use the queue time to hold, e.g. 5 for 5 ms.',
+      );
+    }
+    const window = q.window ?? '2m';
+    const m = /^(\d+)(s|m)$/.exec(String(window));
+    const seconds = m ? Number(m[1]) * (m[2] === 'm' ? 60 : 1) : NaN;
+    if (!(seconds >= 120 && seconds <= 3600)) {
+      v.fail(
+        'autoscaling.queueTime.window',
+        window,
+        'must be a duration between 2m and 60m',
+        "Use e.g. '2m': a rate needs at least four of the collectors' 30 s scrapes.",
+      );
+    }
+    const connection = cluster.keda();
+    const query = queueTimeQuery({ name: this.serviceName, namespace: this.namespace }, window);
+    cluster.wiring.addReader({
+      kind: 'autoscaler',
+      name: `ScaledObject ${this.namespace}/${this.serviceName}`,
+      path: this.node.path,
+      expr: query,
+      queries: cluster.managedPrometheus().description,
+    });
+    return {
+      keda: {
+        connection,
+        queries: [{ name: 'queue-time', query, threshold: Math.round(target * 1000) }],
+        ...(cpu !== undefined ? { cpuUtilizationPercent: cpu } : {}),
+      },
+    };
   }
 }
 

@@ -141,7 +141,8 @@ export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): 
       model: ServingModel.fromOnnxFile(classifier, { name: 'classifier', version: 2, maxBatchSize: 32 }),
       weightPercent: 25,
     },
-    autoscaling: { metric: { name: 'nv_inference_queue_duration_us_per_request', averageValue: '5000' } },
+    // KEDA adds replicas when requests wait more than 5 ms on average in Triton's queue.
+    autoscaling: { queueTime: { targetMilliseconds: 5 } },
     clientNamespaces: ['apps'],
     // DcgmMonitoring's managed Prometheus collects it; there is no prometheus-operator for a ServiceMonitor.
     serviceMonitor: false,

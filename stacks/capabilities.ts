@@ -3,6 +3,7 @@
 import type { Construct } from 'constructs';
 import type { NodePoolSpec } from '../src/spec/cluster';
 import type { HelmChartSpec } from '../src/k8s/helm';
+import type { PrometheusConnection } from '../src/k8s/keda';
 import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
 import type { ManifestFile } from '../src/synth/output';
 import type { AlertRuleGroup } from '../src/monitoring/alerts';
@@ -165,6 +166,12 @@ export interface ManagedPrometheusCapability {
     groups: readonly AlertRuleGroup[],
     route: AlertRoute,
   ): ValidatableObject[];
+  /**
+   * Lets `identity` (KEDA's operator) query this Prometheus, read-only, and says how it connects: the query URL
+   * (a deploy-time value where the cloud names the workspace at deploy), its pod identity provider and the
+   * scoping of queries to this cluster.
+   */
+  autoscalerConnection(scope: Construct, identity: WorkloadIdentityCapability): PrometheusConnection;
 }
 
 /** A Kubernetes ServiceAccount that should act as a cloud identity. */
@@ -256,6 +263,14 @@ export interface KubernetesClusterCapability {
    * protection, TLS, generated credentials kept in the cloud's secret store.
    */
   addPostgres(scope: Construct, id: string, spec: PostgresSpec): PostgresCapability;
+  /**
+   * KEDA for this cluster, made once by the caller: the cloud identity of the operator's ServiceAccount and the
+   * chart, with the identity's values.
+   */
+  installKeda(
+    scope: Construct,
+    operator: { readonly namespace: string; readonly serviceAccount: string },
+  ): { readonly identity: WorkloadIdentityCapability; readonly chart: HelmChartSpec };
   /**
    * The cloud's managed Prometheus for this cluster (Amazon Managed Service for Prometheus with an agentless
    * scraper, Google Cloud Managed Service for Prometheus, Azure Monitor managed Prometheus), created on first use.

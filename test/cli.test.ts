@@ -51,7 +51,8 @@ describe('mlstack synth (child process)', () => {
       expect(files).toContain(`models/ml-platform-${cloud}/classifier/classifier/1/model.onnx`);
       expect(files).toContain(`edge/ml-platform-${cloud}/kiosks/package.tgz`);
       expect(files).toContain(`models/ml-platform-${cloud}/classifier-canary/classifier/2/model.onnx`);
-      for (const kind of ['deployment', 'service', 'horizontalpodautoscaler', 'networkpolicy']) {
+      // The example scales on queue time: KEDA's ScaledObject makes the HPA.
+      for (const kind of ['deployment', 'service', 'scaledobject', 'networkpolicy']) {
         expect(files).toContain(`k8s/ml-platform-${cloud}/ml-platform/09-${kind}-classifier-classifier.yaml`);
       }
       // Managed Prometheus collects the service: no prometheus-operator object that would need its CRDs.

@@ -90,7 +90,9 @@ describe('mlstack resolve (child process) on the example platform', () => {
     const r = await mlstack(['resolve', azure, '--outputs', `ml-platform-azure=${outputs}`, '--to', to]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`resolved ${needed.length} value\\(s\\) in \\d+ file\\(s\\)`));
+    expect(r.stdout).toMatch(
+      new RegExp(`resolved ${needed.length} value\\(s\\) \\(\\d+ placeholder\\(s\\)\\) in \\d+ file\\(s\\)`),
+    );
     expect(listFiles(to)).toEqual(listFiles(azure));
     for (const f of listFiles(to))
       expect(placeholdersIn(fs.readFileSync(path.join(to, f), 'utf8')), f).toEqual([]);
@@ -106,6 +108,33 @@ describe('mlstack resolve (child process) on the example platform', () => {
     expect(sa.metadata.annotations['azure.workload.identity/client-id']).toBe(
       values.ClassifierClassifierClientId.value,
     );
+  });
+
+  it("fills the AWS cluster's KEDA server address from cdk deploy --outputs-file, the output the template exports", async () => {
+    const aws = path.join(out, 'k8s', 'ml-platform-aws', 'ml-platform');
+    const template = JSON.parse(
+      fs.readFileSync(path.join(out, 'aws', 'ml-platform-aws.template.json'), 'utf8'),
+    ) as {
+      Outputs: Record<string, unknown>;
+    };
+    expect(template.Outputs).toHaveProperty('MlPlatformPrometheusServerAddress');
+    const address = 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-0123456789';
+    const outputs = write('aws-outputs.json', {
+      'ml-platform-aws': { MlPlatformPrometheusServerAddress: address, SomethingElse: 'x' },
+    });
+    const to = path.join(tmp, 'aws');
+    const r = await mlstack(['resolve', aws, '--outputs', outputs, '--to', to]);
+    expect(r.code).toBe(0);
+    const so = parse(
+      fs.readFileSync(
+        path.join(
+          to,
+          listFiles(to).find((f) => /scaledobject-classifier/.test(f))!,
+        ),
+        'utf8',
+      ),
+    ) as { spec: { triggers: { metadata: { serverAddress: string } }[] } };
+    expect(so.spec.triggers[0].metadata.serverAddress).toBe(address);
   });
 
   it('writes nothing and names each missing value with the command that gives it', async () => {

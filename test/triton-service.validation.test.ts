@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { GpuCluster } from '../constructs/gpu-cluster';
-import { ServingRuntime, TritonService, type TritonServiceProps } from '../constructs/triton-service';
+import {
+  type ServingAutoscalingProps,
+  ServingRuntime,
+  TritonService,
+  type TritonServiceProps,
+} from '../constructs/triton-service';
 import { ServingModel } from '../src/serving/model-repository';
 import { GpuType } from '../src/spec/gpu';
 import { gcpStack, terraformJson } from './support/synth';
@@ -132,11 +137,14 @@ describe('TritonService validation', () => {
     expect(attempt({ resources: { memory: '8 GB' } })).toThrow(
       /'resources.memory' \("8 GB"\) is not a memory quantity/,
     );
-    expect(attempt({ autoscaling: { metric: { name: 'queue time', averageValue: '5' } } })).toThrow(
-      /'autoscaling.metric.name' \("queue time"\) is not a Prometheus metric name/,
+    expect(
+      attempt({ autoscaling: { metric: { name: 'q', averageValue: '5' } } as ServingAutoscalingProps }),
+    ).toThrow(/'autoscaling.metric' .* no metrics adapter serves.*Use autoscaling.queueTime/);
+    expect(attempt({ autoscaling: { queueTime: { targetMilliseconds: 0 } } })).toThrow(
+      /'autoscaling.queueTime.targetMilliseconds' \(0\) must be a number of milliseconds above 0/,
     );
-    expect(attempt({ autoscaling: { metric: { name: 'q', averageValue: 'fast' } } })).toThrow(
-      /'autoscaling.metric.averageValue' \("fast"\) is not a Kubernetes quantity/,
+    expect(attempt({ autoscaling: { queueTime: { targetMilliseconds: 5, window: '30s' } } })).toThrow(
+      /'autoscaling.queueTime.window' \("30s"\) must be a duration between 2m and 60m/,
     );
     expect(attempt({ autoscaling: { cpuUtilizationPercent: 0 } })).toThrow(
       /'autoscaling.cpuUtilizationPercent' \(0\) must be an integer between 1 and 100/,

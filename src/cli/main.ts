@@ -75,7 +75,9 @@ export function buildProgram(): Command {
           ].join('\n'),
         );
       }
-      process.stdout.write(`resolved ${r.resolved} value(s) in ${r.files} file(s) into ${opts.to}\n`);
+      process.stdout.write(
+        `resolved ${r.resolved} value(s) (${r.placeholders} placeholder(s)) in ${r.files} file(s) into ${opts.to}\n`,
+      );
     });
 
   program

@@ -20,7 +20,10 @@ export interface ResolveOptions {
 /** What `mlstack resolve` did. */
 export interface ResolveResult {
   readonly files: number;
+  /** Distinct outputs filled in. */
   readonly resolved: number;
+  /** Placeholders replaced (an output can appear in several files). */
+  readonly placeholders: number;
   /** Placeholders no outputs file had, with the command that gives each. */
   readonly missing: readonly { readonly ref: OutputRef; readonly hint: string }[];
 }
@@ -47,19 +50,25 @@ export function resolveCommand(source: string, opts: ResolveOptions): ResolveRes
   const files = listFiles(root);
   const written: { file: string; text: string }[] = [];
   const missing = new Map<string, OutputRef>();
-  let resolved = 0;
+  const resolved = new Set<string>();
+  let placeholders = 0;
   for (const f of files) {
     const text = fs.readFileSync(path.join(root, f), 'utf8');
     const refs = placeholdersIn(text);
     const r = resolvePlaceholders(text, outputs as StackOutputs);
-    resolved += refs.length - r.missing.length;
+    const missed = new Set(r.missing.map((m) => `${m.stack}/${m.output}`));
+    for (const ref of refs.filter((x) => !missed.has(`${x.stack}/${x.output}`))) {
+      resolved.add(`${ref.stack}/${ref.output}`);
+      placeholders++;
+    }
     for (const ref of r.missing) missing.set(`${ref.stack}/${ref.output}`, ref);
     written.push({ file: f, text: r.text });
   }
   const outRoot = synthOutputRoot(root);
   const result = {
     files: files.length,
-    resolved,
+    resolved: resolved.size,
+    placeholders,
     missing: [...missing.values()].map((ref) => ({ ref, hint: outputsHint(outRoot, ref.stack) })),
   };
   if (result.missing.length > 0) return result;

@@ -36,6 +36,12 @@ export interface MetricReader {
    * @default []
    */
   readonly providedByUser?: readonly string[];
+  /**
+   * The one Prometheus it queries (KEDA reads the managed Prometheus): a producer counts only when that backend
+   * collects it (its `collectedBy` starts with this).
+   * @default - any collector
+   */
+  readonly queries?: string;
 }
 
 /** A group of alert rules and where its alerts go. */
@@ -126,6 +132,10 @@ export class Wiring {
         } else if (!producers.some((p) => p.collectedBy)) {
           errors.push(
             `${r.path}: ${r.kind} ${r.name} reads ${metric}, which ${producers.map((p) => `${p.producer} (${p.path})`).join(' and ')} exports but nothing collects. Add DcgmMonitoring (the cloud's managed Prometheus collects every serving workload) or a ServiceMonitor for an in-cluster Prometheus.`,
+          );
+        } else if (r.queries && !producers.some((p) => p.collectedBy?.startsWith(r.queries!))) {
+          errors.push(
+            `${r.path}: ${r.kind} ${r.name} queries ${r.queries} for ${metric}, which ${producers.map((p) => `${p.producer} (${p.path})`).join(' and ')} exports but ${r.queries} does not collect (${producers.map((p) => p.collectedBy ?? 'nothing').join('; ')} does). Add DcgmMonitoring with the managed Prometheus backend on this cluster: it collects every serving workload.`,
           );
         }
       }

@@ -2,6 +2,7 @@ import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { type ScaledObjectSpec, scaledObject } from '../k8s/keda';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
@@ -56,10 +57,8 @@ export interface ServingWorkloadSpec {
   readonly resources: { readonly cpu: string; readonly memory: string };
   /** GPUs per replica and the pool they come from. */
   readonly gpu?: { readonly count: number; readonly pool: NodePoolSpec };
-  /** CPU utilisation target, or a Prometheus metric served through the custom metrics API. */
-  readonly autoscaling:
-    | { readonly cpuUtilizationPercent: number }
-    | { readonly podsMetric: { readonly name: string; readonly averageValue: string } };
+  /** How replicas follow load. */
+  readonly autoscaling: ServingAutoscaling;
   /** Namespaces whose pods may call the service. The service's own namespace always may. */
   readonly clientNamespaces: readonly string[];
   /** Namespace of the Prometheus that scrapes the metrics port. */
@@ -123,6 +122,16 @@ export const SERVING_METRICS: readonly (string | RegExp)[] = [
   /^nv_inference_request_summary_us_(sum|count)$/,
   /^mlstack_inference_request_duration_seconds_(bucket|sum|count)$/,
 ];
+
+/**
+ * CPU utilisation through a HorizontalPodAutoscaler, or Prometheus queries (and CPU when set) through a KEDA
+ * ScaledObject, which makes the HPA itself.
+ */
+export type ServingAutoscaling =
+  | { readonly cpuUtilizationPercent: number }
+  | {
+      readonly keda: Pick<ScaledObjectSpec, 'connection' | 'queries' | 'cpuUtilizationPercent'>;
+    };
 
 /** Replica counts of the stable and canary Deployments for a total and a canary weight. */
 export function canarySplit(total: number, weightPercent: number): { stable: number; canary: number } {
@@ -303,31 +312,33 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
         ],
       },
     }),
-    new HorizontalPodAutoscaler({
-      metadata: metadata(spec.name),
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: spec.name },
-        minReplicas: split.stable,
-        maxReplicas: Math.max(split.stable, spec.replicas.max - split.canary),
-        metrics: [
-          'cpuUtilizationPercent' in spec.autoscaling
-            ? {
+    'keda' in spec.autoscaling
+      ? scaledObject({
+          ...spec.autoscaling.keda,
+          name: spec.name,
+          namespace: spec.namespace,
+          labels: metadata(spec.name).labels,
+          target: spec.name,
+          minReplicas: split.stable,
+          maxReplicas: Math.max(split.stable, spec.replicas.max - split.canary),
+        })
+      : new HorizontalPodAutoscaler({
+          metadata: metadata(spec.name),
+          spec: {
+            scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: spec.name },
+            minReplicas: split.stable,
+            maxReplicas: Math.max(split.stable, spec.replicas.max - split.canary),
+            metrics: [
+              {
                 type: 'Resource',
                 resource: {
                   name: 'cpu',
                   target: { type: 'Utilization', averageUtilization: spec.autoscaling.cpuUtilizationPercent },
                 },
-              }
-            : {
-                type: 'Pods',
-                pods: {
-                  metric: { name: spec.autoscaling.podsMetric.name },
-                  target: { type: 'AverageValue', averageValue: spec.autoscaling.podsMetric.averageValue },
-                },
               },
-        ],
-      },
-    }),
+            ],
+          },
+        }),
     new PodDisruptionBudget({
       metadata: metadata(spec.name),
       spec: { maxUnavailable: 1, selector: { matchLabels: { ...app, 'mlstack.io/track': 'stable' } } },

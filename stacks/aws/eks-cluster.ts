@@ -21,6 +21,7 @@ import type {
 import { capabilityOf, poolByName } from '../private/capability-of';
 import { EksNodegroup } from './eks-nodegroup';
 import { Karpenter } from './karpenter';
+import { kedaChart } from '../../src/k8s/keda';
 import { withDeployTimeTokens } from './private/deploy-time';
 import { AmpPrometheus } from './managed-prometheus';
 import { acknowledgeEksFindings, acknowledgeKubectlProviderFindings } from './private/nag';
@@ -84,6 +85,8 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   /** The AWS managed scraper reaches pods from the VPC's addresses. */
   public readonly metricsCollectors = { namespaces: [] as string[], cidrs: [EKS_VPC_CIDR] };
   private readonly nodegroups = new Map<string, EksNodegroup>();
+  private readonly chartResources: eks.HelmChart[] = [];
+  private readonly manifestResources: eks.KubernetesManifest[] = [];
   private readonly tags: Readonly<Record<string, string>>;
   /** Karpenter, made with the first pool that can grow beyond its minimum. */
   public karpenter?: Karpenter;
@@ -246,6 +249,9 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       overwrite: true,
       prune: false,
     });
+    // A chart's CRDs (Karpenter's NodePool, KEDA's ScaledObject) must exist before objects of those kinds.
+    for (const chart of this.chartResources) resource.node.addDependency(chart);
+    this.manifestResources.push(resource);
     const pruneLabel = `aws.cdk.eks/prune-${resource.node.addr}`;
     const cfn = resource.node.defaultChild as CfnResource;
     cfn.addPropertyOverride(
@@ -273,7 +279,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   /** With a kubectl layer, `cdk deploy` installs the chart through the EKS kubectl provider. */
   public deployHelmChart(id: string, chart: HelmChartSpec): void {
     if (!this.kubectl) return;
-    new eks.HelmChart(this, `Chart-${id}`, {
+    const resource = new eks.HelmChart(this, `Chart-${id}`, {
       cluster: this.eksCluster,
       release: chart.release,
       chart: chart.chart,
@@ -281,9 +287,14 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       version: chart.version,
       namespace: chart.namespace,
       createNamespace: true,
-      values: { ...chart.values },
+      values: JSON.parse(withDeployTimeTokens(Stack.of(this), JSON.stringify(chart.values))) as Record<
+        string,
+        unknown
+      >,
       wait: true,
     });
+    for (const manifest of this.manifestResources) manifest.node.addDependency(resource);
+    this.chartResources.push(resource);
   }
 
   /** @inheritdoc */
@@ -306,10 +317,26 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   }
 
   /** Amazon Managed Service for Prometheus for this cluster, made on first use. */
+  /** KEDA's operator acts as an IAM role through EKS Pod Identity; the chart needs nothing for it. */
+  public installKeda(
+    scope: Construct,
+    operator: { readonly namespace: string; readonly serviceAccount: string },
+  ): { identity: PodIdentity; chart: HelmChartSpec } {
+    return {
+      identity: this.addWorkloadIdentity(scope, 'KedaOperator', {
+        namespace: operator.namespace,
+        serviceAccount: operator.serviceAccount,
+        read: [],
+      }),
+      chart: kedaChart({}),
+    };
+  }
+
   public managedPrometheus(): AmpPrometheus {
     this.prometheus ??= new AmpPrometheus(this, 'PrometheusWorkspace', {
       cluster: this.eksCluster,
       vpc: this.vpc,
+      clusterName: this.clusterName,
     });
     return this.prometheus;
   }

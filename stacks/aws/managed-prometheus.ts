@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Lazy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -16,10 +16,13 @@ import { stringify } from 'yaml';
 import type { ValidatableObject } from '../../src/k8s/manifest';
 import { type AlertRuleGroup, renderRulesFile } from '../../src/monitoring/alerts';
 import type { AlertRoute } from '../../src/monitoring/destinations';
-import type { ManagedPrometheusCapability, ScrapeTarget } from '../capabilities';
+import type { PrometheusConnection } from '../../src/k8s/keda';
+import type { ManagedPrometheusCapability, ScrapeTarget, WorkloadIdentityCapability } from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
 import { shortHash, visiblePath } from '../private/naming';
+import { PodIdentity } from './pod-identity';
 import { ALERT_FORWARDER_SOURCE } from './private/alert-forwarder';
+import { exportDeployTimeValue } from './private/deploy-time';
 import { acknowledgeAlertForwarderFindings } from './private/nag';
 
 /** The Kubernetes user the managed scraper's role is mapped to (AWS's documented name). */
@@ -31,6 +34,8 @@ export interface AmpPrometheusProps {
   readonly cluster: eks.ICluster;
   /** Its VPC: the scraper collects from inside it. */
   readonly vpc: ec2.IVpc;
+  /** The cluster's name as written at synth (names the deploy-time outputs). */
+  readonly clusterName: string;
 }
 
 /**
@@ -72,9 +77,11 @@ export class AmpPrometheus extends Construct implements ManagedPrometheusCapabil
   private readonly receivers = new Map<string, sns.Topic>();
   private alertsKey?: kms.Key;
   private rbacEmitted = false;
+  private readonly props: AmpPrometheusProps;
 
   constructor(scope: Construct, id: string, props: AmpPrometheusProps) {
     super(scope, id);
+    this.props = props;
     this.workspace = new aps.CfnWorkspace(this, 'Default', {
       alias: `${visiblePath(scope).replace(/\//g, '-')}-prometheus`.slice(0, 100),
       alertManagerDefinition: Lazy.string({ produce: () => this.alertmanagerDefinition() }),
@@ -228,6 +235,44 @@ export class AmpPrometheus extends Construct implements ManagedPrometheusCapabil
       }),
     );
     return key;
+  }
+
+  /**
+   * Lets KEDA's operator query the workspace (`aps:QueryMetrics`, `GetSeries`, `GetLabels`, `GetMetricMetadata` on
+   * this workspace only) through EKS Pod Identity. The query URL holds the workspace id, known at deploy: it is a
+   * deploy-time value (and so is the region of an environment-agnostic stack).
+   */
+  public autoscalerConnection(_scope: Construct, identity: WorkloadIdentityCapability): PrometheusConnection {
+    PodIdentity.of(identity).role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['aps:QueryMetrics', 'aps:GetSeries', 'aps:GetLabels', 'aps:GetMetricMetadata'],
+        resources: [this.workspace.attrArn],
+      }),
+    );
+    const stack = Stack.of(this);
+    const base = this.props.clusterName
+      .split(/[^A-Za-z0-9]+/)
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      .join('');
+    const region = Token.isUnresolved(stack.region)
+      ? exportDeployTimeValue(
+          stack,
+          `${base}PrometheusRegion`,
+          stack.region,
+          'Region of the AMP workspace (KEDA triggers)',
+        )
+      : stack.region;
+    return {
+      serverAddress: exportDeployTimeValue(
+        stack,
+        `${base}PrometheusServerAddress`,
+        `https://aps-workspaces.${stack.region}.amazonaws.com/workspaces/${this.workspace.attrWorkspaceId}`,
+        'Prometheus API of the AMP workspace, for KEDA (mlstack resolve writes it into the ScaledObjects)',
+      ),
+      podIdentity: { provider: 'aws' },
+      metadata: { awsRegion: region },
+      scope: (expr) => expr,
+    };
   }
 
   /** The workspace's Alertmanager definition: a route per receiver, by the `mlstack_route` label. */

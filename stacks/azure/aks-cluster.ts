@@ -19,6 +19,8 @@ import { AzureWorkloadIdentity } from './azure-workload-identity';
 import { BlobObjectStore } from './blob-object-store';
 import { FlexiblePostgres } from './flexible-postgres';
 import { AzureMonitorPrometheus } from './managed-prometheus';
+import { kedaChart } from '../../src/k8s/keda';
+import type { HelmChartSpec } from '../../src/k8s/helm';
 
 /** Props of {@link AksCluster}. */
 export interface AksClusterProps {
@@ -239,6 +241,35 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
   }
 
   /** Azure Monitor managed Prometheus for this cluster, made on first use. */
+  /**
+   * KEDA's operator acts as a managed identity through workload identity (the chart's `podIdentity.azureWorkload`,
+   * its client id a deploy-time value). The chart rather than the AKS KEDA add-on: Microsoft's walkthrough for the
+   * add-on with workload identity restarts its operator after the identity is set up, while the chart is installed
+   * once the cluster and the federated credential exist, pinned with the cluster's other charts.
+   */
+  public installKeda(
+    scope: Construct,
+    operator: { readonly namespace: string; readonly serviceAccount: string },
+  ): { identity: AzureWorkloadIdentity; chart: HelmChartSpec } {
+    const identity = this.addWorkloadIdentity(scope, 'KedaOperator', {
+      namespace: operator.namespace,
+      serviceAccount: operator.serviceAccount,
+      read: [],
+    });
+    return {
+      identity,
+      chart: kedaChart({
+        podIdentity: {
+          azureWorkload: {
+            enabled: true,
+            clientId: identity.serviceAccountAnnotations['azure.workload.identity/client-id'],
+          },
+        },
+      }),
+    };
+  }
+
+  /** @inheritdoc */
   public managedPrometheus(): AzureMonitorPrometheus {
     this.prometheus ??= new AzureMonitorPrometheus(this, 'PrometheusWorkspace', {
       name: this.clusterName,

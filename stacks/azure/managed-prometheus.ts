@@ -1,3 +1,4 @@
+import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import type { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
 import { DataAzurermKeyVaultSecret } from '@cdktf/provider-azurerm/lib/data-azurerm-key-vault-secret';
 import { MonitorActionGroup } from '@cdktf/provider-azurerm/lib/monitor-action-group';
@@ -8,13 +9,16 @@ import { MonitorDataCollectionRuleAssociation } from '@cdktf/provider-azurerm/li
 import { MonitorWorkspace } from '@cdktf/provider-azurerm/lib/monitor-workspace';
 import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
-import { TerraformOutput } from 'cdktf';
+import { TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import type { KubernetesManifest, ValidatableObject } from '../../src/k8s/manifest';
 import type { AlertRuleGroup } from '../../src/monitoring/alerts';
 import type { AlertRoute } from '../../src/monitoring/destinations';
-import type { ManagedPrometheusCapability, ScrapeTarget } from '../capabilities';
+import type { ManagedPrometheusCapability, ScrapeTarget, WorkloadIdentityCapability } from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
+import { exportTerraformDeployTimeValue } from '../private/terraform';
+import { AzureWorkloadIdentity } from './azure-workload-identity';
+import type { PrometheusConnection } from '../../src/k8s/keda';
 import { shortHash } from '../private/naming';
 
 /** Props of {@link AzureMonitorPrometheus}. */
@@ -123,6 +127,39 @@ export class AzureMonitorPrometheus extends Construct implements ManagedPromethe
     });
     props.cluster.putMonitorMetrics({});
     new TerraformOutput(scope, 'PrometheusQueryEndpoint', { value: this.workspace.queryEndpoint });
+  }
+
+  /**
+   * Lets KEDA's operator query the workspace: Monitoring Data Reader on it for the operator's managed identity, which
+   * the trigger authentication names (its client id, known at apply). The query endpoint is named by Azure at apply:
+   * a deploy-time value.
+   */
+  public autoscalerConnection(scope: Construct, identity: WorkloadIdentityCapability): PrometheusConnection {
+    const azure = AzureWorkloadIdentity.of(identity);
+    new RoleAssignment(scope, 'KedaMonitoringDataReader', {
+      scope: this.workspace.id,
+      roleDefinitionName: 'Monitoring Data Reader',
+      principalId: azure.identity.principalId,
+      principalType: 'ServicePrincipal',
+    });
+    const pascal = this.props.name
+      .split(/[^A-Za-z0-9]+/)
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      .join('');
+    return {
+      serverAddress: exportTerraformDeployTimeValue(
+        TerraformStack.of(this),
+        `${pascal}PrometheusServerAddress`,
+        this.workspace.queryEndpoint,
+        'Prometheus query endpoint of the Azure Monitor workspace, for KEDA (mlstack resolve writes it into the ScaledObjects)',
+      ),
+      podIdentity: {
+        provider: 'azure-workload',
+        identityId: identity.serviceAccountAnnotations['azure.workload.identity/client-id'],
+      },
+      metadata: {},
+      scope: (expr) => expr,
+    };
   }
 
   /** An `azmonitoring.coreos.com/v1` ServiceMonitor for `t`, read by the AKS metrics add-on. */

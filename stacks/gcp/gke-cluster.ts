@@ -27,6 +27,8 @@ import { GcsObjectStore } from './gcs-object-store';
 import { GkeNodePool } from './gke-node-pool';
 import { GkeWorkloadIdentity } from './gke-workload-identity';
 import { GmpPrometheus } from './managed-prometheus';
+import { kedaChart } from '../../src/k8s/keda';
+import type { HelmChartSpec } from '../../src/k8s/helm';
 
 /** Props of {@link GkeCluster}. */
 export interface GkeClusterProps {
@@ -275,6 +277,29 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
   }
 
   /** Google Cloud Managed Service for Prometheus on this cluster, turned on at first use. */
+  /** KEDA's operator acts as a Google service account through Workload Identity (the chart's `podIdentity.gcp`). */
+  public installKeda(
+    scope: Construct,
+    operator: { readonly namespace: string; readonly serviceAccount: string },
+  ): { identity: GkeWorkloadIdentity; chart: HelmChartSpec } {
+    const identity = this.addWorkloadIdentity(scope, 'KedaOperator', {
+      namespace: operator.namespace,
+      serviceAccount: operator.serviceAccount,
+      read: [],
+    });
+    return {
+      identity,
+      chart: kedaChart({
+        podIdentity: {
+          gcp: {
+            enabled: true,
+            gcpIAMServiceAccount: identity.serviceAccountAnnotations['iam.gke.io/gcp-service-account'],
+          },
+        },
+      }),
+    };
+  }
+
   public managedPrometheus(): GmpPrometheus {
     this.prometheus ??= new GmpPrometheus(this, 'ManagedPrometheus', {
       cluster: this.cluster,

@@ -1,6 +1,7 @@
 import type { ContainerCluster } from '@cdktf/provider-google/lib/container-cluster';
 import { DataGoogleSecretManagerSecretVersion } from '@cdktf/provider-google/lib/data-google-secret-manager-secret-version';
 import { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
+import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { MonitoringNotificationChannel } from '@cdktf/provider-google/lib/monitoring-notification-channel';
 import { Construct } from 'constructs';
 import { PodMonitoring } from '../../src/k8s/gmp';
@@ -8,8 +9,10 @@ import type { ValidatableObject } from '../../src/k8s/manifest';
 import type { AlertRuleGroup } from '../../src/monitoring/alerts';
 import type { AlertRoute } from '../../src/monitoring/destinations';
 import { withMatcher } from '../../src/monitoring/promql';
-import type { ManagedPrometheusCapability, ScrapeTarget } from '../capabilities';
+import type { PrometheusConnection } from '../../src/k8s/keda';
+import type { ManagedPrometheusCapability, ScrapeTarget, WorkloadIdentityCapability } from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
+import { GkeWorkloadIdentity } from './gke-workload-identity';
 import { shortHash } from '../private/naming';
 
 /** Props of {@link GmpPrometheus}. */
@@ -130,6 +133,26 @@ export class GmpPrometheus extends Construct implements ManagedPrometheusCapabil
   }
 
   /** The notification channels of a route, made once. */
+  /**
+   * Lets KEDA's operator query GMP through Workload Identity: `roles/monitoring.viewer` on the project for its
+   * Google service account. GMP serves the Prometheus API for the whole project, so queries are scoped to this
+   * cluster (`cluster="<name>"`).
+   * @see https://cloud.google.com/stackdriver/docs/managed-prometheus/query-api-ui
+   */
+  public autoscalerConnection(scope: Construct, identity: WorkloadIdentityCapability): PrometheusConnection {
+    new ProjectIamMember(scope, 'KedaMonitoringViewer', {
+      project: this.props.project,
+      role: 'roles/monitoring.viewer',
+      member: GkeWorkloadIdentity.of(identity).serviceAccount.member,
+    });
+    return {
+      serverAddress: `https://monitoring.googleapis.com/v1/projects/${this.props.project}/location/global/prometheus`,
+      podIdentity: { provider: 'gcp' },
+      metadata: {},
+      scope: (expr) => withMatcher(expr, 'cluster', this.props.clusterName),
+    };
+  }
+
   private channelsOf(route: AlertRoute): MonitoringNotificationChannel[] {
     const existing = this.channels.get(route.name);
     if (existing) return existing;

@@ -9,6 +9,7 @@ import {
 import { DEFAULT_GPU_TAINT, type NodePoolSpec } from '../../src/spec/cluster';
 import { GpuType } from '../../src/spec/gpu';
 import { modelFor } from '../support/kubernetes-schema';
+import { queueTimeQuery } from '../../src/k8s/keda';
 
 const l4Pool: NodePoolSpec = {
   name: 'l4',
@@ -99,25 +100,58 @@ describe('servingManifests', () => {
     expect(pod.topologySpreadConstraints[0].topologyKey).toBe('topology.kubernetes.io/zone');
   });
 
-  it('autoscales on CPU by default, or on a named Prometheus metric', () => {
+  it('autoscales on CPU by default, or on Prometheus queries through a KEDA ScaledObject (and no HPA of its own)', () => {
     expect(byKind(ms, 'HorizontalPodAutoscaler').spec).toMatchObject({
       minReplicas: 2,
       maxReplicas: 10,
       metrics: [{ type: 'Resource' }],
     });
-    const custom = render({
+    const query = queueTimeQuery({ name: 'classifier', namespace: 'serving' }, '2m');
+    const raw = servingManifests({
       ...base,
-      autoscaling: { podsMetric: { name: 'nv_inference_queue_duration_us', averageValue: '50000' } },
-    });
-    expect(byKind(custom, 'HorizontalPodAutoscaler').spec.metrics).toEqual([
-      {
-        type: 'Pods',
-        pods: {
-          metric: { name: 'nv_inference_queue_duration_us' },
-          target: { type: 'AverageValue', averageValue: '50000' },
+      autoscaling: {
+        keda: {
+          connection: {
+            serverAddress: 'https://prometheus.example',
+            podIdentity: { provider: 'gcp' },
+            metadata: { awsRegion: 'eu-west-1' },
+            scope: (e) => `scoped(${e})`,
+          },
+          queries: [{ name: 'queue-time', query, threshold: 5000 }],
+          cpuUtilizationPercent: 80,
         },
       },
-    ]);
+    });
+    const keda = raw.map(toManifest);
+    expect(keda.some((m) => m.kind === 'HorizontalPodAutoscaler')).toBe(false);
+    const so = byKind(keda, 'ScaledObject');
+    expect(so.metadata.name).toBe(byKind(ms, 'HorizontalPodAutoscaler').metadata.name);
+    expect(so.spec).toMatchObject({
+      scaleTargetRef: { kind: 'Deployment', name: byKind(ms, 'Deployment').metadata.name },
+      minReplicaCount: 2,
+      maxReplicaCount: 10,
+      advanced: {
+        horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: 300 } } },
+      },
+      triggers: [
+        {
+          type: 'prometheus',
+          name: 'queue-time',
+          metricType: 'Value',
+          metadata: {
+            serverAddress: 'https://prometheus.example',
+            query: `scoped(${query})`,
+            threshold: '5000',
+            awsRegion: 'eu-west-1',
+          },
+          authenticationRef: { kind: 'ClusterTriggerAuthentication', name: 'mlstack-managed-prometheus' },
+        },
+        { type: 'cpu', metricType: 'Utilization', metadata: { value: '80' } },
+      ],
+    });
+    // Never to zero, and the object is valid against KEDA's schema.
+    expect(so.spec.minReplicaCount).toBeGreaterThan(0);
+    expect(() => raw.find((m) => m.kind === 'ScaledObject')!.validate()).not.toThrow();
   });
 
   it('lets only its namespace and the declared client namespaces in, and Prometheus to the metrics port', () => {

@@ -4,6 +4,7 @@ import * as gateway from '@kubernetes-models/gateway-api/gateway.networking.k8s.
 import { PodMonitoring } from '../../src/k8s/gmp';
 import { KarpenterEC2NodeClass, KarpenterNodePool } from '../../src/k8s/karpenter';
 import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
 
 interface ModelClass {
   new (data: object): { validate(): void };
@@ -46,6 +47,7 @@ export function modelFor(apiVersion: string, kind: string): ModelClass {
     'azmonitoring.coreos.com/v1': { ServiceMonitor: azureServiceMonitor },
     'gateway.networking.k8s.io/v1': gateway,
     'monitoring.googleapis.com/v1': GMP,
+    'keda.sh/v1alpha1': keda,
     'karpenter.sh/v1': { NodePool: specModel(KarpenterNodePool) },
     'karpenter.k8s.aws/v1': { EC2NodeClass: specModel(KarpenterEC2NodeClass) },
   };
