@@ -15,6 +15,7 @@ import { cloudProfile } from '../src/spec/clouds';
 import { Validator } from '../src/spec/errors';
 import { type EdgeFleetCapability, MlStack } from '../stacks/ml-stack';
 import { listFiles, stageOnce } from '../src/synth/files';
+import { packageVersion, peerRange } from '../src/synth/package-info';
 import { SYNTH_OUTPUT, type SynthOutputFolder } from '../src/synth/output';
 
 export { EdgeTarget } from '../src/edge/package';
@@ -180,6 +181,7 @@ export class EdgeFleet extends Construct {
       rollout: { ...r, fleetSize: props.devices.size },
       ...(props.image ? { image: props.image } : {}),
       mlstackVersion,
+      onnxruntimeNode: peerRange('onnxruntime-node'),
     });
     const serverImage = `mlstack-server:${mlstackVersion}`;
     Object.defineProperty(this, SYNTH_OUTPUT, {
@@ -194,14 +196,6 @@ export class EdgeFleet extends Construct {
       },
     });
   }
-}
-
-function packageVersion(): string {
-  for (const rel of ['../package.json', '../../package.json']) {
-    const p = path.join(__dirname, rel);
-    if (fs.existsSync(p)) return (JSON.parse(fs.readFileSync(p, 'utf8')) as { version: string }).version;
-  }
-  return '0.0.0';
 }
 
 /**

@@ -18,7 +18,10 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip NODE_ENV=production
 WORKDIR /opt/mlstack
 COPY package.json package-lock.json .npmrc ./
 # Serving needs no cloud framework: the peer dependencies are optional and dev-only here.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
+# onnxruntime-node is an optional peer of mlstack (synth does not need it); the server does.
+RUN npm ci --omit=dev --no-audit --no-fund \
+  && npm install --no-save --no-audit --no-fund "onnxruntime-node@$(node -p "require('./package.json').peerDependencies['onnxruntime-node']")" \
+  && npm cache clean --force \
   # onnxruntime-node ships binaries for every OS (~290 MB); keep Linux's (~70 MB).
   && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} +
 COPY --from=build /src/dist ./dist

@@ -310,6 +310,8 @@ export interface EdgeFleetSpec {
   readonly image?: string;
   /** The mlstack version devices install to run the package. */
   readonly mlstackVersion: string;
+  /** The onnxruntime-node range devices install next to mlstack (`mlstack serve` needs it). */
+  readonly onnxruntimeNode: string;
 }
 
 /** Files an edge fleet adds to the synth output (deployment manifests to apply), relative to its folder. */

@@ -1,7 +1,8 @@
 import { inspectModel, type ModelSignature } from '../inference/inspect';
-import { InferenceServer } from '../inference/server';
+import type { InferenceServer as Server } from '../inference/server';
 import { tritonConfig } from '../inference/triton-config';
 import * as path from 'node:path';
+import { peerRange } from '../synth/package-info';
 
 /** Options of `mlstack inspect`. */
 export interface InspectOptions {
@@ -77,6 +78,7 @@ export async function serveCommand(
   log: (s: string) => void,
 ): Promise<void> {
   const started = Date.now();
+  const InferenceServer = loadServer();
   const server = await InferenceServer.start(root, {
     host: opts.host,
     port: opts.port,
@@ -106,4 +108,21 @@ export async function serveCommand(
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/**
+ * The inference server, loaded on demand: it needs onnxruntime-node, an optional peer that only `mlstack serve`
+ * uses (synth reads model signatures without it).
+ * @throws a one-line error with the install command when onnxruntime-node is missing
+ */
+function loadServer(): typeof Server {
+  try {
+    require.resolve('onnxruntime-node');
+  } catch {
+    throw new Error(
+      `mlstack serve needs onnxruntime-node, an optional peer dependency: run 'npm install onnxruntime-node@${peerRange('onnxruntime-node')}' (synth does not need it).`,
+    );
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../inference/server') as typeof import('../inference/server')).InferenceServer;
 }

@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { crosses, diffSynthOutputs, type FailOn } from '../diff';
 import { renderMarkdown } from '../diff/render';
@@ -8,15 +6,9 @@ import { runDrift } from '../drift/run';
 import { inspectCommand, serveCommand } from './inference';
 import { resolveCommand } from './resolve';
 import { synthCommand } from './synth';
+import { packageVersion } from '../synth/package-info';
 
-/** The package version, read from package.json. */
-export function packageVersion(): string {
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    const p = path.join(__dirname, rel);
-    if (fs.existsSync(p)) return (JSON.parse(fs.readFileSync(p, 'utf8')) as { version: string }).version;
-  }
-  return '0.0.0';
-}
+export { packageVersion };
 
 /** A failure the CLI reports as one line, with the exit code to use. */
 export class CliError extends Error {

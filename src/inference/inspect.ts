@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { type KServeDatatype, kserveFromOrt } from './datatypes';
+import { OnnxDecodeError, type OnnxValueInfo, readOnnxSignature } from './onnx-signature';
 
 /** One input or output of a model. */
 export interface TensorSignature {
@@ -14,7 +12,7 @@ export interface TensorSignature {
   readonly shape: readonly number[];
 }
 
-/** A model's signature, as onnxruntime reads it. */
+/** A model's signature: what onnxruntime's session metadata reports, read from the file without onnxruntime. */
 export interface ModelSignature {
   readonly inputs: readonly TensorSignature[];
   readonly outputs: readonly TensorSignature[];
@@ -38,7 +36,7 @@ export class ModelFileError extends Error {
 }
 
 /** Reads a model file, turning a missing, unreadable or empty file into a {@link ModelFileError}. */
-function readModelFile(file: string): Buffer {
+export function readModelFile(file: string): Buffer {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
@@ -58,38 +56,28 @@ function readModelFile(file: string): Buffer {
 }
 
 /** The {@link ModelFileError} for an onnxruntime load failure. */
-function loadError(file: string, message: string): ModelFileError {
+export function loadError(file: string, message: string): ModelFileError {
   if (/protobuf parsing failed|parse/i.test(message)) {
     return new ModelFileError(file, 'is not an ONNX model or is truncated (protobuf parsing failed)');
   }
   return new ModelFileError(file, `onnxruntime cannot load it: ${message.split('\n')[0]}`);
 }
 
-/** Opens an onnxruntime session on a model file, turning every failure into a {@link ModelFileError}. */
-export async function openSession(
-  file: string,
-  options: ort.InferenceSession.SessionOptions = {},
-): Promise<ort.InferenceSession> {
-  const bytes = readModelFile(file);
-  try {
-    return await ort.InferenceSession.create(bytes, options);
-  } catch (e) {
-    throw loadError(file, String((e as Error).message ?? e));
-  }
+/** Tensor metadata as onnxruntime reports it (its `ValueMetadata`), or as the file declares it. */
+export interface ValueMetadata {
+  readonly name: string;
+  readonly isTensor: boolean;
+  readonly type: string;
+  readonly shape: readonly (number | string)[];
 }
 
-/** The signature of an open session. */
-export function sessionSignature(file: string, session: ort.InferenceSession): ModelSignature {
-  return metadataSignature(file, session.inputMetadata, session.outputMetadata);
-}
-
-/** The signature from onnxruntime's input and output metadata. */
-function metadataSignature(
+/** The signature from input and output metadata. */
+export function metadataSignature(
   file: string,
-  inputMetadata: readonly ort.InferenceSession.ValueMetadata[],
-  outputMetadata: readonly ort.InferenceSession.ValueMetadata[],
+  inputMetadata: readonly ValueMetadata[],
+  outputMetadata: readonly ValueMetadata[],
 ): ModelSignature {
-  const convert = (m: ort.InferenceSession.ValueMetadata, kind: string): TensorSignature => {
+  const convert = (m: ValueMetadata, kind: string): TensorSignature => {
     if (!m.isTensor)
       throw new ModelFileError(
         file,
@@ -111,43 +99,34 @@ function metadataSignature(
 }
 
 /**
- * Reads an ONNX model's signature with onnxruntime-node: names, datatypes, shapes (dynamic dimensions as -1)
- * and whether the first dimension is a dynamic batch.
- * @throws {ModelFileError} naming the file and what is wrong with it
- */
-export async function inspectModel(file: string): Promise<ModelSignature> {
-  const session = await openSession(file, { graphOptimizationLevel: 'disabled' });
-  try {
-    return sessionSignature(file, session);
-  } finally {
-    await session.release();
-  }
-}
-
-/**
- * {@link inspectModel} for synchronous callers (construct constructors run at synth and cannot await):
- * onnxruntime reads the model in a short-lived child process.
+ * Reads an ONNX model's signature from the file: names, datatypes, shapes (dynamic dimensions as -1) and whether
+ * the first dimension is a dynamic batch — the same as onnxruntime's session metadata, without loading
+ * onnxruntime (synth runs in the user's IaC repo, which need not install it). It does not check that onnxruntime
+ * can run the graph: serving does, when it loads the model.
  * @throws {ModelFileError} naming the file and what is wrong with it
  */
 export function inspectModelSync(file: string): ModelSignature {
-  readModelFile(file);
-  const script = `
-    const ort = require(${JSON.stringify(require.resolve('onnxruntime-node'))});
-    ort.InferenceSession.create(require('fs').readFileSync(${JSON.stringify(path.resolve(file))}), { graphOptimizationLevel: 'disabled' })
-      .then((s) => process.stdout.write(JSON.stringify({ inputs: s.inputMetadata, outputs: s.outputMetadata })))
-      .catch((e) => { process.stderr.write(String(e && e.message || e)); process.exit(2); });`;
-  let out: string;
+  const bytes = readModelFile(file);
+  let graph: { inputs: readonly OnnxValueInfo[]; outputs: readonly OnnxValueInfo[] };
   try {
-    out = execFileSync(process.execPath, ['-e', script], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    graph = readOnnxSignature(bytes);
   } catch (e) {
-    throw loadError(file, String((e as { stderr?: string }).stderr ?? (e as Error).message));
+    if (e instanceof OnnxDecodeError) {
+      throw new ModelFileError(
+        file,
+        e.message === 'no graph' || e.message === 'no ir_version'
+          ? `is not an ONNX model (${e.message})`
+          : 'is not an ONNX model or is truncated (protobuf parsing failed)',
+      );
+    }
+    throw e;
   }
-  const meta = JSON.parse(out) as {
-    inputs: ort.InferenceSession.ValueMetadata[];
-    outputs: ort.InferenceSession.ValueMetadata[];
-  };
-  return metadataSignature(file, meta.inputs, meta.outputs);
+  if (graph.outputs.length === 0)
+    throw new ModelFileError(file, 'is not an ONNX model (its graph has no outputs)');
+  return metadataSignature(file, graph.inputs, graph.outputs);
+}
+
+/** {@link inspectModelSync}, for callers that await. */
+export async function inspectModel(file: string): Promise<ModelSignature> {
+  return inspectModelSync(file);
 }

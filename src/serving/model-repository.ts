@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { inspectModelSync, type ModelSignature } from '../inference/inspect';
-import { findModels, readModelSource, RepositoryError } from '../inference/repository';
+import { findModels, readModelSource, RepositoryError } from '../inference/repository-layout';
 import {
   checkTritonConfig,
   renderTritonConfig,

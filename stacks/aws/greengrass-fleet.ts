@@ -88,7 +88,7 @@ export class GreengrassFleet extends Construct implements EdgeFleetCapability {
           Platform: { os: 'linux', architecture: spec.target.architecture },
           Lifecycle: {
             Install: {
-              Script: `tar -xzf {artifacts:path}/package.tgz -C {work:path} && npm install --no-audit --no-fund --prefix {work:path}/server mlstack@${spec.mlstackVersion}`,
+              Script: `tar -xzf {artifacts:path}/package.tgz -C {work:path} && npm install --no-audit --no-fund --prefix {work:path}/server mlstack@${spec.mlstackVersion} onnxruntime-node@${spec.onnxruntimeNode}`,
               Timeout: 1800,
             },
             Run: {
