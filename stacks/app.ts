@@ -19,8 +19,10 @@ import {
 /** Props of {@link MlApp}. */
 export interface MlAppProps {
   /**
-   * Where `synth()` writes. `mlstack synth --out` sets it through `MLSTACK_OUTDIR`.
-   * @default - `$MLSTACK_OUTDIR`, else `mlstack.out`
+   * Where `synth()` writes. `mlstack synth --out` sets it through `MLSTACK_OUTDIR`. Run by the AWS CDK CLI
+   * (`cdk synth` / `cdk deploy` with a `cdk.json`, which sets `CDK_OUTDIR`), it writes into the CLI's cloud assembly
+   * folder, the AWS assembly at its root and the other folders (`k8s/`, `models/` …) beside it.
+   * @default - `$MLSTACK_OUTDIR`, else the CDK CLI's `$CDK_OUTDIR`, else `mlstack.out`
    */
   readonly outdir?: string;
   /**
@@ -66,11 +68,17 @@ export class MlApp implements SynthesizableApp {
   /** What the last `synth()` wrote; undefined before it ran. */
   public lastSynth?: SynthResult;
   private awsApp?: AwsApp;
+  /** The AWS cloud assembly: `<outdir>/aws`, or the CDK CLI's folder itself. */
+  private readonly awsOutdir: string;
   private gcpApp?: TerraformApp;
   private azureApp?: TerraformApp;
 
   constructor(props: MlAppProps = {}) {
-    this.outdir = path.resolve(props.outdir ?? process.env.MLSTACK_OUTDIR ?? 'mlstack.out');
+    const underCdkCli = !props.outdir && !process.env.MLSTACK_OUTDIR && !!process.env.CDK_OUTDIR;
+    this.outdir = path.resolve(
+      props.outdir ?? process.env.MLSTACK_OUTDIR ?? process.env.CDK_OUTDIR ?? 'mlstack.out',
+    );
+    this.awsOutdir = underCdkCli ? this.outdir : path.join(this.outdir, 'aws');
     this.awsContext = props.awsContext ?? {};
     registerApp(this);
   }
@@ -81,9 +89,9 @@ export class MlApp implements SynthesizableApp {
       // Loaded on first use, so that a GCP-only program never loads aws-cdk-lib.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { App } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
-      const outdir = path.join(this.outdir, 'aws');
-      // A clean assembly folder before any construct stages an asset into it.
-      fs.rmSync(outdir, { recursive: true, force: true });
+      const outdir = this.awsOutdir;
+      // A clean assembly folder before any construct stages an asset into it (the CDK CLI's is already).
+      if (outdir !== this.outdir) fs.rmSync(outdir, { recursive: true, force: true });
       fs.mkdirSync(outdir, { recursive: true });
       this.awsApp = new App({
         outdir,
@@ -110,10 +118,7 @@ export class MlApp implements SynthesizableApp {
   public synth(): SynthResult {
     const roots = this.roots();
     const stacks = roots.flatMap(({ cloud, root }) =>
-      root.node
-        .findAll()
-        .filter(MlStack.isMlStack)
-        .map((s) => ({ cloud, name: s.stackName })),
+      MlStack.all(root).map((s) => ({ cloud, name: s.stackName })),
     );
     const seen = new Map<string, Cloud>();
     for (const s of stacks) {
@@ -130,7 +135,8 @@ export class MlApp implements SynthesizableApp {
     // A clean slate, so that a removed stack or object leaves no stale file behind; the Terraform apps' folders
     // are made again because cdktf expects the one it made at construction.
     for (const d of RENEWED_AT_SYNTH) fs.rmSync(path.join(this.outdir, d), { recursive: true, force: true });
-    if (!this.awsApp) fs.rmSync(path.join(this.outdir, 'aws'), { recursive: true, force: true });
+    if (!this.awsApp && this.awsOutdir !== this.outdir)
+      fs.rmSync(this.awsOutdir, { recursive: true, force: true });
     for (const { cloud } of roots) {
       if (cloud !== 'aws' && CLOUD_FOLDERS.includes(cloud))
         fs.mkdirSync(path.join(this.outdir, cloud, 'stacks'), { recursive: true });

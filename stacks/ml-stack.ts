@@ -1,4 +1,4 @@
-import type { Construct, IConstruct } from 'constructs';
+import type { Construct, IConstruct, Node } from 'constructs';
 import type { KubernetesClusterSpec } from '../src/spec/cluster';
 import type { Cloud } from '../src/spec/gpu';
 import type { EdgeFleetCapability, EdgeFleetSpec, KubernetesClusterCapability } from './capabilities';
@@ -10,7 +10,9 @@ export * from './capabilities';
  * framework; they call `MlStack.of(this)` and ask for a capability. Each cloud's stack implements this
  * interface with its own resources.
  */
-export interface IMlStack extends IConstruct {
+export interface MlPlatform {
+  /** The framework stack's construct node. */
+  readonly node: Node;
   /** The cloud this stack synthesizes for. */
   readonly cloud: Cloud;
   /** The stack's name, used for output folders. */
@@ -44,6 +46,14 @@ export interface IMlStack extends IConstruct {
   mlstackServerImage(scope: Construct): ServerImageResolution;
 }
 
+/**
+ * An mlstack stack class (`AwsMlStack`, `GcpMlStack`, `AzureMlStack`): a framework stack that is its own
+ * {@link MlPlatform}. Use it as the scope of mlstack constructs, as any stack.
+ */
+export interface IMlStack extends IConstruct, MlPlatform {
+  readonly node: Node;
+}
+
 /** The mlstack server image a stack builds, or why it cannot (the user then passes an image reference). */
 export type ServerImageResolution =
   | { readonly image: string }
@@ -56,21 +66,53 @@ export type ServerImageResolution =
     };
 
 const ML_STACK = Symbol.for('mlstack.MlStack');
+const PLATFORMS = Symbol.for('mlstack.MlStack.platforms');
+const RESOLVERS = Symbol.for('mlstack.MlStack.resolvers');
+
+/**
+ * Makes a framework stack that is not an mlstack stack (a plain aws-cdk-lib `Stack`, a cdktf `TerraformStack`)
+ * usable by mlstack constructs, or says it cannot (undefined). Each cloud module registers one when it is loaded.
+ */
+export type PlatformResolver = (stack: IConstruct) => MlPlatform | undefined;
+
+/** Shared across copies of this module (a consumer may load mlstack twice through symlinks). */
+function registry(): { platforms: WeakMap<IConstruct, MlPlatform>; resolvers: PlatformResolver[] } {
+  const g = globalThis as Record<symbol, unknown>;
+  g[PLATFORMS] ??= new WeakMap<IConstruct, MlPlatform>();
+  g[RESOLVERS] ??= [];
+  return {
+    platforms: g[PLATFORMS] as WeakMap<IConstruct, MlPlatform>,
+    resolvers: g[RESOLVERS] as PlatformResolver[],
+  };
+}
 
 /** Finds and marks mlstack stacks. */
 export const MlStack = {
   /**
-   * The mlstack stack that `construct` lives in.
-   * @throws when `construct` is not inside an `AwsMlStack`, `GcpMlStack` or `AzureMlStack`.
+   * The mlstack stack that `construct` lives in: an `AwsMlStack`, `GcpMlStack` or `AzureMlStack`, or a plain
+   * framework stack enabled with `AwsMlStack.enable`, `GcpMlStack.enable` or `AzureMlStack.enable` (a plain
+   * aws-cdk-lib `Stack` is enabled on first use once `mlstack/aws` is loaded; a cdktf stack with a `google` or
+   * `azurerm` provider likewise, with `mlstack/gcp` or `mlstack/azure`).
+   * @throws when `construct` is in none of those
    */
-  of(construct: IConstruct): IMlStack {
+  of(construct: IConstruct): MlPlatform {
+    const { platforms, resolvers } = registry();
     let node: IConstruct | undefined = construct;
     while (node) {
       if (MlStack.isMlStack(node)) return node;
+      const enabled = platforms.get(node);
+      if (enabled) return enabled;
+      for (const resolve of resolvers) {
+        const made = resolve(node);
+        if (made) {
+          platforms.set(node, made);
+          return made;
+        }
+      }
       node = node.node.scope;
     }
     throw new Error(
-      `${construct.node.path || construct.constructor.name}: mlstack constructs must be created inside an AwsMlStack, GcpMlStack or AzureMlStack.`,
+      `${construct.node.path || construct.constructor.name}: mlstack constructs must be created inside an mlstack stack. Use AwsMlStack, GcpMlStack or AzureMlStack, or keep your stack and enable it with one line: AwsMlStack.enable(stack), GcpMlStack.enable(stack, { project, region }) or AzureMlStack.enable(stack, { subscriptionId, location }) (from 'mlstack/aws', 'mlstack/gcp', 'mlstack/azure').`,
     );
   },
 
@@ -79,8 +121,41 @@ export const MlStack = {
     return typeof x === 'object' && x !== null && ML_STACK in x;
   },
 
+  /** Every mlstack stack under `root`: mlstack stack classes and enabled framework stacks. */
+  all(root: IConstruct): MlPlatform[] {
+    const { platforms } = registry();
+    const out: MlPlatform[] = [];
+    for (const c of root.node.findAll()) {
+      if (MlStack.isMlStack(c)) out.push(c);
+      else {
+        const p = platforms.get(c);
+        if (p) out.push(p);
+      }
+    }
+    return out;
+  },
+
   /** Marks a stack class instance as an mlstack stack. Called by each cloud's stack constructor. */
   mark(stack: IMlStack): void {
     Object.defineProperty(stack, ML_STACK, { value: true, enumerable: false });
+  },
+
+  /**
+   * Records `platform` as the mlstack stack of the framework stack `stack` (by the clouds' `enable`).
+   * @throws when `stack` already has one
+   */
+  enable(stack: IConstruct, platform: MlPlatform): MlPlatform {
+    const { platforms } = registry();
+    if (MlStack.isMlStack(stack) || platforms.has(stack)) {
+      throw new Error(`${stack.node.path}: this stack is already an mlstack stack; enable it once.`);
+    }
+    platforms.set(stack, platform);
+    return platform;
+  },
+
+  /** Registers a resolver for plain framework stacks (by each cloud module, once). */
+  registerResolver(resolver: PlatformResolver): void {
+    const { resolvers } = registry();
+    if (!resolvers.includes(resolver)) resolvers.push(resolver);
   },
 };

@@ -147,6 +147,32 @@ describe('the AWS cloud assembly of mlstack synth', () => {
     }
   });
 
+  it('runs an MlApp program under the CDK CLI: cdk synth finds the assembly, with the other folders beside it', async () => {
+    const out = path.join(tmp, 'cdk-mlapp.out');
+    const cdk = path.join(repo, 'node_modules', 'aws-cdk', 'bin', 'cdk');
+    const tsx = path.join(repo, 'node_modules', '.bin', 'tsx');
+    await run(
+      process.execPath,
+      [cdk, 'synth', '--no-notices', '--quiet', '--app', `${tsx} examples/app.ts`, '-o', out],
+      { cwd: repo, env: cliEnv, timeout: 300_000 },
+    );
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+      artifacts: Record<string, { type: string }>;
+    };
+    expect(manifest.artifacts['ml-platform-aws'].type).toBe('aws:cloudformation:stack');
+    // The same resources (the CLI adds path metadata and version reporting to the template).
+    const resources = (dir: string) =>
+      Object.keys(
+        (
+          JSON.parse(fs.readFileSync(path.join(dir, 'ml-platform-aws.template.json'), 'utf8')) as {
+            Resources: Record<string, unknown>;
+          }
+        ).Resources,
+      ).filter((r) => r !== 'CDKMetadata');
+    expect(resources(out)).toEqual(resources(path.join(example.out, 'aws')));
+    expect(listFiles(path.join(out, 'k8s'))).toEqual(listFiles(path.join(example.out, 'k8s')));
+  });
+
   it('stages the same assets, byte for byte, as a plain `cdk synth` of the AWS example (cdk.json)', async () => {
     const out = path.join(tmp, 'cdk.out');
     const cdk = path.join(repo, 'node_modules', 'aws-cdk', 'bin', 'cdk');

@@ -139,7 +139,7 @@ describe('GpuCluster validation', () => {
   it('fails outside an mlstack stack', () => {
     const root = new Construct(undefined as unknown as Construct, '');
     expect(() => new GpuCluster(root, 'Gpus', { gpuPools: [l4] })).toThrow(
-      /must be created inside an AwsMlStack, GcpMlStack or AzureMlStack/,
+      /must be created inside an mlstack stack\. Use AwsMlStack, GcpMlStack or AzureMlStack, or keep your stack and enable it with one line: AwsMlStack\.enable\(stack\)/,
     );
   });
 

@@ -1,84 +1,73 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct, IConstruct } from 'constructs';
 import type { KubernetesClusterSpec } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import type { EdgeFleetSpec } from '../capabilities';
-import { type IMlStack, MlStack, type ServerImageResolution } from '../ml-stack';
+import { type IMlStack, MlStack, type MlPlatform, type ServerImageResolution } from '../ml-stack';
 import { EksCluster } from './eks-cluster';
 import { GreengrassFleet } from './greengrass-fleet';
-import { exportDeployTimeValue } from './private/deploy-time';
-import { addWarning } from './private/warnings';
-import { MlstackServerImage } from './server-image';
+import { AwsPlatform, type AwsPlatformProps } from './aws-platform';
 
 /** Props of {@link AwsMlStack}. */
-export interface AwsMlStackProps extends StackProps {
-  /**
-   * Makes the Lambda layer with `kubectl`, e.g. `(scope) => new KubectlV33Layer(scope, 'Kubectl')` from
-   * `@aws-cdk/lambda-layer-kubectl-v33` (match the cluster's Kubernetes minor). When set, `cdk deploy` also
-   * applies every Kubernetes manifest of the stack's clusters through the EKS kubectl provider.
-   * @default - manifests are only written to the synth output (`k8s/`), for GitOps or `kubectl apply`
-   * @see https://docs.aws.amazon.com/cdk/api/v2/docs/aws-eks-v2-readme.html
-   */
-  readonly kubectlLayer?: (scope: Construct) => lambda.ILayerVersion;
-  /**
-   * Maximum availability zones of the VPC that mlstack creates for each cluster.
-   * @default 3
-   */
-  readonly maxAzs?: number;
-}
+export interface AwsMlStackProps extends StackProps, AwsPlatformProps {}
 
 /**
  * An aws-cdk-lib `Stack` whose capabilities are AWS services, each a construct of its own file: {@link EksCluster}
  * (with {@link EksNodegroup}s, {@link S3ObjectStore}s, {@link PodIdentity}s, {@link RdsPostgres} and
  * {@link AmpPrometheus}), {@link GreengrassFleet} and {@link MlstackServerImage}.
+ *
+ * A stack you already have works too: `AwsMlStack.enable(stack)` (a plain aws-cdk-lib `Stack` is enabled on first
+ * use anyway once `mlstack/aws` is loaded; `enable` passes the options).
  */
 export class AwsMlStack extends Stack implements IMlStack {
+  /**
+   * Lets mlstack constructs use `stack`, an aws-cdk-lib `Stack` of any class, with these options.
+   * @throws when the stack is already an mlstack stack
+   */
+  public static enable(stack: Stack, props: AwsPlatformProps = {}): MlPlatform {
+    return MlStack.enable(stack, new AwsPlatform(stack, props));
+  }
+
   /** Always `aws`. */
   public readonly cloud: Cloud = 'aws';
-  private readonly kubectlLayerFactory?: (scope: Construct) => lambda.ILayerVersion;
-  private kubectlLayer?: lambda.ILayerVersion;
-  private readonly maxAzs?: number;
+  private readonly platform: AwsPlatform;
 
   constructor(scope: Construct, id: string, props: AwsMlStackProps = {}) {
     super(scope, id, props);
     MlStack.mark(this);
-    this.kubectlLayerFactory = props.kubectlLayer;
-    this.maxAzs = props.maxAzs;
+    this.platform = new AwsPlatform(this, props);
   }
 
   /** @inheritdoc */
   public addOutput(scope: Construct, id: string, value: string, description: string): void {
-    new CfnOutput(scope, id, { value, description });
+    this.platform.addOutput(scope, id, value, description);
   }
 
   /** @inheritdoc */
   public deployTimeValue(name: string, value: string, description: string): string {
-    return exportDeployTimeValue(this, name, value, description);
+    return this.platform.deployTimeValue(name, value, description);
   }
 
   /** @inheritdoc */
   public addWarning(scope: IConstruct, message: string): void {
-    addWarning(scope, message);
+    this.platform.addWarning(scope, message);
   }
 
   /** The mlstack server image asset (one per stack), when the stack's account and region are known. */
   public mlstackServerImage(): ServerImageResolution {
-    return MlstackServerImage.resolve(this);
+    return this.platform.mlstackServerImage();
   }
 
   /** An {@link EksCluster} as `scope`'s default child. */
   public addKubernetesCluster(scope: Construct, spec: KubernetesClusterSpec): EksCluster {
-    if (this.kubectlLayerFactory && !this.kubectlLayer) this.kubectlLayer = this.kubectlLayerFactory(this);
-    return new EksCluster(scope, 'Default', {
-      spec,
-      ...(this.maxAzs !== undefined ? { maxAzs: this.maxAzs } : {}),
-      ...(this.kubectlLayer ? { kubectlLayer: this.kubectlLayer } : {}),
-    });
+    return this.platform.addKubernetesCluster(scope, spec);
   }
 
   /** A {@link GreengrassFleet} as `scope`'s default child. */
   public addEdgeFleet(scope: Construct, spec: EdgeFleetSpec): GreengrassFleet {
-    return new GreengrassFleet(scope, 'Default', spec);
+    return this.platform.addEdgeFleet(scope, spec);
   }
 }
+
+// A plain aws-cdk-lib Stack is unambiguous: enable it with the defaults when a construct first asks.
+MlStack.registerResolver((node) => (Stack.isStack(node) ? new AwsPlatform(node) : undefined));

@@ -8,3 +8,4 @@ export * from './rds-postgres';
 export * from './managed-prometheus';
 export * from './greengrass-fleet';
 export * from './server-image';
+export * from './aws-platform';

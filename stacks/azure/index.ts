@@ -8,3 +8,4 @@ export * from './flexible-postgres';
 export * from './managed-prometheus';
 export * from './iot-hub-fleet';
 export type { TerraformBackendFactory } from '../private/terraform';
+export * from './azure-platform';

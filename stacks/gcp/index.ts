@@ -8,3 +8,4 @@ export * from './cloud-sql-postgres';
 export * from './managed-prometheus';
 export * from './config-sync-fleet';
 export type { TerraformBackendFactory } from '../private/terraform';
+export * from './gcp-platform';

@@ -7,6 +7,7 @@ import {
   type TerraformBackend,
   TerraformAsset,
   TerraformOutput,
+  TerraformProvider,
   type TerraformStack,
 } from 'cdktf';
 import { placeholder } from '../../src/synth/deploy-time';
@@ -73,8 +74,19 @@ export function uploadDirectory(
   });
 }
 
-/** Declares the `random` provider (for generated passwords) once per stack. */
+/**
+ * The stack's default (unaliased) provider of a type, e.g. `google`, declared by the user or by mlstack; undefined
+ * when there is none.
+ */
+export function defaultProvider(stack: TerraformStack, type: string): TerraformProvider | undefined {
+  return stack.node.children.find(
+    (c): c is TerraformProvider =>
+      c instanceof TerraformProvider && c.terraformResourceType === type && !c.alias,
+  );
+}
+
+/** Declares the `random` provider (for generated passwords) once per stack, unless the stack has one. */
 export function randomProvider(stack: TerraformStack): void {
-  if (stack.node.tryFindChild('random')) return;
+  if (defaultProvider(stack, 'random') || stack.node.tryFindChild('random')) return;
   new RandomProvider(stack, 'random');
 }
