@@ -2,6 +2,7 @@ import { Construct, type IConstruct } from 'constructs';
 import {
   DEFAULT_GPU_TAINT,
   type GpuSharing,
+  type ClusterNetwork,
   type KubernetesClusterSpec,
   KubernetesVersion,
   NODE_LABELS,
@@ -187,6 +188,14 @@ export interface GpuClusterProps {
    */
   readonly authorizedNetworks?: string[];
   /**
+   * A network you already have, for the cluster and its nodes: `EksNetwork.fromVpc(vpc, { subnets })` on AWS,
+   * `GkeNetwork.fromNetwork({ network, subnetwork, podsRange, servicesRange })` on Google Cloud,
+   * `AksNetwork.fromSubnet({ subnetId, addressPrefix })` on Azure. Checked at synth where the cloud's objects say
+   * enough (private subnets, zones, addresses for `maxNodes`).
+   * @default - mlstack creates a network for the cluster
+   */
+  readonly network?: ClusterNetwork;
+  /**
    * Where the alerts of every construct on this cluster go (GPU health, inference latency and failures, drift),
    * unless a construct has its own `alerts`.
    * @default - none: a construct that makes alerts fails at synth; pass `[AlertDestination.none('why')]` to accept it
@@ -343,7 +352,26 @@ export class GpuCluster extends Construct {
     const system = this.resolveSystemPool(props.systemPool ?? {});
 
     this.systemPool = system;
-    this.base = { name: this.clusterName, version, privateEndpoint, authorizedNetworks, tags };
+    const network = props.network;
+    if (
+      network !== undefined &&
+      (typeof network !== 'object' || network === null || network.cloud !== this.cloud)
+    ) {
+      v.fail(
+        'network',
+        network?.description ?? network,
+        `is not a ${this.profile.kubernetesService} network`,
+        `Pass the network of this stack's cloud: ${this.profile.networkFactory}.`,
+      );
+    }
+    this.base = {
+      name: this.clusterName,
+      version,
+      privateEndpoint,
+      authorizedNetworks,
+      tags,
+      ...(network ? { network } : {}),
+    };
     const gpuPools = props.gpuPools.map((p, i) => this.resolveGpuPool(p, `gpuPools[${i}]`));
 
     this.capability = stack.addKubernetesCluster(this, { ...this.base, pools: [system] });

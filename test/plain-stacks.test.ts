@@ -1,5 +1,8 @@
 // mlstack constructs in stacks the user already has: a plain aws-cdk-lib Stack, a plain cdktf TerraformStack with
 // or without its own providers. Nothing changes the user's base class, and no second provider appears.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
@@ -16,6 +19,7 @@ import { GcpMlStack, GkeCluster } from '../stacks/gcp';
 import { AzureMlStack } from '../stacks/azure';
 import { MlStack } from '../stacks/ml-stack';
 import { awsApp } from './support/synth';
+import { listFiles } from '../src/synth/files';
 
 const pools = [{ name: 'l4', gpu: { type: GpuType.NVIDIA_L4 } }];
 const tfJson = (stack: TerraformStack) =>
@@ -121,5 +125,41 @@ describe('a plain cdktf TerraformStack', () => {
         location: 'westeurope',
       }),
     ).toThrow(/azurerm provider must set storageUseAzuread: true/);
+  });
+
+  it('writes the Kubernetes objects next to cdk.tf.json at app.synth(), and warns that Terraform does not apply them', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-cdktf-'));
+    try {
+      const app = new TerraformApp({ outdir, skipValidation: true });
+      const stack = new TerraformStack(app, 'existing');
+      new AzurermProvider(stack, 'azurerm', { features: [{}], storageUseAzuread: true });
+      AzureMlStack.enable(stack, {
+        subscriptionId: '00000000-0000-0000-0000-000000000000',
+        location: 'westeurope',
+      });
+      // AKS runs mlstack's NVIDIA device plugin: objects to write.
+      const cluster = new GpuCluster(stack, 'Gpus', {
+        gpuPools: [{ name: 't4', gpu: { type: GpuType.NVIDIA_T4 } }],
+      });
+      app.synth();
+      const dir = path.join(outdir, 'k8s', 'existing', cluster.clusterName);
+      const written = listFiles(dir).sort();
+      expect(written).toEqual(
+        cluster
+          .outputFiles()
+          .map((f) => f.fileName)
+          .sort(),
+      );
+      expect(written.join(' ')).toMatch(/nvidia-device-plugin/);
+      for (const f of cluster.outputFiles()) {
+        expect(fs.readFileSync(path.join(dir, f.fileName), 'utf8')).toBe(f.content);
+      }
+      expect(fs.existsSync(path.join(outdir, 'stacks', 'existing', 'cdk.tf.json'))).toBe(true);
+      expect(stack.node.findAll().flatMap((c) => c.node.metadata.map((m) => m.data))).toContainEqual(
+        expect.stringMatching(/written to <cdktf output>\/k8s\/existing\/.* not applied by Terraform/),
+      );
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
   });
 });

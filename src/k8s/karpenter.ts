@@ -103,7 +103,9 @@ export interface EC2NodeClassSpec {
   /** The IAM role of the nodes (Karpenter makes their instance profile). */
   readonly role: string;
   readonly amiSelectorTerms: readonly { readonly alias?: string; readonly id?: string }[];
-  readonly subnetSelectorTerms: readonly { readonly tags: Readonly<Record<string, string>> }[];
+  readonly subnetSelectorTerms: readonly (
+    { readonly tags: Readonly<Record<string, string>> } | { readonly id: string }
+  )[];
   readonly securityGroupSelectorTerms: readonly { readonly tags: Readonly<Record<string, string>> }[];
   readonly blockDeviceMappings: readonly {
     readonly deviceName: string;
@@ -156,6 +158,16 @@ export interface KarpenterPoolOptions {
   readonly nodeRoleName: string;
   /** Tags of the instances and volumes (cost allocation). */
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * Subnets named by id (subnets that cannot be tagged, such as imported ones), besides those tagged for discovery.
+   * @default []
+   */
+  readonly subnetIds?: readonly string[];
+  /**
+   * Whether some of the cluster's subnets carry `karpenter.sh/discovery: <cluster>`.
+   * @default true
+   */
+  readonly taggedSubnets?: boolean;
 }
 
 /**
@@ -173,7 +185,10 @@ export function karpenterPool(opts: KarpenterPoolOptions): [KarpenterEC2NodeClas
       role: opts.nodeRoleName,
       // AL2023 picks its NVIDIA variant (driver and container toolkit) for GPU instance types.
       amiSelectorTerms: [{ alias: 'al2023@latest' }],
-      subnetSelectorTerms: [{ tags: { 'karpenter.sh/discovery': opts.clusterName } }],
+      subnetSelectorTerms: [
+        ...((opts.taggedSubnets ?? true) ? [{ tags: { 'karpenter.sh/discovery': opts.clusterName } }] : []),
+        ...(opts.subnetIds ?? []).map((id) => ({ id })),
+      ],
       securityGroupSelectorTerms: [{ tags: { 'aws:eks:cluster-name': opts.clusterName } }],
       blockDeviceMappings: [
         {

@@ -51,6 +51,8 @@ export interface CloudProfile {
   readonly displayName: string;
   /** Its managed Kubernetes service, in messages. */
   readonly kubernetesService: string;
+  /** How a user passes their own network to a GpuCluster. */
+  readonly networkFactory: string;
   /** How zone names are written. */
   readonly zones: { readonly pattern: RegExp; readonly description: string };
   /**
@@ -84,6 +86,7 @@ export const CLOUD_PROFILES: Readonly<Record<Cloud, CloudProfile>> = {
     cloud: 'aws',
     displayName: 'AWS',
     kubernetesService: 'EKS',
+    networkFactory: "EksNetwork.fromVpc(vpc, { subnets }) from 'mlstack/aws'",
     zones: { pattern: /^[a-z]{2}-[a-z]+-\d[a-z]$/, description: "AWS zone names such as 'us-east-1a'" },
     // EKS labels Spot nodes eks.amazonaws.com/capacityType=SPOT and taints nothing.
     spotNodes: { labels: {}, taints: [] },
@@ -115,6 +118,8 @@ export const CLOUD_PROFILES: Readonly<Record<Cloud, CloudProfile>> = {
     cloud: 'gcp',
     displayName: 'Google Cloud',
     kubernetesService: 'GKE',
+    networkFactory:
+      "GkeNetwork.fromNetwork({ network, subnetwork, podsRange, servicesRange }) from 'mlstack/gcp'",
     zones: { pattern: /^[a-z]+-[a-z]+\d-[a-z]$/, description: "GCP zone names such as 'us-central1-a'" },
     // GKE labels Spot nodes cloud.google.com/gke-spot=true and taints nothing unless asked.
     spotNodes: { labels: {}, taints: [] },
@@ -141,6 +146,7 @@ export const CLOUD_PROFILES: Readonly<Record<Cloud, CloudProfile>> = {
     cloud: 'azure',
     displayName: 'Azure',
     kubernetesService: 'AKS',
+    networkFactory: "AksNetwork.fromSubnet({ subnetId, addressPrefix }) from 'mlstack/azure'",
     zones: { pattern: /^[1-3]$/, description: "Azure zone numbers '1', '2' or '3'" },
     spotNodes: {
       labels: { 'kubernetes.azure.com/scalesetpriority': 'spot' },

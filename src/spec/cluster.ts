@@ -195,6 +195,18 @@ export interface NodePoolSpec {
 }
 
 /** A Kubernetes cluster after validation: what a stack needs to build it on its cloud. */
+/**
+ * A network that a cluster joins instead of one mlstack creates: `EksNetwork.fromVpc(vpc)` (mlstack/aws),
+ * `GkeNetwork.fromNetwork(...)` (mlstack/gcp), `AksNetwork.fromSubnet(...)` (mlstack/azure). The cloud's cluster
+ * reads the rest; the construct only checks that it belongs to the stack's cloud.
+ */
+export interface ClusterNetwork {
+  /** The cloud whose network it is. */
+  readonly cloud: 'aws' | 'gcp' | 'azure';
+  /** What it is, for messages (e.g. `VPC vpc-0abc…, 3 private subnets`). */
+  readonly description: string;
+}
+
 export interface KubernetesClusterSpec {
   /** Cluster name (DNS label). */
   readonly name: string;
@@ -207,4 +219,9 @@ export interface KubernetesClusterSpec {
   readonly authorizedNetworks: readonly string[];
   /** Cost-allocation tags/labels for every resource of the cluster. */
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * The user's network.
+   * @default - the cloud's cluster creates one
+   */
+  readonly network?: ClusterNetwork;
 }

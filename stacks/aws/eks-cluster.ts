@@ -20,6 +20,7 @@ import type {
 } from '../capabilities';
 import { capabilityOf, poolByName } from '../private/capability-of';
 import { EksNodegroup } from './eks-nodegroup';
+import { EksNetwork } from './eks-network';
 import { Karpenter } from './karpenter';
 import { kedaChart } from '../../src/k8s/keda';
 import { withDeployTimeTokens } from './private/deploy-time';
@@ -75,7 +76,9 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   /** The EKS cluster. */
   public readonly eksCluster: eks.Cluster;
   /** The cluster's VPC. */
-  public readonly vpc: ec2.Vpc;
+  public readonly vpc: ec2.IVpc;
+  /** The subnets of the nodes, the control plane's interfaces, the scraper and databases. */
+  public readonly nodeSubnets: ec2.SubnetSelection;
   /** The KMS key that encrypts Kubernetes secrets. */
   public readonly secretsKey: kms.Key;
   /** @inheritdoc */
@@ -83,7 +86,12 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   /** EKS does not install the NVIDIA device plugin: mlstack deploys it. */
   public readonly managesGpuDevicePlugin = false;
   /** The AWS managed scraper reaches pods from the VPC's addresses. */
-  public readonly metricsCollectors = { namespaces: [] as string[], cidrs: [EKS_VPC_CIDR] };
+  public get metricsCollectors(): { namespaces: string[]; cidrs: string[] } {
+    return { namespaces: [], cidrs: [this.network ? this.network.cidr : EKS_VPC_CIDR] };
+  }
+  /** The user's network, when the cluster joins one. */
+  private readonly network?: EksNetwork;
+  private totalMaxNodes = 0;
   private readonly nodegroups = new Map<string, EksNodegroup>();
   private readonly chartResources: eks.HelmChart[] = [];
   private readonly manifestResources: eks.KubernetesManifest[] = [];
@@ -98,23 +106,42 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     const spec = props.spec;
     this.clusterName = spec.name;
     this.tags = spec.tags;
-    // Next to this construct, not under it: aws-cdk-lib names the VPC's resources (Name tags) by construct path.
-    this.vpc = new ec2.Vpc(scope, 'Vpc', {
-      ipAddresses: ec2.IpAddresses.cidr(EKS_VPC_CIDR),
-      maxAzs: props.maxAzs ?? 3,
-      subnetConfiguration: [
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'nodes', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 18 },
-      ],
-      flowLogs: {
-        rejected: {
-          destination: ec2.FlowLogDestination.toCloudWatchLogs(
-            new logs.LogGroup(this, 'FlowLogs', { retention: logs.RetentionDays.ONE_MONTH }),
-          ),
-          trafficType: ec2.FlowLogTrafficType.REJECT,
+    if (spec.network) {
+      this.network = EksNetwork.of(spec.network);
+      this.vpc = this.network.vpc;
+      const selected = this.network.selectFor(spec.name, 0);
+      this.nodeSubnets = { subnets: selected.subnets };
+      // Enough addresses for every pool at its maximum, pools added later included.
+      this.node.addValidation({
+        validate: () => {
+          try {
+            this.network!.selectFor(spec.name, this.totalMaxNodes);
+            return [];
+          } catch (e) {
+            return [(e as Error).message];
+          }
         },
-      },
-    });
+      });
+    } else {
+      // Next to this construct, not under it: aws-cdk-lib names the VPC's resources (Name tags) by construct path.
+      this.vpc = new ec2.Vpc(scope, 'Vpc', {
+        ipAddresses: ec2.IpAddresses.cidr(EKS_VPC_CIDR),
+        maxAzs: props.maxAzs ?? 3,
+        subnetConfiguration: [
+          { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+          { name: 'nodes', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 18 },
+        ],
+        flowLogs: {
+          rejected: {
+            destination: ec2.FlowLogDestination.toCloudWatchLogs(
+              new logs.LogGroup(this, 'FlowLogs', { retention: logs.RetentionDays.ONE_MONTH }),
+            ),
+            trafficType: ec2.FlowLogTrafficType.REJECT,
+          },
+        },
+      });
+      this.nodeSubnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    }
     this.secretsKey = new kms.Key(this, 'SecretsKey', {
       description: `Envelope encryption of Kubernetes secrets of EKS cluster ${spec.name}`,
       enableKeyRotation: true,
@@ -127,7 +154,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       clusterName: spec.name,
       version: eks.KubernetesVersion.of(spec.version.version),
       vpc: this.vpc,
-      vpcSubnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
+      vpcSubnets: [this.nodeSubnets],
       defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
       defaultCapacity: 0,
       secretsEncryptionKey: this.secretsKey,
@@ -205,6 +232,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
    * rest up to `maxNodes`, so that a pool at zero comes up when a pod asks for it.
    */
   public addNodePool(pool: NodePoolSpec): NodePoolResult {
+    this.totalMaxNodes += pool.maxNodes;
     if (pool.minNodes > 0) {
       this.nodegroups.set(
         pool.name,
@@ -213,6 +241,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
           clusterName: this.clusterName,
           pool,
           fixedSize: pool.minNodes,
+          subnets: this.nodeSubnets,
         }),
       );
     }
@@ -221,7 +250,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     this.karpenter ??= new Karpenter(this, 'Karpenter', {
       cluster: this.eksCluster,
       clusterName: this.clusterName,
-      vpc: this.vpc,
+      subnets: this.vpc.selectSubnets(this.nodeSubnets).subnets,
       tags: this.tags,
       // The controller runs on the managed node group (never on a node it launches), one replica a node.
       controllerReplicas: Math.min(
@@ -312,11 +341,11 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     return new RdsPostgres(scope, id, {
       ...spec,
       vpc: this.vpc,
+      privateSubnets: this.nodeSubnets,
       clusterSecurityGroupId: this.eksCluster.clusterSecurityGroupId,
     });
   }
 
-  /** Amazon Managed Service for Prometheus for this cluster, made on first use. */
   /** KEDA's operator acts as an IAM role through EKS Pod Identity; the chart needs nothing for it. */
   public installKeda(
     scope: Construct,
@@ -332,10 +361,12 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     };
   }
 
+  /** Amazon Managed Service for Prometheus for this cluster, made on first use. */
   public managedPrometheus(): AmpPrometheus {
     this.prometheus ??= new AmpPrometheus(this, 'PrometheusWorkspace', {
       cluster: this.eksCluster,
       vpc: this.vpc,
+      subnets: this.nodeSubnets,
       clusterName: this.clusterName,
     });
     return this.prometheus;

@@ -16,6 +16,11 @@ export interface EksNodegroupProps {
    * @default - the pool's minNodes to maxNodes, tagged for the Cluster Autoscaler
    */
   readonly fixedSize?: number;
+  /**
+   * The cluster's node subnets.
+   * @default - the VPC's private subnets with egress
+   */
+  readonly subnets?: ec2.SubnetSelection;
 }
 
 const TAINT_EFFECT: Record<TaintEffect, eks.TaintEffect> = {
@@ -61,7 +66,7 @@ export class EksNodegroup extends Construct {
         effect: TAINT_EFFECT[t.effect],
       })),
       subnets: {
-        subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS,
+        ...(props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }),
         ...(pool.zones ? { availabilityZones: [...pool.zones] } : {}),
       },
       // A group that scales (no fixedSize) carries the Cluster Autoscaler's discovery and scale-from-zero tags.

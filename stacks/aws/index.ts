@@ -9,3 +9,4 @@ export * from './managed-prometheus';
 export * from './greengrass-fleet';
 export * from './server-image';
 export * from './aws-platform';
+export * from './eks-network';

@@ -28,8 +28,11 @@ export interface KarpenterProps {
   readonly cluster: eks.Cluster;
   /** The cluster's name as written at synth. */
   readonly clusterName: string;
-  /** The cluster's VPC: its private subnets get the discovery tag. */
-  readonly vpc: ec2.Vpc;
+  /**
+   * The subnets Karpenter launches nodes into: those made in this app get the discovery tag, imported ones are
+   * named by id.
+   */
+  readonly subnets: readonly ec2.ISubnet[];
   /** Cost tags of the nodes. */
   readonly tags: Readonly<Record<string, string>>;
   /**
@@ -66,6 +69,8 @@ export class Karpenter extends Construct {
   /** The chart the cluster installs. */
   public readonly chart: HelmChartSpec;
   private readonly poolNames: string[] = [];
+  /** Subnets named by id in the EC2NodeClasses (imported, so not taggable). */
+  private readonly subnetIds: string[] = [];
   private readonly props: KarpenterProps;
 
   constructor(scope: Construct, id: string, props: KarpenterProps) {
@@ -130,7 +135,10 @@ export class Karpenter extends Construct {
     });
 
     // Karpenter launches nodes into the subnets with this tag.
-    for (const subnet of props.vpc.privateSubnets) Tags.of(subnet).add('karpenter.sh/discovery', name);
+    for (const subnet of props.subnets) {
+      if (Token.isUnresolved(subnet.subnetId)) Tags.of(subnet).add('karpenter.sh/discovery', name);
+      else this.subnetIds.push(subnet.subnetId);
+    }
 
     this.chart = {
       release: 'karpenter',
@@ -165,6 +173,8 @@ export class Karpenter extends Construct {
       clusterName: this.props.clusterName,
       nodeRoleName: this.nodeRoleName,
       tags: this.props.tags,
+      subnetIds: this.subnetIds,
+      taggedSubnets: this.subnetIds.length < this.props.subnets.length,
     });
   }
 

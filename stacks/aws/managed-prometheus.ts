@@ -34,6 +34,11 @@ export interface AmpPrometheusProps {
   readonly cluster: eks.ICluster;
   /** Its VPC: the scraper collects from inside it. */
   readonly vpc: ec2.IVpc;
+  /**
+   * The subnets the scraper runs in.
+   * @default - the VPC's private subnets with egress
+   */
+  readonly subnets?: ec2.SubnetSelection;
   /** The cluster's name as written at synth (names the deploy-time outputs). */
   readonly clusterName: string;
 }
@@ -91,7 +96,9 @@ export class AmpPrometheus extends Construct implements ManagedPrometheusCapabil
       source: {
         eksConfiguration: {
           clusterArn: props.cluster.clusterArn,
-          subnetIds: props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+          subnetIds: props.vpc.selectSubnets(
+            props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+          ).subnetIds,
           securityGroupIds: [props.cluster.clusterSecurityGroupId],
         },
       },

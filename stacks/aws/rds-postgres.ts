@@ -11,6 +11,11 @@ import { SecretsManagerSecret } from './secrets-manager-secret';
 export interface RdsPostgresProps extends PostgresSpec {
   /** The cluster's VPC. */
   readonly vpc: ec2.IVpc;
+  /**
+   * Private subnets for the database (unless it is public).
+   * @default - the VPC's private subnets with egress
+   */
+  readonly privateSubnets?: ec2.SubnetSelection;
   /** The security group of the cluster's nodes: the only peer allowed to connect. */
   readonly clusterSecurityGroupId: string;
 }
@@ -75,9 +80,9 @@ export class RdsPostgres extends Construct implements PostgresCapability {
     const subnetGroup = new rds.SubnetGroup(this, 'SubnetGroup', {
       description: `Subnet group for ${id} database`,
       vpc: spec.vpc,
-      vpcSubnets: {
-        subnetType: spec.publiclyAccessible ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS,
-      },
+      vpcSubnets: spec.publiclyAccessible
+        ? { subnetType: ec2.SubnetType.PUBLIC }
+        : (spec.privateSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }),
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.instance = new rds.DatabaseInstance(this, 'Default', {
@@ -85,9 +90,9 @@ export class RdsPostgres extends Construct implements PostgresCapability {
       engine,
       instanceType: new ec2.InstanceType(spec.instanceType.replace(/^db\./, '')),
       vpc: spec.vpc,
-      vpcSubnets: {
-        subnetType: spec.publiclyAccessible ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS,
-      },
+      vpcSubnets: spec.publiclyAccessible
+        ? { subnetType: ec2.SubnetType.PUBLIC }
+        : (spec.privateSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }),
       securityGroups: [this.securityGroup],
       publiclyAccessible: spec.publiclyAccessible,
       credentials: rds.Credentials.fromGeneratedSecret(spec.username, {

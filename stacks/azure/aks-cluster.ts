@@ -3,7 +3,9 @@ import { LogAnalyticsWorkspace } from '@cdktf/provider-azurerm/lib/log-analytics
 import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
 import { VirtualNetwork } from '@cdktf/provider-azurerm/lib/virtual-network';
-import { TerraformOutput } from 'cdktf';
+import { TerraformOutput, TerraformStack } from 'cdktf';
+import type { ManifestFile } from '../../src/synth/output';
+import { attachTerraformManifestFiles } from '../private/terraform';
 import { Construct, type IConstruct } from 'constructs';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
 import type {
@@ -14,6 +16,8 @@ import type {
   WorkloadIdentitySpec,
 } from '../capabilities';
 import { capabilityOf, poolByName } from '../private/capability-of';
+import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
+import { AksNetwork } from './aks-network';
 import { AksNodePool } from './aks-node-pool';
 import { AzureWorkloadIdentity } from './azure-workload-identity';
 import { BlobObjectStore } from './blob-object-store';
@@ -55,9 +59,11 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
   public readonly cluster: KubernetesCluster;
   /** The cluster's resource group. */
   public readonly resourceGroup: ResourceGroup;
-  /** The cluster's VNet and node subnet. */
-  public readonly vnet: VirtualNetwork;
-  public readonly subnet: Subnet;
+  /** The VNet and node subnet mlstack made (undefined when the cluster joins yours: {@link subnetId}). */
+  public readonly vnet?: VirtualNetwork;
+  public readonly subnet?: Subnet;
+  /** The node subnet's id. */
+  public readonly subnetId: string;
   /** The Log Analytics workspace of Container insights. */
   public readonly logs: LogAnalyticsWorkspace;
   /** @inheritdoc */
@@ -71,6 +77,9 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
   private readonly nodePools = new Map<string, AksNodePool>();
   private prometheus?: AzureMonitorPrometheus;
   private databases = 0;
+  private readonly userNetwork?: AksNetwork;
+  private totalMaxNodes = 0;
+  private surgeNodes = 0;
 
   constructor(scope: Construct, id: string, props: AksClusterProps) {
     super(scope, id);
@@ -94,19 +103,26 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
       retentionInDays: 30,
       tags,
     });
-    this.vnet = new VirtualNetwork(this, 'Network', {
-      name: `${name}-vnet`,
-      location: props.location,
-      resourceGroupName: rg.name,
-      addressSpace: ['10.1.0.0/16'],
-      tags,
-    });
-    this.subnet = new Subnet(this, 'Subnet', {
-      name: 'nodes',
-      resourceGroupName: rg.name,
-      virtualNetworkName: this.vnet.name,
-      addressPrefixes: ['10.1.0.0/20'],
-    });
+    const userNetwork = spec.network ? AksNetwork.of(spec.network) : undefined;
+    this.userNetwork = userNetwork;
+    if (userNetwork) {
+      this.subnetId = userNetwork.props.subnetId;
+    } else {
+      this.vnet = new VirtualNetwork(this, 'Network', {
+        name: `${name}-vnet`,
+        location: props.location,
+        resourceGroupName: rg.name,
+        addressSpace: ['10.1.0.0/16'],
+        tags,
+      });
+      this.subnet = new Subnet(this, 'Subnet', {
+        name: 'nodes',
+        resourceGroupName: rg.name,
+        virtualNetworkName: this.vnet.name,
+        addressPrefixes: ['10.1.0.0/20'],
+      });
+      this.subnetId = this.subnet.id;
+    }
 
     const system = spec.pools.find((p) => p.role === 'system');
     if (!system) throw new Error(`GpuCluster '${name}': AKS needs a system pool.`);
@@ -147,7 +163,7 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
         maxCount: system.maxNodes,
         osDiskSizeGb: system.diskSizeGiB,
         osSku: 'AzureLinux',
-        vnetSubnetId: this.subnet.id,
+        vnetSubnetId: this.subnetId,
         nodeLabels: { ...system.labels },
         temporaryNameForRotation: 'systemtmp',
         upgradeSettings: { maxSurge: '33%' },
@@ -156,6 +172,28 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
       },
       tags,
     });
+
+    this.totalMaxNodes = system.maxNodes;
+    this.surgeNodes = Math.ceil(system.maxNodes * 0.33);
+    if (userNetwork) {
+      // AKS joins nodes and internal load balancers to a subnet it does not own through the cluster identity.
+      new RoleAssignment(this, 'SubnetNetworkContributor', {
+        scope: userNetwork.props.subnetId,
+        roleDefinitionName: 'Network Contributor',
+        principalId: this.cluster.identity.principalId,
+        principalType: 'ServicePrincipal',
+      });
+      this.node.addValidation({
+        validate: () => {
+          try {
+            userNetwork.checkCapacity(name, this.totalMaxNodes, this.surgeNodes);
+            return [];
+          } catch (e) {
+            return [(e as Error).message];
+          }
+        },
+      });
+    }
 
     new TerraformOutput(this, 'ClusterName', { value: this.cluster.name });
     new TerraformOutput(this, 'KubeconfigCommand', {
@@ -175,11 +213,13 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
   public addNodePool(pool: NodePoolSpec): NodePoolResult {
     const autoscaler = `AKS cluster autoscaler (node pool ${pool.name}, ${pool.minNodes} to ${pool.maxNodes} nodes)`;
     if (pool.role === 'system') return { autoscaler, manifests: [], charts: [] };
+    this.totalMaxNodes += pool.maxNodes;
+    if (!pool.spot) this.surgeNodes += 1;
     this.nodePools.set(
       pool.name,
       new AksNodePool(this, `Pool-${pool.name}`, {
         cluster: this.cluster,
-        subnet: this.subnet,
+        subnetId: this.subnetId,
         tags: this.tags,
         pool,
       }),
@@ -194,10 +234,12 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
   public deployHelmChart(): void {}
 
   /**
-   * In a plain cdktf app the objects are not written yet (a known gap: `MlApp` writes them; see
-   * docs/existing-iac.md).
+   * In a plain cdktf app, writes the cluster's objects into the app's output as `k8s/<stack>/<cluster>/` at synth
+   * and warns that Terraform does not apply them (`MlApp` writes them itself).
    */
-  public attachManifestFiles(): void {}
+  public attachManifestFiles(files: () => readonly ManifestFile[]): void {
+    attachTerraformManifestFiles(this, TerraformStack.of(this), this.clusterName, files);
+  }
 
   /** @inheritdoc */
   public addObjectStore(scope: Construct, id: string, spec: ObjectStoreSpec): BlobObjectStore {
@@ -234,13 +276,19 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
       location: this.props.location,
       stackName: this.props.stackName,
       resourceGroup: this.resourceGroup,
-      vnet: this.vnet,
-      index: this.databases++,
+      network:
+        this.userNetwork && !spec.publiclyAccessible
+          ? (() => {
+              const db = this.userNetwork.database(this.clusterName);
+              return { delegatedSubnetId: db.subnetId, virtualNetworkId: db.virtualNetworkId };
+            })()
+          : this.vnet
+            ? { vnet: this.vnet, index: this.databases++ }
+            : { publicOnly: true as const },
       tags: this.tags,
     });
   }
 
-  /** Azure Monitor managed Prometheus for this cluster, made on first use. */
   /**
    * KEDA's operator acts as a managed identity through workload identity (the chart's `podIdentity.azureWorkload`,
    * its client id a deploy-time value). The chart rather than the AKS KEDA add-on: Microsoft's walkthrough for the
@@ -269,7 +317,7 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
     };
   }
 
-  /** @inheritdoc */
+  /** Azure Monitor managed Prometheus for this cluster, made on first use. */
   public managedPrometheus(): AzureMonitorPrometheus {
     this.prometheus ??= new AzureMonitorPrometheus(this, 'PrometheusWorkspace', {
       name: this.clusterName,

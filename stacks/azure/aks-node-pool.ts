@@ -1,14 +1,13 @@
 import type { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
 import { KubernetesClusterNodePool } from '@cdktf/provider-azurerm/lib/kubernetes-cluster-node-pool';
-import type { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
 import { Construct } from 'constructs';
 import type { NodePoolSpec } from '../../src/spec/cluster';
 
 /** Props of {@link AksNodePool}. */
 export interface AksNodePoolProps {
   readonly cluster: KubernetesCluster;
-  /** The node subnet. */
-  readonly subnet: Subnet;
+  /** The node subnet's id. */
+  readonly subnetId: string;
   readonly tags: Readonly<Record<string, string>>;
   /** The pool, resolved for Azure. */
   readonly pool: NodePoolSpec;
@@ -45,7 +44,7 @@ export class AksNodePool extends Construct {
       maxCount: pool.maxNodes,
       nodeCount: pool.minNodes,
       osDiskSizeGb: pool.diskSizeGiB,
-      vnetSubnetId: props.subnet.id,
+      vnetSubnetId: props.subnetId,
       nodeLabels: { ...pool.labels },
       nodeTaints: pool.taints.map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`),
       ...(pool.zones ? { zones: [...pool.zones] } : {}),

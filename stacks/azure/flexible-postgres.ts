@@ -25,10 +25,14 @@ export interface FlexiblePostgresProps extends PostgresSpec {
   readonly location: string;
   readonly stackName: string;
   readonly resourceGroup: ResourceGroup;
-  /** The cluster's VNet: the server gets a delegated subnet of it. */
-  readonly vnet: VirtualNetwork;
-  /** The how-manieth database of the VNet (its subnet is `10.1.<16 + index>.0/24`). */
-  readonly index: number;
+  /**
+   * Where the server's private address is: a delegated subnet made in the cluster's VNet (the how-manieth database
+   * of the VNet: its subnet is `10.1.<16 + index>.0/24`), or a delegated subnet of the user's VNet.
+   */
+  readonly network:
+    | { readonly vnet: VirtualNetwork; readonly index: number }
+    | { readonly delegatedSubnetId: string; readonly virtualNetworkId: string }
+    | { readonly publicOnly: true };
   readonly tags: Readonly<Record<string, string>>;
 }
 
@@ -79,33 +83,45 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
     const serverName = physicalName({ readable: `${scope.node.id}-${id}`, identity, maxLength: 63 });
     const rg = props.resourceGroup;
     const tags = { ...props.tags };
-    const subnet = new Subnet(scope, `${id}-Subnet`, {
-      name: `${id.toLowerCase()}-db`,
-      resourceGroupName: rg.name,
-      virtualNetworkName: props.vnet.name,
-      addressPrefixes: [`10.1.${16 + props.index}.0/24`],
-      delegation: [
-        {
-          name: 'postgres',
-          serviceDelegation: {
-            name: 'Microsoft.DBforPostgreSQL/flexibleServers',
-            actions: ['Microsoft.Network/virtualNetworks/subnets/join/action'],
-          },
-        },
-      ],
-    });
-    const zone = new PrivateDnsZone(scope, `${id}-DnsZone`, {
-      name: `${serverName}.private.postgres.database.azure.com`,
-      resourceGroupName: rg.name,
-      tags,
-    });
-    const link = new PrivateDnsZoneVirtualNetworkLink(scope, `${id}-DnsLink`, {
-      name: `${serverName}-link`,
-      resourceGroupName: rg.name,
-      privateDnsZoneName: zone.name,
-      virtualNetworkId: props.vnet.id,
-      tags,
-    });
+    const net = props.network;
+    const subnetId =
+      'publicOnly' in net
+        ? undefined
+        : 'vnet' in net
+          ? new Subnet(scope, `${id}-Subnet`, {
+              name: `${id.toLowerCase()}-db`,
+              resourceGroupName: rg.name,
+              virtualNetworkName: net.vnet.name,
+              addressPrefixes: [`10.1.${16 + net.index}.0/24`],
+              delegation: [
+                {
+                  name: 'postgres',
+                  serviceDelegation: {
+                    name: 'Microsoft.DBforPostgreSQL/flexibleServers',
+                    actions: ['Microsoft.Network/virtualNetworks/subnets/join/action'],
+                  },
+                },
+              ],
+            }).id
+          : net.delegatedSubnetId;
+    const zone =
+      'publicOnly' in net
+        ? undefined
+        : new PrivateDnsZone(scope, `${id}-DnsZone`, {
+            name: `${serverName}.private.postgres.database.azure.com`,
+            resourceGroupName: rg.name,
+            tags,
+          });
+    const link =
+      'publicOnly' in net || !zone
+        ? undefined
+        : new PrivateDnsZoneVirtualNetworkLink(scope, `${id}-DnsLink`, {
+            name: `${serverName}-link`,
+            resourceGroupName: rg.name,
+            privateDnsZoneName: zone.name,
+            virtualNetworkId: 'vnet' in net ? net.vnet.id : net.virtualNetworkId,
+            tags,
+          });
     randomProvider(TerraformStack.of(this));
     const password = new Password(scope, `${id}-Password`, { length: 32, special: false });
     this.server = new PostgresqlFlexibleServer(this, 'Default', {
@@ -122,8 +138,8 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
         : {}),
       backupRetentionDays: props.backupRetentionDays,
       geoRedundantBackupEnabled: props.highAvailability,
-      delegatedSubnetId: props.publiclyAccessible ? undefined : subnet.id,
-      privateDnsZoneId: props.publiclyAccessible ? undefined : zone.id,
+      delegatedSubnetId: props.publiclyAccessible ? undefined : subnetId,
+      privateDnsZoneId: props.publiclyAccessible ? undefined : zone?.id,
       publicNetworkAccessEnabled: props.publiclyAccessible,
       administratorLogin: props.username,
       administratorPassword: password.result,
@@ -133,7 +149,7 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
         preventDestroy: true,
         ignoreChanges: ['zone', 'high_availability[0].standby_availability_zone'],
       },
-      dependsOn: [link],
+      ...(link ? { dependsOn: [link] } : {}),
     });
     new ManagementLock(scope, `${id}-Lock`, {
       name: `${serverName}-lock`,

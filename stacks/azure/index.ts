@@ -1,6 +1,7 @@
 export * from './azure-ml-stack';
 export * from './aks-cluster';
 export * from './aks-node-pool';
+export * from './aks-network';
 export * from './blob-object-store';
 export * from './azure-workload-identity';
 export * from './key-vault-secret';

@@ -1,4 +1,3 @@
-import type { ComputeNetwork } from '@cdktf/provider-google/lib/compute-network';
 import { SecretManagerSecret } from '@cdktf/provider-google/lib/secret-manager-secret';
 import { SecretManagerSecretVersion } from '@cdktf/provider-google/lib/secret-manager-secret-version';
 import type { ServiceNetworkingConnection } from '@cdktf/provider-google/lib/service-networking-connection';
@@ -19,10 +18,13 @@ export interface CloudSqlPostgresProps extends PostgresSpec {
   readonly project: string;
   readonly region: string;
   readonly stackName: string;
-  /** The cluster's network: the instance's private IP is on it. */
-  readonly network: ComputeNetwork;
-  /** Private services access on that network. */
-  readonly privateServices: ServiceNetworkingConnection;
+  /** The cluster's network id: the instance's private IP is on it. */
+  readonly networkId: string;
+  /**
+   * Private services access on that network.
+   * @default - the network has it already
+   */
+  readonly privateServices?: ServiceNetworkingConnection;
   readonly labels: Readonly<Record<string, string>>;
 }
 
@@ -87,13 +89,13 @@ export class CloudSqlPostgres extends Construct implements PostgresCapability {
         },
         ipConfiguration: {
           ipv4Enabled: props.publiclyAccessible,
-          privateNetwork: props.network.id,
+          privateNetwork: props.networkId,
           sslMode: 'ENCRYPTED_ONLY',
         },
         userLabels: { ...props.labels },
       },
       lifecycle: { preventDestroy: true },
-      dependsOn: [props.privateServices],
+      ...(props.privateServices ? { dependsOn: [props.privateServices] } : {}),
     });
     new SqlDatabase(scope, `${id}-Database`, { name: props.databaseName, instance: this.instance.name });
     randomProvider(TerraformStack.of(this));

@@ -11,7 +11,9 @@ import { KmsKeyRing } from '@cdktf/provider-google/lib/kms-key-ring';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceNetworkingConnection } from '@cdktf/provider-google/lib/service-networking-connection';
-import { TerraformOutput } from 'cdktf';
+import { TerraformOutput, TerraformStack } from 'cdktf';
+import type { ManifestFile } from '../../src/synth/output';
+import { attachTerraformManifestFiles } from '../private/terraform';
 import { Construct, type IConstruct } from 'constructs';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
 import type {
@@ -26,6 +28,7 @@ import { CloudSqlPostgres } from './cloud-sql-postgres';
 import { GcsObjectStore } from './gcs-object-store';
 import { GkeNodePool } from './gke-node-pool';
 import { GkeWorkloadIdentity } from './gke-workload-identity';
+import { GkeNetwork } from './gke-network';
 import { GmpPrometheus } from './managed-prometheus';
 import { kedaChart } from '../../src/k8s/keda';
 import type { HelmChartSpec } from '../../src/k8s/helm';
@@ -72,9 +75,12 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
 
   /** The GKE cluster. */
   public readonly cluster: ContainerCluster;
-  /** The cluster's network and node subnetwork. */
-  public readonly network: ComputeNetwork;
-  public readonly subnetwork: ComputeSubnetwork;
+  /** The network and node subnetwork mlstack made (undefined when the cluster joins yours: {@link networkId}). */
+  public readonly network?: ComputeNetwork;
+  public readonly subnetwork?: ComputeSubnetwork;
+  /** The network's and node subnetwork's ids. */
+  public readonly networkId: string;
+  public readonly subnetworkId: string;
   /** The node service account. */
   public readonly nodeServiceAccount: ServiceAccount;
   /** The Cloud KMS key that encrypts Kubernetes secrets. */
@@ -93,6 +99,8 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
   private readonly nodePools = new Map<string, GkeNodePool>();
   private prometheus?: GmpPrometheus;
   private privateServices?: ServiceNetworkingConnection;
+  private readonly userNetwork?: GkeNetwork;
+  private totalMaxNodes = 0;
 
   constructor(scope: Construct, id: string, props: GkeClusterProps) {
     super(scope, id);
@@ -103,40 +111,61 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
     this.labels = { ...spec.tags };
     const project = new DataGoogleProject(this, 'Project', { projectId: props.project });
 
-    this.network = new ComputeNetwork(this, 'Network', {
-      name: `${name}-net`,
-      autoCreateSubnetworks: false,
-    });
-    this.subnetwork = new ComputeSubnetwork(this, 'Subnet', {
-      name: `${name}-nodes`,
-      network: this.network.id,
-      region: props.region,
-      ipCidrRange: '10.0.0.0/20',
-      privateIpGoogleAccess: true,
-      secondaryIpRange: [
-        { rangeName: 'pods', ipCidrRange: '10.16.0.0/14' },
-        { rangeName: 'services', ipCidrRange: '10.20.0.0/20' },
-      ],
-      logConfig: {
-        aggregationInterval: 'INTERVAL_5_SEC',
-        flowSampling: 0.5,
-        metadata: 'INCLUDE_ALL_METADATA',
-      },
-    });
-    // Private nodes have no external IP: Cloud NAT gives them egress to pull images.
-    const router = new ComputeRouter(this, 'Router', {
-      name: `${name}-router`,
-      network: this.network.id,
-      region: props.region,
-    });
-    new ComputeRouterNat(this, 'Nat', {
-      name: `${name}-nat`,
-      router: router.name,
-      region: props.region,
-      natIpAllocateOption: 'AUTO_ONLY',
-      sourceSubnetworkIpRangesToNat: 'ALL_SUBNETWORKS_ALL_IP_RANGES',
-      logConfig: { enable: true, filter: 'ERRORS_ONLY' },
-    });
+    const userNetwork = spec.network ? GkeNetwork.of(spec.network) : undefined;
+    this.userNetwork = userNetwork;
+    let nodesCidr = '10.0.0.0/20';
+    if (userNetwork) {
+      this.networkId = userNetwork.props.network;
+      this.subnetworkId = userNetwork.props.subnetwork;
+      nodesCidr = userNetwork.props.subnetworkCidr;
+      this.node.addValidation({
+        validate: () => {
+          try {
+            userNetwork.checkCapacity(name, this.totalMaxNodes);
+            return [];
+          } catch (e) {
+            return [(e as Error).message];
+          }
+        },
+      });
+    } else {
+      this.network = new ComputeNetwork(this, 'Network', {
+        name: `${name}-net`,
+        autoCreateSubnetworks: false,
+      });
+      this.subnetwork = new ComputeSubnetwork(this, 'Subnet', {
+        name: `${name}-nodes`,
+        network: this.network.id,
+        region: props.region,
+        ipCidrRange: nodesCidr,
+        privateIpGoogleAccess: true,
+        secondaryIpRange: [
+          { rangeName: 'pods', ipCidrRange: '10.16.0.0/14' },
+          { rangeName: 'services', ipCidrRange: '10.20.0.0/20' },
+        ],
+        logConfig: {
+          aggregationInterval: 'INTERVAL_5_SEC',
+          flowSampling: 0.5,
+          metadata: 'INCLUDE_ALL_METADATA',
+        },
+      });
+      // Private nodes have no external IP: Cloud NAT gives them egress to pull images.
+      const router = new ComputeRouter(this, 'Router', {
+        name: `${name}-router`,
+        network: this.network.id,
+        region: props.region,
+      });
+      new ComputeRouterNat(this, 'Nat', {
+        name: `${name}-nat`,
+        router: router.name,
+        region: props.region,
+        natIpAllocateOption: 'AUTO_ONLY',
+        sourceSubnetworkIpRangesToNat: 'ALL_SUBNETWORKS_ALL_IP_RANGES',
+        logConfig: { enable: true, filter: 'ERRORS_ONLY' },
+      });
+      this.networkId = this.network!.id;
+      this.subnetworkId = this.subnetwork!.id;
+    }
 
     const keyRing = new KmsKeyRing(this, 'KeyRing', { name: `${name}-secrets`, location: props.region });
     this.secretsKey = new KmsCryptoKey(this, 'SecretsKey', {
@@ -168,19 +197,22 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
       location: props.region,
       minMasterVersion: spec.version.version,
       releaseChannel: { channel: 'REGULAR' },
-      network: this.network.id,
-      subnetwork: this.subnetwork.id,
+      network: this.networkId,
+      subnetwork: this.subnetworkId,
       networkingMode: 'VPC_NATIVE',
-      ipAllocationPolicy: { clusterSecondaryRangeName: 'pods', servicesSecondaryRangeName: 'services' },
+      ipAllocationPolicy: {
+        clusterSecondaryRangeName: userNetwork?.props.podsRange ?? 'pods',
+        servicesSecondaryRangeName: userNetwork?.props.servicesRange ?? 'services',
+      },
       datapathProvider: 'ADVANCED_DATAPATH',
       privateClusterConfig: {
         enablePrivateNodes: true,
         enablePrivateEndpoint: spec.privateEndpoint,
-        masterIpv4CidrBlock: '172.16.0.0/28',
+        masterIpv4CidrBlock: userNetwork?.props.masterCidr ?? '172.16.0.0/28',
       },
       masterAuthorizedNetworksConfig: {
         cidrBlocks: spec.privateEndpoint
-          ? [{ cidrBlock: '10.0.0.0/20', displayName: 'nodes' }]
+          ? [{ cidrBlock: nodesCidr, displayName: 'nodes' }]
           : spec.authorizedNetworks.map((c) => ({ cidrBlock: c, displayName: c })),
       },
       workloadIdentityConfig: { workloadPool: `${props.project}.svc.id.goog` },
@@ -213,6 +245,7 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
 
   /** Adds a node pool for `pool`, scaled by GKE's cluster autoscaler between its minimum and maximum. */
   public addNodePool(pool: NodePoolSpec): NodePoolResult {
+    this.totalMaxNodes += pool.maxNodes;
     this.nodePools.set(
       pool.name,
       new GkeNodePool(this, `Pool-${pool.name}`, {
@@ -237,10 +270,12 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
   public deployHelmChart(): void {}
 
   /**
-   * In a plain cdktf app the objects are not written yet (a known gap: `MlApp` writes them; see
-   * docs/existing-iac.md).
+   * In a plain cdktf app, writes the cluster's objects into the app's output as `k8s/<stack>/<cluster>/` at synth
+   * and warns that Terraform does not apply them (`MlApp` writes them itself).
    */
-  public attachManifestFiles(): void {}
+  public attachManifestFiles(files: () => readonly ManifestFile[]): void {
+    attachTerraformManifestFiles(this, TerraformStack.of(this), this.clusterName, files);
+  }
 
   /** @inheritdoc */
   public addObjectStore(scope: Construct, id: string, spec: ObjectStoreSpec): GcsObjectStore {
@@ -264,19 +299,20 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
 
   /** @inheritdoc */
   public addPostgres(scope: Construct, id: string, spec: PostgresSpec): CloudSqlPostgres {
-    this.privateServices ??= this.privateServiceAccess();
+    if ((this.userNetwork?.props.privateServicesAccess ?? 'create') === 'create') {
+      this.privateServices ??= this.privateServiceAccess();
+    }
     return new CloudSqlPostgres(scope, id, {
       ...spec,
       project: this.props.project,
       region: this.props.region,
       stackName: this.props.stackName,
-      network: this.network,
-      privateServices: this.privateServices,
+      networkId: this.networkId,
+      ...(this.privateServices ? { privateServices: this.privateServices } : {}),
       labels: this.labels,
     });
   }
 
-  /** Google Cloud Managed Service for Prometheus on this cluster, turned on at first use. */
   /** KEDA's operator acts as a Google service account through Workload Identity (the chart's `podIdentity.gcp`). */
   public installKeda(
     scope: Construct,
@@ -300,6 +336,7 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
     };
   }
 
+  /** Google Cloud Managed Service for Prometheus on this cluster, turned on at first use. */
   public managedPrometheus(): GmpPrometheus {
     this.prometheus ??= new GmpPrometheus(this, 'ManagedPrometheus', {
       cluster: this.cluster,
@@ -316,10 +353,10 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
       purpose: 'VPC_PEERING',
       addressType: 'INTERNAL',
       prefixLength: 20,
-      network: this.network.id,
+      network: this.networkId,
     });
     return new ServiceNetworkingConnection(this, 'PrivateServicesConnection', {
-      network: this.network.id,
+      network: this.networkId,
       service: 'servicenetworking.googleapis.com',
       reservedPeeringRanges: [range.name],
     });

@@ -1,6 +1,7 @@
 export * from './gcp-ml-stack';
 export * from './gke-cluster';
 export * from './gke-node-pool';
+export * from './gke-network';
 export * from './gcs-object-store';
 export * from './gke-workload-identity';
 export * from './secret-manager-secret';

@@ -1,4 +1,5 @@
 import { RandomProvider } from '@cdktf/provider-random/lib/provider';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   Annotations,
@@ -11,6 +12,8 @@ import {
   type TerraformStack,
 } from 'cdktf';
 import { placeholder } from '../../src/synth/deploy-time';
+import { MLAPP_CONTEXT } from '../../src/synth/output';
+import type { ManifestFile } from '../../src/synth/output';
 import type { Construct, IConstruct } from 'constructs';
 import type { ObjectStoreContents } from '../ml-stack';
 import { shortHash } from './naming';
@@ -89,4 +92,40 @@ export function defaultProvider(stack: TerraformStack, type: string): TerraformP
 export function randomProvider(stack: TerraformStack): void {
   if (defaultProvider(stack, 'random') || stack.node.tryFindChild('random')) return;
   new RandomProvider(stack, 'random');
+}
+
+/** cdktf's hook for constructs that write files at synth (`Symbol.for('cdktf/customSynthesis')`, as in aws-cdk-lib). */
+const CDKTF_CUSTOM_SYNTHESIS = Symbol.for('cdktf/customSynthesis');
+
+/**
+ * In a plain cdktf app (not `MlApp`, which writes them itself), writes a cluster's Kubernetes objects into the
+ * app's output at synth as `k8s/<stack>/<cluster>/` (e.g. `cdktf.out/k8s/…`), and warns that Terraform does not
+ * apply them.
+ */
+export function attachTerraformManifestFiles(
+  cluster: IConstruct,
+  stack: TerraformStack,
+  clusterName: string,
+  files: () => readonly ManifestFile[],
+): void {
+  if (cluster.node.tryGetContext(MLAPP_CONTEXT)) return;
+  const folder = path.join('k8s', stack.node.id, clusterName);
+  Object.defineProperty(cluster, CDKTF_CUSTOM_SYNTHESIS, {
+    enumerable: false,
+    value: {
+      onSynthesize: (session: { readonly outdir: string }) => {
+        const dir = path.join(session.outdir, folder);
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(dir, { recursive: true });
+        for (const f of files()) {
+          fs.mkdirSync(path.dirname(path.join(dir, f.fileName)), { recursive: true });
+          fs.writeFileSync(path.join(dir, f.fileName), f.content);
+        }
+      },
+    },
+  });
+  addTerraformWarning(
+    cluster,
+    `The Kubernetes objects of cluster ${clusterName} are written to <cdktf output>/${folder}/ (e.g. cdktf.out/${folder}/) and not applied by Terraform: apply them with 'kubectl apply -f' after 'cdktf deploy' (docs/deploy.md).`,
+  );
 }
