@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { App as AwsApp } from 'aws-cdk-lib';
 import type { App as TerraformApp } from 'cdktf';
-import type { IConstruct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import { GpuCluster } from '../constructs/gpu-cluster';
 import type { Cloud } from '../src/spec/gpu';
 import { MlStack } from './ml-stack';
@@ -83,8 +83,11 @@ export class MlApp implements SynthesizableApp {
     registerApp(this);
   }
 
-  /** The AWS CDK app: the scope of `AwsMlStack`s. */
-  public get aws(): AwsApp {
+  /**
+   * The AWS CDK app (an aws-cdk-lib `App`): the scope of `AwsMlStack`s. Typed as a `Construct` so that the
+   * declarations of a program for other clouds need no aws-cdk-lib types.
+   */
+  public get aws(): Construct {
     if (!this.awsApp) {
       // Loaded on first use, so that a GCP-only program never loads aws-cdk-lib.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -102,14 +105,14 @@ export class MlApp implements SynthesizableApp {
     return this.awsApp;
   }
 
-  /** The CDK for Terraform app for Google Cloud: the scope of `GcpMlStack`s. */
-  public get gcp(): TerraformApp {
+  /** The CDK for Terraform app for Google Cloud (a cdktf `App`, typed as a `Construct`): the scope of `GcpMlStack`s. */
+  public get gcp(): Construct {
     this.gcpApp ??= this.terraformApp('gcp');
     return this.gcpApp;
   }
 
-  /** The CDK for Terraform app for Azure: the scope of `AzureMlStack`s. */
-  public get azure(): TerraformApp {
+  /** The CDK for Terraform app for Azure (a cdktf `App`, typed as a `Construct`): the scope of `AzureMlStack`s. */
+  public get azure(): Construct {
     this.azureApp ??= this.terraformApp('azure');
     return this.azureApp;
   }

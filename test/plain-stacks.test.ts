@@ -108,7 +108,7 @@ describe('a plain cdktf TerraformStack', () => {
   });
 
   it("on Azure: uses the stack's azurerm provider when it manages storage with Entra ID, and says so when not", () => {
-    const ok = new TerraformStack(new TerraformApp({ skipValidation: true }), 'existing');
+    const ok = new TerraformStack(Testing.app({ enableFutureFlags: false }), 'existing');
     new AzurermProvider(ok, 'azure', { features: [{}], storageUseAzuread: true });
     AzureMlStack.enable(ok, {
       subscriptionId: '00000000-0000-0000-0000-000000000000',

@@ -1,9 +1,26 @@
-import type { Tensor } from 'onnxruntime-node';
-
 /**
  * KServe v2 / Open Inference Protocol datatypes (the names Triton uses on the wire).
  * @see https://github.com/kserve/open-inference-protocol/blob/main/specification/protocol/inference_rest.md#tensor-data-types
  */
+/**
+ * onnxruntime's tensor element type names (`Tensor.Type` of onnxruntime-common) that KServe v2 datatypes map to,
+ * declared here so that mlstack's declarations need no onnxruntime types.
+ */
+export type OrtElementType =
+  | 'bool'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'float16'
+  | 'float32'
+  | 'float64'
+  | 'string';
+
 export type KServeDatatype =
   | 'BOOL'
   | 'UINT8'
@@ -24,7 +41,7 @@ interface DatatypeInfo {
   /** Triton `config.pbtxt` data_type. */
   readonly triton: string;
   /** onnxruntime-node tensor type. */
-  readonly ort: Tensor.Type;
+  readonly ort: OrtElementType;
   /** Bytes per element in the binary tensor extension; 0 for BYTES (length-prefixed). */
   readonly size: number;
 }
@@ -55,7 +72,7 @@ export function kserveFromOrt(type: string): KServeDatatype | undefined {
 }
 
 /** The onnxruntime tensor type of a KServe datatype. */
-export function ortFromKserve(dt: KServeDatatype): Tensor.Type {
+export function ortFromKserve(dt: KServeDatatype): OrtElementType {
   return info(dt).ort;
 }
 
