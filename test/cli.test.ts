@@ -174,7 +174,7 @@ describe('mlstack synth (child process)', () => {
 
   it('reports a missing app file', async () => {
     const r = await mlstack(['synth', '--app', 'nope.ts']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toBe(
       "mlstack: --app 'nope.ts' does not exist. Pass the path of your app program, e.g. --app infra/app.ts.\n",
     );

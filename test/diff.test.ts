@@ -50,6 +50,13 @@ describe('mlstack diff', () => {
       // On AWS the nodes above minNodes are Karpenter's: its NodePool's limits grow, no node is replaced.
       ['k8s', 'NodePool', 'update', ['spec.limits.cpu', 'spec.limits.nvidia.com/gpu']],
     ]);
+    // Each changed attribute with its old and new value, in the report and in the comment.
+    const gke = report.changes.find((c) => c.area === 'gcp')!;
+    expect(gke.values).toEqual([{ path: 'autoscaling.total_max_node_count', old: 6, new: 8 }]);
+    const md = (await cli([out('base'), out('max-nodes'), '--fail-on', 'replace'])).stdout;
+    expect(md).toContain('`autoscaling.total_max_node_count`: `6` → `8`');
+    expect(md).toContain('`max_count`: `6` → `8`');
+    expect(md).toMatch(/_Legend: ➕ add · ✏️ update in place · ♻️ replace .* old → new\._/);
     expect((await cli([out('base'), out('max-nodes'), '--fail-on', 'replace'])).code).toBe(0);
     expect((await cli([out('base'), out('max-nodes'), '--fail-on', 'any'])).code).toBe(1);
   });
@@ -162,7 +169,12 @@ describe('mlstack diff', () => {
     expect(capped).toContain('[!CAUTION]');
   });
 
-  it('rejects bad input with one line and exit code 2', async () => {
+  it('rejects bad input with one line and exit code 2, usage errors included', async () => {
+    const usage = await cli([out('base')]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/missing required argument 'head'/);
+    expect((await cli([out('base'), out('base'), '--no-such-flag'])).code).toBe(2);
+    expect((await cli([out('base'), out('base'), '--max-chars', 'lots'])).code).toBe(2);
     const missing = await cli([path.join(tmp, 'nope'), out('base')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim()).toMatch(/^mlstack: base synth output '.*nope' is not a folder/);

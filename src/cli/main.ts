@@ -3,6 +3,7 @@ import { crosses, diffSynthOutputs, type FailOn } from '../diff';
 import { renderMarkdown } from '../diff/render';
 import { DriftConfigError } from '../drift/analyze';
 import { runDrift } from '../drift/run';
+import { CliError } from './errors';
 import { inspectCommand, serveCommand } from './inference';
 import { resolveCommand } from './resolve';
 import { synthCommand } from './synth';
@@ -10,16 +11,7 @@ import { packageVersion } from '../synth/package-info';
 
 export { packageVersion };
 
-/** A failure the CLI reports as one line, with the exit code to use. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    public readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
+export { CliError };
 
 /** Builds the `mlstack` command. */
 export function buildProgram(): Command {
@@ -217,12 +209,16 @@ function parseInteger(flag: string): (v: string) => number {
   return (v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0)
-      throw new CliError(`${flag} (${JSON.stringify(v)}) must be a non-negative integer.`);
+      throw new CliError(`${flag} (${JSON.stringify(v)}) must be a non-negative integer.`, 2);
     return n;
   };
 }
 
-/** Runs the CLI; resolves to the exit code. Errors print one line unless `--verbose`. */
+/**
+ * Runs the CLI; resolves to the exit code: 0 success, 1 a failure (or an outcome a flag turns into one, like
+ * `diff --fail-on`), 2 a usage error (a missing argument, an unknown option, a bad flag value, a missing file
+ * named by a flag), 3 drift found (`mlstack drift`). Errors print one line unless `--verbose`.
+ */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
@@ -230,7 +226,9 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return exitCode;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
+    // Help and version exit 0; every usage error (a missing argument, an unknown option) exits 2, so that CI can
+    // tell a mistyped command from an outcome such as `diff --fail-on` (1).
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     const err = e as Error;
     if (verbose) process.stderr.write(`${err.stack ?? err.message}\n`);
     else for (const line of errorLines(err)) process.stderr.write(`mlstack: ${line}\n`);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { CliError } from './errors';
 import * as path from 'node:path';
 import { createdApps, type SynthResult } from '../synth/registry';
 
@@ -59,8 +60,9 @@ function resolveApp(app: string): string {
   if (app === 'examples/app.ts') candidates.push(path.join(__dirname, '..', '..', 'examples', 'app.ts'));
   const found = candidates.find((c) => fs.existsSync(c));
   if (!found) {
-    throw new Error(
+    throw new CliError(
       `--app '${app}' does not exist. Pass the path of your app program, e.g. --app infra/app.ts.`,
+      2,
     );
   }
   return found;

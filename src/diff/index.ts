@@ -28,6 +28,8 @@ export interface Change {
   readonly stateful: boolean;
   /** The property or attribute paths that differ (updates and replacements). */
   readonly paths: readonly string[];
+  /** The old and new value of each path (updates and replacements). */
+  readonly values?: readonly ValueChange[];
   /** The paths that force the replacement. */
   readonly replacedBy?: readonly string[];
   /** CloudFormation says the replacement depends on values known at deploy. */
@@ -116,9 +118,16 @@ function union(a: string[], b: string[]): string[] {
   return [...new Set([...a, ...b])].sort();
 }
 
-/** Dot paths (array indices as numbers) where `a` and `b` differ, at most `limit` of them. */
-export function changedPaths(a: unknown, b: unknown, prefix = '', limit = 50): string[] {
-  const out: string[] = [];
+/** One leaf that differs: its dot path (array indices as numbers) and its values (undefined where absent). */
+export interface ValueChange {
+  readonly path: string;
+  readonly old?: unknown;
+  readonly new?: unknown;
+}
+
+/** The leaves where `a` and `b` differ, with their old and new values, at most `limit` of them. */
+export function changedValues(a: unknown, b: unknown, prefix = '', limit = 50): ValueChange[] {
+  const out: ValueChange[] = [];
   const walk = (x: unknown, y: unknown, p: string) => {
     if (out.length >= limit) return;
     if (JSON.stringify(x) === JSON.stringify(y)) return;
@@ -130,10 +139,19 @@ export function changedPaths(a: unknown, b: unknown, prefix = '', limit = 50): s
       }
       return;
     }
-    out.push(p || '(value)');
+    out.push({
+      path: p || '(value)',
+      ...(x !== undefined ? { old: x } : {}),
+      ...(y !== undefined ? { new: y } : {}),
+    });
   };
   walk(a, b, prefix);
   return out;
+}
+
+/** Dot paths (array indices as numbers) where `a` and `b` differ, at most `limit` of them. */
+export function changedPaths(a: unknown, b: unknown, prefix = '', limit = 50): string[] {
+  return changedValues(a, b, prefix, limit).map((v) => v.path);
 }
 
 const IMPACT_KIND: Partial<Record<ResourceImpact, ChangeKind>> = {
@@ -173,7 +191,12 @@ function diffCloudFormation(base: string, head: string): Change[] {
         type,
         kind,
         stateful: STATEFUL_TYPES.has(type),
-        paths: kind === 'update' || kind === 'replace' ? changedPaths(change.oldValue, change.newValue) : [],
+        ...(kind === 'update' || kind === 'replace'
+          ? (() => {
+              const values = changedValues(change.oldValue, change.newValue);
+              return { paths: values.map((v) => v.path), values };
+            })()
+          : { paths: [] }),
         ...(kind === 'replace' ? { replacedBy } : {}),
         ...(change.changeImpact === ResourceImpact.MAY_REPLACE ? { mayReplace: true } : {}),
         ...(change.changeImpact === ResourceImpact.WILL_ORPHAN ? { orphaned: true } : {}),
@@ -211,7 +234,8 @@ function diffTerraform(area: 'gcp' | 'azure', base: string, head: string): Chang
           } else if (vb === undefined) {
             changes.push({ ...base, kind: 'remove', paths: [] });
           } else {
-            const paths = changedPaths(va, vb);
+            const values = changedValues(va, vb);
+            const paths = values.map((v) => v.path);
             if (paths.length === 0) continue;
             const replacedBy =
               block === 'resource' ? replacingPaths(paths, REPLACING_ATTRIBUTES[type] ?? []) : [];
@@ -219,6 +243,7 @@ function diffTerraform(area: 'gcp' | 'azure', base: string, head: string): Chang
               ...base,
               kind: replacedBy.length ? 'replace' : 'update',
               paths,
+              values,
               ...(replacedBy.length ? { replacedBy } : {}),
             });
           }
@@ -304,7 +329,8 @@ function diffKubernetes(base: string, head: string): Change[] {
     if (!oa) changes.push({ area: 'k8s', stack, id, type, kind: 'add', stateful, paths: [] });
     else if (!ob) changes.push({ area: 'k8s', stack, id, type, kind: 'remove', stateful, paths: [] });
     else if (oa.text !== ob.text) {
-      const paths = changedPaths(oa.value, ob.value);
+      const values = changedValues(oa.value, ob.value);
+      const paths = values.map((v) => v.path);
       const replacedBy = replacingPaths(paths, KUBERNETES_REPLACING[type] ?? []);
       changes.push({
         area: 'k8s',
@@ -314,6 +340,7 @@ function diffKubernetes(base: string, head: string): Change[] {
         kind: replacedBy.length ? 'replace' : 'update',
         stateful,
         paths,
+        values,
         ...(replacedBy.length ? { replacedBy } : {}),
         patch: createTwoFilesPatch(`base/${oa.file}`, `head/${ob.file}`, oa.text, ob.text, '', '', {
           context: 3,

@@ -48,7 +48,11 @@ export function renderMarkdown(report: DiffReport, maxChars = DEFAULT_MAX_CHARS)
       `| ${AREA_NAMES[area]} | \`${stack}\` | ${n('add')} | ${n('update')} | ${n('replace')} | ${n('remove')} |`,
     );
   }
-  head.push('');
+  head.push(
+    '',
+    '_Legend: ➕ add · ✏️ update in place · ♻️ replace (the old resource is deleted) · 🗑️ remove · ⚠️ holds data (database, bucket, cluster, node pool, secret, key) · `path`: old → new._',
+    '',
+  );
 
   const sections = groups.map(({ area, stack, changes }) => section(area, stack, changes));
   const out = [...head];
@@ -91,14 +95,27 @@ function section(area: DiffArea, stack: string, changes: Change[]): string {
   for (const c of changes) {
     const paths = (c.replacedBy?.length ? c.replacedBy : c.paths).slice(0, 8);
     const more = (c.replacedBy?.length ? c.replacedBy : c.paths).length - paths.length;
+    const values = new Map((c.values ?? []).map((v) => [v.path, v]));
+    const describe = (p: string) => {
+      const v = values.get(p);
+      return v ? `\`${cell(p)}\`: ${shown(v.old)} → ${shown(v.new)}` : `\`${cell(p)}\``;
+    };
     lines.push(
-      `| ${KIND_MARK[c.kind]}${c.stateful ? ' ⚠️' : ''} | \`${cell(c.id)}\` | ${cell(c.type)} | ${paths.map((p) => `\`${cell(p)}\``).join(', ')}${more > 0 ? ` (+${more})` : ''} |`,
+      `| ${KIND_MARK[c.kind]}${c.stateful ? ' ⚠️' : ''} | \`${cell(c.id)}\` | ${cell(c.type)} | ${paths.map(describe).join(', ')}${more > 0 ? ` (+${more})` : ''} |`,
     );
   }
   const patches = changes.filter((c) => c.patch);
   for (const c of patches) lines.push('', `\`${c.id}\``, '', '```diff', c.patch!.trimEnd(), '```');
   lines.push('', '</details>', '');
   return lines.join('\n');
+}
+
+/** A value for a table cell: `(none)` when absent, short, in code. */
+function shown(v: unknown): string {
+  if (v === undefined) return '_(none)_';
+  const text = typeof v === 'string' ? v : JSON.stringify(v);
+  const short = text.length > 60 ? `${text.slice(0, 57)}…` : text;
+  return `\`${cell(short).replace(/`/g, "'")}\``;
 }
 
 function verb(c: Change): string {

@@ -89,7 +89,7 @@ describe('mlstack serve (child process)', () => {
 
   it('rejects a bad port', async () => {
     const r = await mlstack(['serve', model('mlp'), '--port', 'eighty']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('--port ("eighty") must be a non-negative integer');
   });
 });
