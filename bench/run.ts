@@ -66,7 +66,7 @@ function synthSection(synth: SynthResultRow[], runs: number): string[] {
     '',
     'The full example is three stacks (EKS + 3 node groups + VPC + KMS; GKE + 3 node pools + network, NAT, KMS,',
     'node service account; AKS + 2 node pools + VNet, Log Analytics), on each MlflowTracking, DriftPipeline,',
-    'EdgeFleet, DcgmMonitoring and a TritonService with a canary (model signatures read with onnxruntime,',
+    'EdgeFleet, DcgmMonitoring and a TritonService with a canary (model signatures read from the ONNX protobuf,',
     'repositories and device packages written), and the Kubernetes manifests; the AWS row is',
     'the same platform on AWS alone through a plain `aws-cdk-lib` `App`. The baselines are the least code that makes',
     'a cluster with one GPU pool (`bench/baselines/`).',

@@ -30,6 +30,10 @@ export function synthCases(out: string): SynthCase[] {
       args: [mlstack, 'synth', '--quiet', '--out', out],
     },
     {
+      name: 'mlstack synth --typecheck, full example (type-checked in a worker)',
+      args: [mlstack, 'synth', '--quiet', '--typecheck', '--out', out],
+    },
+    {
       name: 'mlstack synth, AWS stack alone',
       args: [mlstack, 'synth', '--quiet', '--app', 'examples/aws-app.ts', '--out', out],
     },

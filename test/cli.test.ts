@@ -172,6 +172,78 @@ describe('mlstack synth (child process)', () => {
     expect(r.stderr).toMatch(/\n\s+at /);
   });
 
+  describe('checks the app program itself', () => {
+    // Outside test/ (which the repository's own tsc checks), under the checkout so that imports resolve.
+    const apps = fs.mkdtempSync(path.join(repo, 'node_modules', '.cache', 'mlstack-apps-'));
+    afterAll(() => fs.rmSync(apps, { recursive: true, force: true }));
+    const app = (name: string, body: string) => {
+      const file = path.join(apps, name);
+      fs.writeFileSync(
+        file,
+        [
+          `import { GpuCluster, GpuType, MlApp } from ${JSON.stringify(path.join(repo, 'index'))};`,
+          `import { GcpMlStack } from ${JSON.stringify(path.join(repo, 'stacks', 'gcp'))};`,
+          'const app = new MlApp();',
+          "const stack = new GcpMlStack(app.gcp, 'typo', { project: 'acme-ml-test', region: 'us-central1' });",
+          body,
+        ].join('\n'),
+      );
+      return path.relative(repo, file);
+    };
+
+    it('with --typecheck, type-checks it: a misspelled prop fails with file:line though synth succeeds', async () => {
+      const file = app(
+        'typo.ts',
+        "new GpuCluster(stack, 'Gpus', { gpuPools: [{ name: 'l4', gpu: { type: GpuType.NVIDIA_L4 }, spotty: true }] });",
+      );
+      const r = await mlstack(['synth', '--app', file, '--out', path.join(tmp, 'typo'), '--typecheck']);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `mlstack: ${file} has 1 type error (fix them; the output was written but do not deploy it):`,
+        expect.stringMatching(
+          /^mlstack: .*typo\.ts:5:\d+: error TS2561: .*'spotty' does not exist in type 'GpuPoolProps'\. Did you mean to write 'spot'\?$/,
+        ),
+      ]);
+      // Without the flag (the default: it doubles synth's time and memory), synth goes on.
+      const skipped = await mlstack(['synth', '--app', file, '--out', path.join(tmp, 'typo')]);
+      expect(skipped.code).toBe(0);
+    });
+
+    it('lists the type errors before the synth error they cause', async () => {
+      const file = app(
+        'wrong-type.ts',
+        "new GpuCluster(stack, 'Gpus', { clusterName: 131, gpuPools: [{ name: 'l4', gpu: { type: GpuType.NVIDIA_L4 } }] });",
+      );
+      const r = await mlstack(['synth', '--app', file, '--out', path.join(tmp, 'wrong'), '--typecheck']);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `mlstack: ${file} has 1 type error (fix them):`,
+        expect.stringMatching(
+          /^mlstack: .*wrong-type\.ts:5:\d+: error TS2322: Type 'number' is not assignable to type 'string'/,
+        ),
+        expect.stringMatching(
+          /^mlstack: then synth failed: GpuCluster 'typo\/Gpus': 'clusterName' \(131\) is not a valid name/,
+        ),
+      ]);
+    });
+
+    it('prints a syntax error with its location and a code frame', async () => {
+      const file = app('syntax.ts', 'const x = ;\nexport { x };');
+      const r = await mlstack(['synth', '--app', file, '--out', path.join(tmp, 'syntax')]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        [
+          `mlstack: ${file}:5:11: syntax error: Unexpected ";"`,
+          `mlstack:   4 | const stack = new GcpMlStack(app.gcp, 'typo', { project: 'acme-ml-test', region: 'us-central1' });`,
+          'mlstack: > 5 | const x = ;',
+          'mlstack:     |           ^',
+          'mlstack:   6 | export { x };',
+          '',
+        ].join('\n'),
+      );
+    });
+  });
+
   it('reports a missing app file', async () => {
     const r = await mlstack(['synth', '--app', 'nope.ts']);
     expect(r.code).toBe(2);

@@ -8,3 +8,19 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
+
+/**
+ * What to print of an error: its first line, without the noise some frameworks add; for the validation reports of
+ * aws-cdk-lib and cdktf (whole-tree rules such as a service without a GPU pool), each error on a line of its own.
+ */
+export function errorLines(err: Error): string[] {
+  const message = err.message || String(err);
+  // The CLI's own errors are written to be read whole.
+  if (err instanceof CliError) return message.split('\n');
+  if (/^Validation failed with the following errors/.test(message)) {
+    const errors = [...message.matchAll(/^\s+\[[^\]]+\] (.+)$/gm)].map((m) => m[1].trim());
+    if (errors.length) return errors;
+  }
+  const first = message.split('\n').find((l) => l.trim() !== '') ?? err.name;
+  return [first.trim()];
+}

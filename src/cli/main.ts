@@ -3,7 +3,7 @@ import { crosses, diffSynthOutputs, type FailOn } from '../diff';
 import { renderMarkdown } from '../diff/render';
 import { DriftConfigError } from '../drift/analyze';
 import { runDrift } from '../drift/run';
-import { CliError } from './errors';
+import { CliError, errorLines } from './errors';
 import { inspectCommand, serveCommand } from './inference';
 import { resolveCommand } from './resolve';
 import { synthCommand } from './synth';
@@ -11,7 +11,7 @@ import { packageVersion } from '../synth/package-info';
 
 export { packageVersion };
 
-export { CliError };
+export { CliError, errorLines };
 
 /** Builds the `mlstack` command. */
 export function buildProgram(): Command {
@@ -28,7 +28,12 @@ export function buildProgram(): Command {
     .option('--app <file>', 'the app program (TypeScript or JavaScript)', 'examples/app.ts')
     .option('--out <dir>', 'output folder', 'mlstack.out')
     .option('--quiet', 'print nothing but errors', false)
-    .action(async (opts: { app: string; out: string; quiet: boolean }) => {
+    .option(
+      '--typecheck',
+      'type-check a TypeScript app in a worker thread while it synthesizes; type errors fail the command (for CI: on the example it doubles the wall time and memory of synth)',
+      false,
+    )
+    .action(async (opts: { app: string; out: string; quiet: boolean; typecheck: boolean }) => {
       await synthCommand({ ...opts, log: (s) => (opts.quiet ? undefined : process.stdout.write(`${s}\n`)) });
     });
 
@@ -234,22 +239,6 @@ export async function main(argv: string[]): Promise<number> {
     else for (const line of errorLines(err)) process.stderr.write(`mlstack: ${line}\n`);
     return e instanceof CliError ? e.exitCode : 1;
   }
-}
-
-/**
- * What to print of an error: its first line, without the noise some frameworks add; for the validation reports of
- * aws-cdk-lib and cdktf (whole-tree rules such as a service without a GPU pool), each error on a line of its own.
- */
-export function errorLines(err: Error): string[] {
-  const message = err.message || String(err);
-  // The CLI's own errors are written to be read whole.
-  if (err instanceof CliError) return message.split('\n');
-  if (/^Validation failed with the following errors/.test(message)) {
-    const errors = [...message.matchAll(/^\s+\[[^\]]+\] (.+)$/gm)].map((m) => m[1].trim());
-    if (errors.length) return errors;
-  }
-  const first = message.split('\n').find((l) => l.trim() !== '') ?? err.name;
-  return [first.trim()];
 }
 
 if (require.main === module) {
