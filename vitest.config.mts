@@ -11,7 +11,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // The JSON report is what .ci/run counts from.
-    reporters: ['default', 'json'],
+    // The slowest files are printed at the end, so that a regression in the suite's time shows in every log.
+    reporters: ['default', 'json', './test/support/slowest-reporter.ts'],
     outputFile: { json: '.vitest-results.json' },
     snapshotSerializers: ['test/support/snapshot-serializer.ts'],
   },

@@ -69,7 +69,8 @@ function synthSection(synth: SynthResultRow[], runs: number): string[] {
     'EdgeFleet, DcgmMonitoring and a TritonService with a canary (model signatures read from the ONNX protobuf,',
     'repositories and device packages written), and the Kubernetes manifests; the AWS row is',
     'the same platform on AWS alone through a plain `aws-cdk-lib` `App`. The baselines are the least code that makes',
-    'a cluster with one GPU pool (`bench/baselines/`).',
+    "a cluster with one GPU pool (`bench/baselines/`). The bare EKS app runs aws-cdk-lib's CloudFormation",
+    'validator (its default); `mlstack synth` runs it with `--check` (CI), and type-checks the app with `--typecheck`.',
     '',
   ];
 }

@@ -30,6 +30,10 @@ export function synthCases(out: string): SynthCase[] {
       args: [mlstack, 'synth', '--quiet', '--out', out],
     },
     {
+      name: 'mlstack synth --check, full example (CloudFormation validator)',
+      args: [mlstack, 'synth', '--quiet', '--check', '--out', out],
+    },
+    {
       name: 'mlstack synth --typecheck, full example (type-checked in a worker)',
       args: [mlstack, 'synth', '--quiet', '--typecheck', '--out', out],
     },

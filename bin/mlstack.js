@@ -47,5 +47,8 @@ if (useBuilt) {
   cli = require(source);
 }
 cli.main(process.argv).then((code) => {
-  process.exitCode = code;
+  // On success the event loop drains (a plain aws-cdk-lib App synthesizes itself before exit); on failure nothing
+  // more runs, so that such an App does not synthesize again and print its error twice.
+  if (code === 0) process.exitCode = 0;
+  else process.exit(code);
 });

@@ -131,7 +131,8 @@ describe('the AWS cloud assembly of mlstack synth', () => {
     }
     fs.symlinkSync(path.join(repo, 'node_modules'), path.join(checkout, 'node_modules'), 'dir');
     const out = path.join(tmp, 'elsewhere', 'out');
-    const r = await mlstack(['synth', '--out', out, '--quiet'], checkout);
+    // --check as the shared synth: its validation report is compared too.
+    const r = await mlstack(['synth', '--out', out, '--quiet', '--check'], checkout);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const files = listFiles(example.out);

@@ -27,6 +27,11 @@ describe('mlstack synth (child process)', () => {
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('synthesizes the example platform for all three clouds with no credentials', () => {
+    // The shared synth runs with --check: the CloudFormation validator passed, its report is in the assembly.
+    expect(
+      JSON.parse(fs.readFileSync(path.join(first.out, 'aws', 'validation-report.json'), 'utf8'))
+        .pluginReports[0],
+    ).toMatchObject({ pluginName: 'CloudFormation Validate', conclusion: 'success', violations: [] });
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/aws\s+ml-platform-aws/);
@@ -129,7 +134,7 @@ describe('mlstack synth (child process)', () => {
   });
 
   it('is deterministic: a second run writes byte-identical files', async () => {
-    const second = await mlstack(['synth', '--out', out2, '--quiet']);
+    const second = await mlstack(['synth', '--out', out2, '--quiet', '--check']);
     expect(second.code).toBe(0);
     expect(second.stdout).toBe('');
     expect(digest(out2)).toEqual(digest(out1));
@@ -225,6 +230,27 @@ describe('mlstack synth (child process)', () => {
           /^mlstack: then synth failed: GpuCluster 'typo\/Gpus': 'clusterName' \(131\) is not a valid name/,
         ),
       ]);
+    });
+
+    it("with --check, runs aws-cdk-lib's CloudFormation validator and fails on its findings", async () => {
+      const file = path.join(apps, 'invalid-cfn.ts');
+      fs.writeFileSync(
+        file,
+        [
+          "import { App, Stack, CfnResource } from 'aws-cdk-lib';",
+          'const app = new App();',
+          "const stack = new Stack(app, 'invalid', { env: { region: 'eu-west-1' } });",
+          "new CfnResource(stack, 'Queue', { type: 'AWS::SQS::Queue', properties: { DelaySeconds: 'soon' } });",
+          'app.synth();',
+        ].join('\n'),
+      );
+      const rel = path.relative(repo, file);
+      const fast = await mlstack(['synth', '--app', rel, '--out', path.join(tmp, 'cfn')]);
+      expect(fast.code).toBe(0);
+      expect(fs.existsSync(path.join(tmp, 'cfn', 'aws', 'validation-report.json'))).toBe(false);
+      const checked = await mlstack(['synth', '--app', rel, '--out', path.join(tmp, 'cfn'), '--check']);
+      expect(checked.code).toBe(1);
+      expect(checked.stderr).toMatch(/DelaySeconds/);
     });
 
     it('prints a syntax error with its location and a code frame', async () => {

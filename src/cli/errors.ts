@@ -21,6 +21,16 @@ export function errorLines(err: Error): string[] {
     const errors = [...message.matchAll(/^\s+\[[^\]]+\] (.+)$/gm)].map((m) => m[1].trim());
     if (errors.length) return errors;
   }
+  // aws-cdk-lib's template validation report (`--check`): every finding with its construct and rule, without the
+  // source locations it attributes them to.
+  if (/^ERROR .+ \(.+\)$/m.test(message)) {
+    const lines = message
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .filter((l) => l.trim() !== '' && !/^\S+:\d+:\d+$/.test(l.trim()));
+    const start = lines.findIndex((l) => l.startsWith('ERROR '));
+    return lines.slice(start);
+  }
   const first = message.split('\n').find((l) => l.trim() !== '') ?? err.name;
   return [first.trim()];
 }

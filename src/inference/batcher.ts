@@ -57,6 +57,8 @@ export class Batcher {
   private waitedTurn = false;
   /** Batches run. */
   public executions = 0;
+  /** Runs that returned outputs: a model that has answered before and fails on one request failed on its input. */
+  private succeeded = 0;
   /** Called once per model execution (for `nv_inference_exec_count`). */
   public onExecute?: (batchSize: number) => void;
 
@@ -140,6 +142,42 @@ export class Batcher {
     this.timer = short ? setImmediate(fire) : setTimeout(fire, Math.ceil(delayUs / 1000));
   }
 
+  /**
+   * After a merged batch failed: runs each of its requests alone, so that the requests that caused it fail (400)
+   * and the others get their answers.
+   */
+  private async isolate(batch: Pending[], started: bigint): Promise<void> {
+    const failures: [Pending, Error][] = [];
+    for (const p of batch) {
+      try {
+        const outputs = await this.run(p.feeds);
+        this.succeeded++;
+        p.resolve({
+          outputs,
+          queueUs: us(p.enqueued, started),
+          computeUs: us(started, now()),
+          batchSize: p.batchSize,
+        });
+      } catch (e) {
+        failures.push([p, e as Error]);
+      }
+    }
+    const someAnswered = failures.length < batch.length;
+    for (const [p, e] of failures) p.reject(this.runFailure(e, someAnswered || this.succeeded > 0));
+  }
+
+  /**
+   * The error a request gets when onnxruntime failed on it: 400 when the model answers other requests (the input
+   * is what it cannot run on, e.g. an index out of an embedding's range), 500 otherwise; either way onnxruntime's
+   * status message without the names of the model's internal nodes.
+   */
+  private runFailure(e: Error, modelWorks: boolean): InferenceError {
+    const reason = ortStatusMessage(e.message);
+    return modelWorks
+      ? new InferenceError(400, `the model could not run on this request's input: ${reason}`)
+      : new InferenceError(500, `inference failed: ${reason}`);
+  }
+
   private async execute(batch: Pending[]): Promise<void> {
     this.busy++;
     this.executions++;
@@ -150,6 +188,7 @@ export class Batcher {
       const feeds: Record<string, ort.Tensor> = {};
       for (const n of names) feeds[n] = concatBatch(batch.map((p) => p.feeds[n]));
       const outputs = await this.run(feeds);
+      this.succeeded++;
       const done = now();
       const sizes = batch.map((p) => p.batchSize);
       const total = sizes.reduce((a, b) => a + b, 0);
@@ -166,14 +205,26 @@ export class Batcher {
         });
       });
     } catch (e) {
-      const err =
-        e instanceof InferenceError
-          ? e
-          : new InferenceError(500, `inference failed: ${(e as Error).message}`);
-      for (const p of batch) p.reject(err);
+      if (e instanceof InferenceError) {
+        for (const p of batch) p.reject(e);
+      } else if (batch.length === 1) {
+        batch[0].reject(this.runFailure(e as Error, this.succeeded > 0));
+      } else {
+        await this.isolate(batch, started);
+      }
     } finally {
       this.busy--;
       this.schedule();
     }
   }
+}
+
+/**
+ * onnxruntime's reason for a failed run without its node names: the `Status Message` of `Non-zero status code
+ * returned while running <Op> node. Name:'<node>' Status Message: <reason>`, or the message with `Name:'…'` removed.
+ */
+export function ortStatusMessage(message: string): string {
+  const m = /Status Message:\s*([\s\S]*)$/.exec(message);
+  const reason = (m ? m[1] : message).replace(/\s*Name:\s*'[^']*'/g, '').trim();
+  return reason.split('\n')[0].trim() || 'onnxruntime failed';
 }

@@ -193,8 +193,8 @@ export class InferenceServer {
     }
     const m = MODEL_PATH.exec(p);
     if (!m) throw new InferenceError(404, `no route for ${method} ${p}`);
-    const name = decodeURIComponent(m[1]);
-    const versionArg = m[2] !== undefined ? decodeURIComponent(m[2]) : undefined;
+    const name = decodePathSegment(m[1]);
+    const versionArg = m[2] !== undefined ? decodePathSegment(m[2]) : undefined;
     const action = m[3];
     const model = this.models.get(name);
     if (!model) throw new InferenceError(404, `unknown model '${name}'`);
@@ -259,6 +259,15 @@ export class InferenceServer {
       series.failure(status >= 500 && status !== 503 ? 'BACKEND' : 'REJECTED');
       throw e;
     }
+  }
+}
+
+/** A percent-encoded path segment; malformed encoding is the client's error (400), not the server's. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new InferenceError(400, `the URL has malformed percent-encoding: ${JSON.stringify(segment)}`);
   }
 }
 

@@ -64,16 +64,25 @@ const TYPED: Record<string, new (lengthOrBuffer: number | ArrayBuffer) => ArrayL
   BOOL: Uint8Array,
 };
 
-/** Flattens nested `data` arrays (row-major), as the protocol allows. */
-function flatten(data: unknown, name: string): unknown[] {
+/**
+ * Flattens nested `data` arrays (row-major), as the protocol allows: at most one level of nesting per dimension of
+ * the shape, so that a deeply nested body is the client's error (400), never a stack overflow.
+ */
+function flatten(data: unknown, name: string, rank: number): unknown[] {
   if (!Array.isArray(data)) throw bad(`input '${name}': 'data' must be an array`);
   if (!data.some(Array.isArray)) return data;
+  const maxDepth = Math.max(1, rank);
   const out: unknown[] = [];
-  const walk = (x: unknown) => {
-    if (Array.isArray(x)) for (const y of x) walk(y);
-    else out.push(x);
+  const walk = (x: unknown[], depth: number) => {
+    if (depth > maxDepth) {
+      throw bad(`input '${name}': 'data' is nested deeper than the ${rank} dimension(s) of its shape`);
+    }
+    for (const y of x) {
+      if (Array.isArray(y)) walk(y, depth + 1);
+      else out.push(y);
+    }
   };
-  walk(data);
+  walk(data, 1);
   return out;
 }
 
@@ -108,7 +117,7 @@ export function checkInputHeader(input: RequestInput, model: TensorSignature, ma
 export function tensorFromJson(input: RequestInput, datatype: KServeDatatype): ort.Tensor {
   const name = input.name;
   if (input.data === undefined) throw bad(`input '${name}': no 'data' and no binary_data_size`);
-  const flat = flatten(input.data, name);
+  const flat = flatten(input.data, name, Array.isArray(input.shape) ? input.shape.length : 1);
   const count = product(input.shape);
   if (flat.length !== count) {
     throw bad(

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceServer } from '../../src/inference/server';
 import { inferJson, json, randomTensor, request } from '../support/kserve-client';
 import { startServe } from '../support/serve-process';
-import { slowModel } from '../support/onnx-builder';
+import { embeddingModel, slowModel } from '../support/onnx-builder';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'models');
 
@@ -423,5 +423,72 @@ describe('a repository of hundreds of models', () => {
       await server.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a request the model cannot run on fails alone', () => {
+  let server: InferenceServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-embedding-'));
+    fs.mkdirSync(path.join(dir, 'embedding', '1'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'embedding', '1', 'model.onnx'), embeddingModel());
+    // A long batching window, so that concurrent requests are merged into one run.
+    fs.writeFileSync(
+      path.join(dir, 'embedding', 'config.pbtxt'),
+      'name: "embedding"\nmax_batch_size: 8\ninput [ { name: "ids" data_type: TYPE_INT64 dims: [1] } ]\noutput [ { name: "vectors" data_type: TYPE_FP32 dims: [1, 4] } ]\ndynamic_batching { max_queue_delay_microseconds: 20000 }\n',
+    );
+    server = await InferenceServer.start(dir, { port: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const infer = (id: number) =>
+    request(
+      `${server.url}/v2/models/embedding/infer`,
+      'POST',
+      JSON.stringify({ inputs: [{ name: 'ids', datatype: 'INT64', shape: [1, 1], data: [id] }] }),
+    );
+
+  it('an out-of-range id beside 7 valid ones: the 7 are answered, it gets 400 without node names', async () => {
+    for (let round = 0; round < 5; round++) {
+      const ids = [0, 1, 2, 3, 1000, 5, 6, 9];
+      const results = await Promise.all(ids.map(infer));
+      results.forEach((r, i) => {
+        if (ids[i] === 1000) {
+          expect(r.status).toBe(400);
+          const error = String(json(r).error);
+          expect(error).toMatch(/^the model could not run on this request's input: .*out of (data )?bounds/i);
+          expect(error).not.toMatch(/Gather_0|Name:/);
+        } else {
+          expect(r.status, `id ${ids[i]}`).toBe(200);
+          const out = (json(r).outputs as { data: number[] }[])[0].data;
+          expect(out).toEqual([0, 0.25, 0.5, 0.75].map((f) => ids[i] + f));
+        }
+      });
+    }
+    // Client errors are not backend failures.
+    const metrics = (await request(`${server.url}/metrics`, 'GET')).body.toString();
+    expect(metrics).toMatch(
+      /nv_inference_request_failure\{model="embedding",version="1",reason="REJECTED"\} 5/,
+    );
+    expect(metrics).not.toMatch(/reason="BACKEND"\} [1-9]/);
+  });
+
+  it('malformed percent-encoding and 20,000 levels of nesting are 400s, and the server keeps serving', async () => {
+    const bad = await request(`${server.url}/v2/models/%E0%A4%A/infer`, 'POST', '{}');
+    expect(bad.status).toBe(400);
+    expect(String(json(bad).error)).toMatch(/malformed percent-encoding/);
+    const deep = '['.repeat(20_000) + '1' + ']'.repeat(20_000);
+    const nested = await request(
+      `${server.url}/v2/models/embedding/infer`,
+      'POST',
+      `{"inputs":[{"name":"ids","datatype":"INT64","shape":[1,1],"data":${deep}}]}`,
+    );
+    expect(nested.status).toBe(400);
+    expect(String(json(nested).error)).toMatch(/nested deeper than the 2 dimension\(s\) of its shape/);
+    expect((await infer(4)).status).toBe(200);
   });
 });

@@ -25,7 +25,8 @@ export default async function setup(project: TestProject): Promise<() => void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-example-'));
   const out = path.join(tmp, 'out');
   // No timeout of its own beyond the CLI helper's: global setup runs before any test, on an idle machine.
-  const r = await mlstack(['synth', '--out', out], undefined, 600_000);
+  // --check: aws-cdk-lib's CloudFormation validator runs on the example, its findings errors.
+  const r = await mlstack(['synth', '--out', out, '--check'], undefined, 600_000);
   project.provide('example', { out, code: r.code, stdout: r.stdout, stderr: r.stderr });
   return () => fs.rmSync(tmp, { recursive: true, force: true });
 }

@@ -243,6 +243,26 @@ export function identityModel(): Uint8Array {
   });
 }
 
+/**
+ * An embedding lookup: ids INT64 [batch, 1] → Gather on a 10 × 4 table (row i is i, i+0.25, i+0.5, i+0.75) →
+ * vectors FP32 [batch, 1, 4]. An id outside 0..9 makes onnxruntime fail the whole run it is part of.
+ */
+export function embeddingModel(): Uint8Array {
+  return buildModel({
+    name: 'embedding',
+    inputs: [{ name: 'ids', type: T.INT64, shape: ['batch', 1] }],
+    outputs: [{ name: 'vectors', type: T.FLOAT, shape: ['batch', 1, 4] }],
+    nodes: [{ op: 'Gather', inputs: ['table', 'ids'], outputs: ['vectors'], attributes: { axis: 0 } }],
+    initializers: [
+      {
+        name: 'table',
+        dims: [10, 4],
+        floats: Array.from({ length: 40 }, (_, i) => Math.floor(i / 4) + (i % 4) / 4),
+      },
+    ],
+  });
+}
+
 /** Every fixture model, by file name. */
 export const FIXTURE_MODELS: Record<string, () => Uint8Array> = {
   'mlp.onnx': mlpModel,

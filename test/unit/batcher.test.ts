@@ -95,25 +95,67 @@ describe('Batcher', () => {
     expect(await Promise.all(all)).toEqual([200, 200, 503]);
   });
 
-  it('fails every request of a batch whose run fails, and keeps going', async () => {
+  it('a model that never answered fails with 500 and its reason, and keeps going', async () => {
     let fail = true;
-    const b = new Batcher(async (feeds) => {
-      if (fail) {
-        fail = false;
-        throw new Error('boom');
-      }
-      return { y: feeds.x };
-    }, opts());
-    const first = await Promise.allSettled([
-      b.submit({ x: rows(1, 1, 0) }, 1),
-      b.submit({ x: rows(1, 1, 0) }, 1),
-    ]);
-    expect(first.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    const b = new Batcher(
+      async (feeds) => {
+        if (fail) {
+          fail = false;
+          throw new Error(
+            "Non-zero status code returned while running MatMul node. Name:'/secret/MatMul' Status Message: boom",
+          );
+        }
+        return { y: feeds.x };
+      },
+      opts({ dynamic: false }),
+    );
+    const first = await Promise.allSettled([b.submit({ x: rows(1, 1, 0) }, 1)]);
     expect((first[0] as PromiseRejectedResult).reason).toMatchObject({
       status: 500,
       message: 'inference failed: boom',
     });
     await expect(b.submit({ x: rows(1, 1, 0) }, 1)).resolves.toMatchObject({ batchSize: 1 });
+  });
+
+  it('isolates the request that fails a merged batch: it gets 400 without node names, the others their answers', async () => {
+    // An embedding lookup: a row of 7 is out of range, and fails any run it is part of.
+    const runs: number[] = [];
+    const b = new Batcher(
+      async (feeds) => {
+        const x = feeds.x;
+        runs.push(x.dims[0]);
+        if ((x.data as Float32Array).some((v) => v === 7)) {
+          throw new Error(
+            "Non-zero status code returned while running Gather node. Name:'/emb/Gather' Status Message: indices element out of data bounds, idx=7 must be within the inclusive range [-5,4]",
+          );
+        }
+        return {
+          y: new ort.Tensor(
+            'float32',
+            (x.data as Float32Array).map((v) => v * 10),
+            x.dims,
+          ),
+        };
+      },
+      opts({ maxQueueDelayUs: 50_000 }),
+    );
+    const results = await Promise.allSettled([1, 7, 2, 3].map((v) => b.submit({ x: rows(1, 1, v) }, 1)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const answers = results.map((r) =>
+      r.status === 'fulfilled' ? [...(r.value.outputs.y.data as Float32Array)] : [],
+    );
+    expect(answers).toEqual([[10], [], [20], [30]]);
+    const reason = (results[1] as PromiseRejectedResult).reason as InferenceError;
+    expect(reason).toMatchObject({
+      status: 400,
+      message:
+        "the model could not run on this request's input: indices element out of data bounds, idx=7 must be within the inclusive range [-5,4]",
+    });
+    expect(reason.message).not.toContain('/emb/Gather');
+    // One merged run of 4, then each request alone.
+    expect(runs).toEqual([4, 1, 1, 1, 1]);
+    // A model that has answered before: a lone failing request is the input's fault too.
+    await expect(b.submit({ x: rows(1, 1, 7) }, 1)).rejects.toMatchObject({ status: 400 });
   });
 });
 
