@@ -17,6 +17,8 @@ export function errorLines(err: Error): string[] {
   const message = err.message || String(err);
   // The CLI's own errors are written to be read whole.
   if (err instanceof CliError) return message.split('\n');
+  // A model repository's problems name the file and list each mismatch below it.
+  if (err.name === 'RepositoryError') return message.split('\n');
   if (/^Validation failed with the following errors/.test(message)) {
     const errors = [...message.matchAll(/^\s+\[[^\]]+\] (.+)$/gm)].map((m) => m[1].trim());
     if (errors.length) return errors;

@@ -66,6 +66,10 @@ export interface ServeOptions {
   readonly maxBodyBytes?: number;
   readonly batching: boolean;
   readonly version: string;
+  /** Stop at the first model that cannot be loaded (else it is unavailable and the rest is served). */
+  readonly exitOnError?: boolean;
+  /** `/v2/health/ready` only when every model is (Triton's `--strict-readiness`). */
+  readonly strictReadiness?: boolean;
 }
 
 /**
@@ -89,6 +93,8 @@ export async function serveCommand(
       ? { executionProviders: opts.executionProviders, onFallback: (m: string) => log(m) }
       : {}),
     ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+    exitOnError: opts.exitOnError ?? false,
+    strictReadiness: opts.strictReadiness ?? true,
   });
   const names = [...server.models.values()].map(
     (m) => `${m.name}@${m.versions.map((v) => v.version).join(',')}`,
@@ -96,6 +102,9 @@ export async function serveCommand(
   log(
     `loaded ${names.length} model(s) in ${Date.now() - started} ms: ${names.slice(0, 10).join(' ')}${names.length > 10 ? ' …' : ''}`,
   );
+  for (const u of server.unavailable.values()) {
+    log(`unavailable: ${u.name}: ${u.reason.split('\n').join(' ')}`);
+  }
   log(`serving on ${server.url}`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

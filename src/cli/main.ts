@@ -119,6 +119,15 @@ export function buildProgram(): Command {
     )
     .option('--max-body-bytes <n>', 'largest request body (default 64 MiB)', parseInteger('--max-body-bytes'))
     .option('--no-batching', 'run every request alone, whatever the model configs say')
+    .option(
+      '--exit-on-error',
+      "stop at start when a model cannot be loaded (Triton's --exit-on-error); otherwise it is UNAVAILABLE and the rest is served",
+      false,
+    )
+    .option(
+      '--no-strict-readiness',
+      '/v2/health/ready says ready while some model is unavailable (default: only when every model is, as Triton)',
+    )
     .action(
       async (
         root: string,
@@ -129,6 +138,8 @@ export function buildProgram(): Command {
           executionProviders?: string[];
           maxBodyBytes?: number;
           batching: boolean;
+          exitOnError: boolean;
+          strictReadiness: boolean;
         },
       ) => {
         await serveCommand(root, { ...opts, version: packageVersion() }, (s) =>

@@ -6,12 +6,15 @@ export * from './triton-config';
 export { InferenceServer, type ServerOptions } from './server';
 export {
   loadRepository,
+  loadRepositoryState,
   findModels,
   servedVersions,
   RepositoryError,
   type LoadOptions,
   type ServedModel,
   type ModelVersion,
+  type RepositoryState,
+  type UnavailableModel,
 } from './repository';
 export { InferenceError } from './tensors';
 export { InferenceMetrics } from './metrics';

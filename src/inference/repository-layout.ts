@@ -20,6 +20,20 @@ export interface ModelSource {
   versions: Map<string, string>;
 }
 
+/**
+ * Whether a directory entry is a directory, following a symbolic link (git-sync's worktrees and Kubernetes
+ * ConfigMap volumes put models behind them).
+ */
+function isDirectory(dir: string, entry: fs.Dirent): boolean {
+  if (entry.isDirectory()) return true;
+  if (!entry.isSymbolicLink()) return false;
+  try {
+    return fs.statSync(path.join(dir, entry.name)).isDirectory();
+  } catch {
+    return false; // a dangling link
+  }
+}
+
 /** Finds the models of a path: one `.onnx` file, or a Triton-layout repository. */
 export function findModels(root: string): ModelSource[] {
   let stat: fs.Stats;
@@ -33,11 +47,11 @@ export function findModels(root: string): ModelSource[] {
   }
   const sources: ModelSource[] = [];
   for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
-    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    if (entry.name.startsWith('.') || !isDirectory(root, entry)) continue;
     const dir = path.join(root, entry.name);
     const versions = new Map<string, string>();
     for (const v of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (v.isDirectory() && /^\d+$/.test(v.name)) {
+      if (/^\d+$/.test(v.name) && isDirectory(dir, v)) {
         const file = path.join(dir, v.name, 'model.onnx');
         if (fs.existsSync(file)) versions.set(v.name, file);
       }
@@ -91,6 +105,11 @@ export function readModelSource(src: ModelSource): { config?: TritonModelConfig;
       );
     }
     config.name ||= src.name;
+    if (config.max_batch_size === 0 && config.dynamic_batching) {
+      throw new RepositoryError(
+        `${src.configFile}: dynamic_batching needs max_batch_size > 0 (the first dimension of every input is then the batch); with max_batch_size 0 no request could be merged. Set max_batch_size, or remove dynamic_batching.`,
+      );
+    }
   }
   const available = [...src.versions.keys()];
   const versions = servedVersions(config, available);

@@ -138,39 +138,71 @@ async function loadModel(src: ModelSource, options: LoadOptions): Promise<Served
   return { name: src.name, config: config!, versions, configFromFile: fileConfig !== undefined };
 }
 
+/** A model of the repository that could not be loaded, and why (Triton's `UNAVAILABLE` state). */
+export interface UnavailableModel {
+  readonly name: string;
+  readonly reason: string;
+}
+
+/** What loading a repository gave: the models served and those that could not be loaded. */
+export interface RepositoryState {
+  readonly models: Map<string, ServedModel>;
+  readonly unavailable: Map<string, UnavailableModel>;
+}
+
 /**
- * Loads every model under `root` (a file or a Triton repository), several at once, checking each
- * `config.pbtxt` against its model. Fails on the first model that cannot be served, as Triton does with
- * `--exit-on-error` (its default).
+ * Loads every model under `root` (a file or a Triton repository), several at once, checking each `config.pbtxt`
+ * against its model. A model that cannot be loaded is `unavailable` with its reason and the others are served (as
+ * Triton does with `--exit-on-error=false`); with `exitOnError`, the first failure stops the load. A repository
+ * where no model can be loaded always fails, with the first model's reason.
+ */
+export async function loadRepositoryState(
+  root: string,
+  options: LoadOptions & { readonly exitOnError?: boolean } = {},
+): Promise<RepositoryState> {
+  const sources = findModels(root);
+  const concurrency = Math.max(1, options.loadConcurrency ?? os.cpus().length * 2);
+  const loaded = new Map<string, ServedModel>();
+  const failures = new Map<string, Error>();
+  let next = 0;
+  const stop = () => options.exitOnError === true && failures.size > 0;
+  const worker = async () => {
+    while (!stop() && next < sources.length) {
+      const src = sources[next++];
+      try {
+        loaded.set(src.name, await loadModel(src, options));
+      } catch (e) {
+        failures.set(
+          src.name,
+          e instanceof ModelFileError || e instanceof RepositoryError
+            ? e
+            : new RepositoryError(`${src.name}: ${(e as Error).message}`),
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, sources.length) }, worker));
+  if (failures.size > 0 && (options.exitOnError === true || loaded.size === 0)) {
+    await releaseAll(loaded);
+    throw [...failures.entries()].sort(([a], [b]) => a.localeCompare(b))[0][1];
+  }
+  const byName = <T>(m: Map<string, T>) => new Map([...m.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  return {
+    models: byName(loaded),
+    unavailable: byName(
+      new Map([...failures.entries()].map(([name, e]) => [name, { name, reason: e.message }])),
+    ),
+  };
+}
+
+/**
+ * Loads every model under `root`, failing on the first model that cannot be served (Triton's `--exit-on-error`).
  */
 export async function loadRepository(
   root: string,
   options: LoadOptions = {},
 ): Promise<Map<string, ServedModel>> {
-  const sources = findModels(root);
-  const concurrency = Math.max(1, options.loadConcurrency ?? os.cpus().length * 2);
-  const loaded = new Map<string, ServedModel>();
-  let next = 0;
-  let failure: Error | undefined;
-  const worker = async () => {
-    while (!failure && next < sources.length) {
-      const src = sources[next++];
-      try {
-        loaded.set(src.name, await loadModel(src, options));
-      } catch (e) {
-        failure ??=
-          e instanceof ModelFileError || e instanceof RepositoryError
-            ? e
-            : new RepositoryError(`${src.name}: ${(e as Error).message}`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, sources.length) }, worker));
-  if (failure) {
-    await releaseAll(loaded);
-    throw failure;
-  }
-  return new Map([...loaded.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  return (await loadRepositoryState(root, { ...options, exitOnError: true })).models;
 }
 
 /** Releases every session. */

@@ -5,10 +5,11 @@ import type * as ort from 'onnxruntime-node';
 import { InferenceMetrics, type VersionMetrics } from './metrics';
 import {
   type LoadOptions,
-  loadRepository,
+  loadRepositoryState,
   type ModelVersion,
   releaseAll,
   type ServedModel,
+  type UnavailableModel,
 } from './repository';
 import {
   checkInputHeader,
@@ -45,6 +46,18 @@ export interface ServerOptions extends LoadOptions {
   readonly drainTimeoutMs?: number;
   /** Server version reported at `GET /v2`. */
   readonly version?: string;
+  /**
+   * Stop at the first model that cannot be loaded, as Triton's `--exit-on-error`; otherwise that model is
+   * `UNAVAILABLE` (with its reason in `POST /v2/repository/index`) and the others are served.
+   * @default false
+   */
+  readonly exitOnError?: boolean;
+  /**
+   * Triton's `--strict-readiness`: `/v2/health/ready` is ready only when every model of the repository is; without
+   * it, when the server is up.
+   * @default true
+   */
+  readonly strictReadiness?: boolean;
 }
 
 const INFER_HEADER = 'inference-header-content-length';
@@ -65,8 +78,8 @@ interface InferRequest {
 export class InferenceServer {
   /** Loads `root` (an `.onnx` file or a Triton repository) and starts listening. */
   public static async start(root: string, options: ServerOptions = {}): Promise<InferenceServer> {
-    const models = await loadRepository(root, options);
-    const server = new InferenceServer(models, options);
+    const state = await loadRepositoryState(root, options);
+    const server = new InferenceServer(state.models, options, state.unavailable);
     await server.listen(options.host ?? '127.0.0.1', options.port ?? 8000);
     return server;
   }
@@ -82,6 +95,8 @@ export class InferenceServer {
     /** The served models by name. */
     public readonly models: Map<string, ServedModel>,
     private readonly options: ServerOptions,
+    /** The models of the repository that could not be loaded, by name, with their reasons. */
+    public readonly unavailable: ReadonlyMap<string, UnavailableModel> = new Map(),
   ) {
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     this.http = http.createServer((req, res) => void this.handle(req, res));
@@ -174,14 +189,23 @@ export class InferenceServer {
     };
 
     if (p === '/v2/health/live') return get(() => sendJson(res, 200, { live: true }));
-    if (p === '/v2/health/ready')
-      return get(() => sendJson(res, this.draining ? 503 : 200, { ready: !this.draining }));
+    if (p === '/v2/health/ready') {
+      return get(() => {
+        const ready =
+          !this.draining && ((this.options.strictReadiness ?? true) === false || this.unavailable.size === 0);
+        sendJson(res, ready ? 200 : 503, { ready });
+      });
+    }
+    if (p === '/v2/repository/index') {
+      if (method !== 'POST') throw new InferenceError(405, `${method} is not allowed on ${p}; use POST`);
+      return this.repositoryIndex(req, res);
+    }
     if (p === '/v2') {
       return get(() =>
         sendJson(res, 200, {
           name: 'mlstack',
           version: this.options.version ?? '0.0.0',
-          extensions: ['binary_tensor_data', 'model_configuration'],
+          extensions: ['binary_tensor_data', 'model_configuration', 'model_repository'],
         }),
       );
     }
@@ -197,6 +221,12 @@ export class InferenceServer {
     const versionArg = m[2] !== undefined ? decodePathSegment(m[2]) : undefined;
     const action = m[3];
     const model = this.models.get(name);
+    const broken = this.unavailable.get(name);
+    if (broken && action === 'ready') {
+      return get(() => sendJson(res, 400, { name, ready: false, error: `model '${name}' is unavailable` }));
+    }
+    if (broken)
+      throw new InferenceError(503, `model '${name}' is unavailable: ${broken.reason.split('\n')[0]}`);
     if (!model) throw new InferenceError(404, `unknown model '${name}'`);
     const version =
       versionArg === undefined ? model.versions[0] : model.versions.find((v) => v.version === versionArg);
@@ -227,6 +257,37 @@ export class InferenceServer {
         })),
       }),
     );
+  }
+
+  /**
+   * Triton's model repository extension, `POST /v2/repository/index`: every model with its version and state
+   * (`READY`, or `UNAVAILABLE` with the reason it could not be loaded); `{"ready": true}` lists the ready ones.
+   */
+  private async repositoryIndex(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readBody(req, 64 * 1024);
+    let readyOnly = false;
+    if (body.length > 0) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch (e) {
+        throw new InferenceError(400, `malformed JSON in the request: ${(e as Error).message}`);
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new InferenceError(400, 'the request must be a JSON object such as {"ready": true}');
+      }
+      readyOnly = (parsed as { ready?: unknown }).ready === true;
+    }
+    const entries: { name: string; version?: string; state: string; reason?: string }[] = [];
+    for (const m of this.models.values()) {
+      for (const v of m.versions) entries.push({ name: m.name, version: v.version, state: 'READY' });
+    }
+    if (!readyOnly) {
+      for (const u of this.unavailable.values())
+        entries.push({ name: u.name, state: 'UNAVAILABLE', reason: u.reason });
+    }
+    entries.sort((a, b) => a.name.localeCompare(b.name) || Number(b.version ?? 0) - Number(a.version ?? 0));
+    sendJson(res, 200, entries);
   }
 
   private async infer(req: http.IncomingMessage, res: http.ServerResponse, mv: ModelVersion): Promise<void> {

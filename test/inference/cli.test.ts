@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTritonConfig } from '../../src/inference/triton-config';
@@ -85,6 +87,23 @@ describe('mlstack serve (child process)', () => {
     expect(r.stderr).toBe(
       'mlstack: README.md: is not an ONNX model or is truncated (protobuf parsing failed)\n',
     );
+  });
+
+  it('says why a static-batch model cannot start with max_batch_size > 0, without --verbose', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-static-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'fixed', '1'), { recursive: true });
+      fs.copyFileSync(model('fixed_batch'), path.join(dir, 'fixed', '1', 'model.onnx'));
+      fs.writeFileSync(path.join(dir, 'fixed', 'config.pbtxt'), 'name: "fixed"\nmax_batch_size: 8\n');
+      const r = await mlstack(['serve', dir, '--port', '0']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('config.pbtxt: does not match');
+      expect(r.stderr).toMatch(
+        /mlstack: {3}max_batch_size: model 0 \(no dynamic first dimension on every input and output\), config 8/,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects a bad port', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceServer } from '../../src/inference/server';
 import { inferJson, json, randomTensor, request } from '../support/kserve-client';
 import { startServe } from '../support/serve-process';
-import { embeddingModel, slowModel } from '../support/onnx-builder';
+import { embeddingModel, slowModel, unsupportedModel } from '../support/onnx-builder';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'models');
 
@@ -490,5 +490,82 @@ describe('a request the model cannot run on fails alone', () => {
     expect(nested.status).toBe(400);
     expect(String(json(nested).error)).toMatch(/nested deeper than the 2 dimension\(s\) of its shape/);
     expect((await infer(4)).status).toBe(200);
+  });
+});
+
+describe('one model that cannot be loaded does not take the repository down', () => {
+  let dir: string;
+  let linked: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-partial-'));
+    // mlp: a model directory that is a symbolic link, as git-sync and ConfigMap volumes make them.
+    linked = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-worktree-'));
+    fs.mkdirSync(path.join(linked, 'mlp', '1'), { recursive: true });
+    fs.copyFileSync(path.join(fixtures, 'mlp.onnx'), path.join(linked, 'mlp', '1', 'model.onnx'));
+    fs.symlinkSync(path.join(linked, 'mlp'), path.join(dir, 'mlp'), 'dir');
+    // bitshift: a valid ONNX model onnxruntime has no kernel for.
+    fs.mkdirSync(path.join(dir, 'bitshift', '1'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'bitshift', '1', 'model.onnx'), unsupportedModel());
+  });
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(linked, { recursive: true, force: true });
+  });
+
+  it('serves the rest; the broken model is UNAVAILABLE with its reason, not ready, and answers 503', async () => {
+    const server = await InferenceServer.start(dir, { port: 0 });
+    try {
+      const index = await request(`${server.url}/v2/repository/index`, 'POST', '{}');
+      expect(index.status).toBe(200);
+      expect(json(index)).toEqual([
+        { name: 'bitshift', state: 'UNAVAILABLE', reason: expect.stringMatching(/BitShift/) },
+        { name: 'mlp', version: '1', state: 'READY' },
+      ]);
+      const ready = await request(`${server.url}/v2/repository/index`, 'POST', '{"ready": true}');
+      expect(json(ready)).toEqual([{ name: 'mlp', version: '1', state: 'READY' }]);
+      expect((await request(`${server.url}/v2/models/bitshift/ready`, 'GET')).status).toBe(400);
+      expect((await request(`${server.url}/v2/models/mlp/ready`, 'GET')).status).toBe(200);
+      const infer = await request(`${server.url}/v2/models/bitshift/infer`, 'POST', '{}');
+      expect(infer.status).toBe(503);
+      expect(String(json(infer).error)).toMatch(/^model 'bitshift' is unavailable: .*BitShift/);
+      const mlp = await inferJson(server.url, 'mlp', { x: randomTensor([1, 16], 3) });
+      expect(mlp.status).toBe(200);
+      // Triton's --strict-readiness (the default): the server is not ready while a model is unavailable.
+      expect((await request(`${server.url}/v2/health/ready`, 'GET')).status).toBe(503);
+      expect((await request(`${server.url}/v2/health/live`, 'GET')).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+    const lenient = await InferenceServer.start(dir, { port: 0, strictReadiness: false });
+    try {
+      expect((await request(`${lenient.url}/v2/health/ready`, 'GET')).status).toBe(200);
+    } finally {
+      await lenient.close();
+    }
+  });
+
+  it("stops at start with exitOnError (Triton's --exit-on-error), naming the model's file", async () => {
+    await expect(InferenceServer.start(dir, { port: 0, exitOnError: true })).rejects.toThrow(
+      /bitshift.*model\.onnx|BitShift/,
+    );
+  });
+});
+
+describe('config.pbtxt mistakes say why at start', () => {
+  it('max_batch_size 0 with dynamic_batching is a config error naming the file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-mbs0-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'mlp', '1'), { recursive: true });
+      fs.copyFileSync(path.join(fixtures, 'mlp.onnx'), path.join(dir, 'mlp', '1', 'model.onnx'));
+      fs.writeFileSync(
+        path.join(dir, 'mlp', 'config.pbtxt'),
+        'name: "mlp"\nmax_batch_size: 0\ndynamic_batching { }\n',
+      );
+      await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(
+        /mlp\/config\.pbtxt: dynamic_batching needs max_batch_size > 0/,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

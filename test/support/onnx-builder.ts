@@ -263,6 +263,22 @@ export function embeddingModel(): Uint8Array {
   });
 }
 
+/**
+ * A valid model onnxruntime cannot load: BitShift on UINT16, which ONNX defines and onnxruntime implements only
+ * for 8-, 32- and 64-bit integers (as ONNX's own backend test `test_bitshift_left_uint16`).
+ */
+export function unsupportedModel(): Uint8Array {
+  return buildModel({
+    name: 'bitshift_uint16',
+    inputs: [
+      { name: 'x', type: T.UINT16, shape: [3] },
+      { name: 'y', type: T.UINT16, shape: [3] },
+    ],
+    outputs: [{ name: 'z', type: T.UINT16, shape: [3] }],
+    nodes: [{ op: 'BitShift', inputs: ['x', 'y'], outputs: ['z'], attributes: { direction: 'LEFT' } }],
+  });
+}
+
 /** Every fixture model, by file name. */
 export const FIXTURE_MODELS: Record<string, () => Uint8Array> = {
   'mlp.onnx': mlpModel,
