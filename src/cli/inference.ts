@@ -70,6 +70,11 @@ export interface ServeOptions {
   readonly exitOnError?: boolean;
   /** `/v2/health/ready` only when every model is (Triton's `--strict-readiness`). */
   readonly strictReadiness?: boolean;
+  /** Client timeouts in milliseconds (`headersTimeoutMs` … of the server options). */
+  readonly headersTimeout?: number;
+  readonly bodyTimeout?: number;
+  readonly requestTimeout?: number;
+  readonly idleTimeout?: number;
 }
 
 /**
@@ -94,6 +99,10 @@ export async function serveCommand(
       : {}),
     ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
     exitOnError: opts.exitOnError ?? false,
+    ...(opts.headersTimeout !== undefined ? { headersTimeoutMs: opts.headersTimeout } : {}),
+    ...(opts.bodyTimeout !== undefined ? { bodyTimeoutMs: opts.bodyTimeout } : {}),
+    ...(opts.requestTimeout !== undefined ? { requestTimeoutMs: opts.requestTimeout } : {}),
+    ...(opts.idleTimeout !== undefined ? { idleTimeoutMs: opts.idleTimeout } : {}),
     strictReadiness: opts.strictReadiness ?? true,
   });
   const names = [...server.models.values()].map(

@@ -120,6 +120,26 @@ export function buildProgram(): Command {
     .option('--max-body-bytes <n>', 'largest request body (default 64 MiB)', parseInteger('--max-body-bytes'))
     .option('--no-batching', 'run every request alone, whatever the model configs say')
     .option(
+      '--headers-timeout <ms>',
+      'time to send the headers, then 408 (default 10000)',
+      parseInteger('--headers-timeout'),
+    )
+    .option(
+      '--body-timeout <ms>',
+      'time the body may go without a byte, then 408 (default 30000)',
+      parseInteger('--body-timeout'),
+    )
+    .option(
+      '--request-timeout <ms>',
+      'time to receive a whole request, then 408 (default 300000)',
+      parseInteger('--request-timeout'),
+    )
+    .option(
+      '--idle-timeout <ms>',
+      'time an idle keep-alive connection stays open (default 65000)',
+      parseInteger('--idle-timeout'),
+    )
+    .option(
       '--exit-on-error',
       "stop at start when a model cannot be loaded (Triton's --exit-on-error); otherwise it is UNAVAILABLE and the rest is served",
       false,
@@ -140,6 +160,10 @@ export function buildProgram(): Command {
           batching: boolean;
           exitOnError: boolean;
           strictReadiness: boolean;
+          headersTimeout?: number;
+          bodyTimeout?: number;
+          requestTimeout?: number;
+          idleTimeout?: number;
         },
       ) => {
         await serveCommand(root, { ...opts, version: packageVersion() }, (s) =>

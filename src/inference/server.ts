@@ -44,6 +44,27 @@ export interface ServerOptions extends LoadOptions {
    * @default 30000
    */
   readonly drainTimeoutMs?: number;
+  /**
+   * Time a client has to send the request line and headers; then 408 and the connection closes.
+   * @default 10000
+   */
+  readonly headersTimeoutMs?: number;
+  /**
+   * Time the request body may go without a byte; then 408. On shutdown a body that stalls for 1 s is cut, so a
+   * client that sends nothing does not hold the drain.
+   * @default 30000
+   */
+  readonly bodyTimeoutMs?: number;
+  /**
+   * Time to receive a whole request (headers and body), however steadily it trickles in; then 408.
+   * @default 300000
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Time an idle keep-alive connection is kept open.
+   * @default 65000
+   */
+  readonly idleTimeoutMs?: number;
   /** Server version reported at `GET /v2`. */
   readonly version?: string;
   /**
@@ -88,6 +109,8 @@ export class InferenceServer {
   private readonly http: http.Server;
   private readonly maxBodyBytes: number;
   private draining = false;
+  /** Requests whose body is being read: on shutdown each gets at most 1 s more without a byte. */
+  private readonly reading = new Set<BodyReader>();
   private inFlight = 0;
   private readonly series = new Map<ModelVersion, VersionMetrics>();
 
@@ -99,8 +122,18 @@ export class InferenceServer {
     public readonly unavailable: ReadonlyMap<string, UnavailableModel> = new Map(),
   ) {
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
-    this.http = http.createServer((req, res) => void this.handle(req, res));
-    this.http.keepAliveTimeout = 65_000;
+    const headersTimeout = options.headersTimeoutMs ?? 10_000;
+    this.http = http.createServer(
+      {
+        headersTimeout,
+        // Node needs requestTimeout >= headersTimeout (0 turns it off).
+        requestTimeout: Math.max(options.requestTimeoutMs ?? 300_000, headersTimeout),
+        // How often Node checks those two: often enough that a timeout is answered near its time.
+        connectionsCheckingInterval: Math.min(1000, headersTimeout),
+      },
+      (req, res) => void this.handle(req, res),
+    );
+    this.http.keepAliveTimeout = options.idleTimeoutMs ?? 65_000;
     for (const m of models.values()) {
       for (const v of m.versions) {
         const series = this.metrics.forVersion(m.name, v.version);
@@ -150,6 +183,7 @@ export class InferenceServer {
     const closed = new Promise<void>((resolve) =>
       net.Server.prototype.close.call(this.http, () => resolve()),
     );
+    for (const r of this.reading) r.shorten(1000);
     const deadline = Date.now() + (this.options.drainTimeoutMs ?? 30_000);
     let quietSince = this.inFlight === 0 ? Date.now() : Infinity;
     while (Date.now() < deadline) {
@@ -170,8 +204,11 @@ export class InferenceServer {
       await this.route(req, res);
     } catch (e) {
       const err = e instanceof InferenceError ? e : new InferenceError(500, (e as Error).message);
-      if (!res.headersSent) sendJson(res, err.status, { error: err.message });
-      else res.end();
+      if (!res.headersSent) {
+        // A request whose body was not read to its end cannot share the connection with the next one.
+        if (err.status === 408 || err.status === 413) res.setHeader('Connection', 'close');
+        sendJson(res, err.status, { error: err.message });
+      } else res.end();
     } finally {
       this.inFlight--;
     }
@@ -264,7 +301,7 @@ export class InferenceServer {
    * (`READY`, or `UNAVAILABLE` with the reason it could not be loaded); `{"ready": true}` lists the ready ones.
    */
   private async repositoryIndex(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await readBody(req, 64 * 1024);
+    const body = await this.readBody(req, 64 * 1024);
     let readyOnly = false;
     if (body.length > 0) {
       let parsed: unknown;
@@ -290,11 +327,23 @@ export class InferenceServer {
     sendJson(res, 200, entries);
   }
 
+  /** Reads a request body with the body timeout, registered so that shutdown can cut it short. */
+  private async readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+    const reader = new BodyReader(req, limit, this.options.bodyTimeoutMs ?? 30_000);
+    if (this.draining) reader.shorten(1000);
+    this.reading.add(reader);
+    try {
+      return await reader.body;
+    } finally {
+      this.reading.delete(reader);
+    }
+  }
+
   private async infer(req: http.IncomingMessage, res: http.ServerResponse, mv: ModelVersion): Promise<void> {
     const started = process.hrtime.bigint();
     const series = this.series.get(mv)!;
     try {
-      const body = await readBody(req, this.maxBodyBytes);
+      const body = await this.readBody(req, this.maxBodyBytes);
       const { request, binary } = parseRequest(req, body);
       const { feeds, batchSize } = buildFeeds(request, binary, mv);
       const outputs = selectOutputs(request, mv);
@@ -338,29 +387,73 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   res.end(text);
 }
 
-/** Reads the body up to `limit` bytes; beyond it, drains the rest and fails with 413. */
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  return new Promise((resolve, reject) => {
-    const tooLarge = () => new InferenceError(413, `request body exceeds the limit of ${limit} bytes`);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume(); // discard, so that the response can be read
-      req.on('end', () => reject(tooLarge()));
-      req.on('error', () => reject(tooLarge()));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) over = true;
-      if (!over) chunks.push(c);
+/**
+ * Reads a request body up to `limit` bytes (beyond it, drains the rest and fails with 413), failing with 408 when no
+ * byte arrives for `idleMs`.
+ */
+class BodyReader {
+  public readonly body: Promise<Buffer>;
+  private timer?: NodeJS.Timeout;
+  private idleMs: number;
+  private settled = false;
+
+  constructor(req: http.IncomingMessage, limit: number, idleMs: number) {
+    this.idleMs = idleMs;
+    this.body = new Promise<Buffer>((resolve, reject) => {
+      const done = (f: () => void) => {
+        if (this.settled) return;
+        this.settled = true;
+        clearTimeout(this.timer);
+        f();
+      };
+      this.onIdle = () =>
+        done(() => {
+          reject(new InferenceError(408, `the request body stalled: no byte for ${this.idleMs} ms`));
+          req.unpipe();
+          req.pause();
+        });
+      const declared = Number(req.headers['content-length']);
+      const tooLarge = () => new InferenceError(413, `request body exceeds the limit of ${limit} bytes`);
+      if (Number.isFinite(declared) && declared > limit) {
+        req.resume(); // discard, so that the response can be read
+        req.on('end', () => done(() => reject(tooLarge())));
+        req.on('error', () => done(() => reject(tooLarge())));
+        this.arm();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let over = false;
+      req.on('data', (c: Buffer) => {
+        this.arm();
+        size += c.length;
+        if (size > limit) over = true;
+        if (!over) chunks.push(c);
+      });
+      req.on('end', () => done(() => (over ? reject(tooLarge()) : resolve(Buffer.concat(chunks, size)))));
+      req.on('error', (e) =>
+        done(() => reject(new InferenceError(400, `request body could not be read: ${e.message}`))),
+      );
+      req.on('aborted', () => done(() => reject(new InferenceError(400, 'request aborted'))));
+      this.arm();
     });
-    req.on('end', () => (over ? reject(tooLarge()) : resolve(Buffer.concat(chunks, size))));
-    req.on('error', (e) => reject(new InferenceError(400, `request body could not be read: ${e.message}`)));
-    req.on('aborted', () => reject(new InferenceError(400, 'request aborted')));
-  });
+  }
+
+  /** Allows at most `ms` more without a byte (shutdown). */
+  public shorten(ms: number): void {
+    if (this.settled || ms >= this.idleMs) return;
+    this.idleMs = ms;
+    this.arm();
+  }
+
+  private onIdle: () => void = () => {};
+
+  private arm(): void {
+    if (this.settled) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.onIdle(), this.idleMs);
+    this.timer.unref();
+  }
 }
 
 /** Splits a body into the JSON request and the binary tensor data that follows it. */

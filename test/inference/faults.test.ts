@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -567,5 +568,61 @@ describe('config.pbtxt mistakes say why at start', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('slow clients are answered 408 and do not hold shutdown', () => {
+  /** Opens a raw connection, writes `text`, and resolves with everything the server sends until it closes. */
+  const raw = (url: string, text: string, limitMs = 10_000) =>
+    new Promise<{ reply: string; ms: number }>((resolve, reject) => {
+      const { hostname, port } = new URL(url);
+      const started = Date.now();
+      const socket = net.connect(Number(port), hostname, () => socket.write(text));
+      let reply = '';
+      socket.on('data', (d) => (reply += d.toString()));
+      socket.on('close', () => resolve({ reply, ms: Date.now() - started }));
+      socket.on('error', reject);
+      socket.setTimeout(limitMs, () => {
+        socket.destroy();
+        resolve({ reply, ms: Date.now() - started });
+      });
+    });
+
+  it('a client that stops inside its headers, or inside its body, gets 408 and the server keeps serving', async () => {
+    const server = await InferenceServer.start(path.join(fixtures, 'two_inputs.onnx'), {
+      port: 0,
+      headersTimeoutMs: 500,
+      bodyTimeoutMs: 500,
+    });
+    try {
+      const headers = await raw(server.url, 'POST /v2/models/two_inputs/infer HTTP/1.1\r\nHost: x\r\n');
+      expect(headers.reply).toMatch(/^HTTP\/1\.1 408/);
+      expect(headers.ms).toBeLessThan(5000);
+      const body = await raw(
+        server.url,
+        'POST /v2/models/two_inputs/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"inputs": [',
+      );
+      expect(body.reply).toMatch(/^HTTP\/1\.1 408/);
+      expect(body.reply).toMatch(/the request body stalled: no byte for 500 ms/);
+      expect(body.ms).toBeLessThan(5000);
+      const ok = await request(`${server.url}/v2/models/two_inputs/infer`, 'POST', JSON.stringify(good()));
+      expect(ok.status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('shutdown cuts a stalled upload after 1 s instead of waiting out the 30 s drain', async () => {
+    const server = await InferenceServer.start(path.join(fixtures, 'two_inputs.onnx'), { port: 0 });
+    const stalled = raw(
+      server.url,
+      'POST /v2/models/two_inputs/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+      20_000,
+    );
+    await new Promise((r) => setTimeout(r, 200)); // the server has read the headers
+    const started = Date.now();
+    await server.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await stalled).reply).toMatch(/^HTTP\/1\.1 408/);
   });
 });
