@@ -64,6 +64,10 @@ export interface ServeOptions {
   /** Execution providers in preference order. */
   readonly executionProviders?: readonly string[];
   readonly maxBodyBytes?: number;
+  /** Largest JSON part of a request. */
+  readonly maxJsonBytes?: number;
+  /** Request bodies held at once before 503. */
+  readonly maxTotalBodyBytes?: number;
   readonly batching: boolean;
   readonly version: string;
   /** Stop at the first model that cannot be loaded (else it is unavailable and the rest is served). */
@@ -98,6 +102,8 @@ export async function serveCommand(
       ? { executionProviders: opts.executionProviders, onFallback: (m: string) => log(m) }
       : {}),
     ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+    ...(opts.maxJsonBytes !== undefined ? { maxJsonBytes: opts.maxJsonBytes } : {}),
+    ...(opts.maxTotalBodyBytes !== undefined ? { maxTotalBodyBytes: opts.maxTotalBodyBytes } : {}),
     exitOnError: opts.exitOnError ?? false,
     ...(opts.headersTimeout !== undefined ? { headersTimeoutMs: opts.headersTimeout } : {}),
     ...(opts.bodyTimeout !== undefined ? { bodyTimeoutMs: opts.bodyTimeout } : {}),

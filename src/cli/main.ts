@@ -118,6 +118,16 @@ export function buildProgram(): Command {
       },
     )
     .option('--max-body-bytes <n>', 'largest request body (default 64 MiB)', parseInteger('--max-body-bytes'))
+    .option(
+      '--max-json-bytes <n>',
+      'largest JSON part of a request (default 8 MiB: JSON.parse blocks about 12 ms a MiB); larger tensors go as binary data',
+      parseInteger('--max-json-bytes'),
+    )
+    .option(
+      '--max-total-body-bytes <n>',
+      'request bodies held at once, all requests together, before 503 (default 256 MiB)',
+      parseInteger('--max-total-body-bytes'),
+    )
     .option('--no-batching', 'run every request alone, whatever the model configs say')
     .option(
       '--headers-timeout <ms>',
@@ -162,6 +172,8 @@ export function buildProgram(): Command {
           strictReadiness: boolean;
           headersTimeout?: number;
           bodyTimeout?: number;
+          maxJsonBytes?: number;
+          maxTotalBodyBytes?: number;
           requestTimeout?: number;
           idleTimeout?: number;
         },

@@ -626,3 +626,71 @@ describe('slow clients are answered 408 and do not hold shutdown', () => {
     expect((await stalled).reply).toMatch(/^HTTP\/1\.1 408/);
   });
 });
+
+describe('request bodies are bounded per request and in total', () => {
+  it('a JSON body over the JSON limit gets 413 naming the binary extension; the same tensor as binary is served', async () => {
+    const server = await InferenceServer.start(path.join(fixtures, 'mlp.onnx'), {
+      port: 0,
+      maxJsonBytes: 1024,
+    });
+    try {
+      const x = randomTensor([4, 16], 9);
+      const jsonBody = JSON.stringify({
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [4, 16], data: Array.from(x.data as Float32Array) }],
+      });
+      expect(jsonBody.length).toBeGreaterThan(1024);
+      const refused = await request(`${server.url}/v2/models/mlp/infer`, 'POST', jsonBody);
+      expect(refused.status).toBe(413);
+      expect(String(json(refused).error)).toMatch(
+        /exceeds the limit of 1024 bytes for JSON .*binary tensor extension/,
+      );
+      const header = Buffer.from(
+        JSON.stringify({
+          inputs: [
+            { name: 'x', datatype: 'FP32', shape: [4, 16], parameters: { binary_data_size: 4 * 16 * 4 } },
+          ],
+        }),
+      );
+      const data = x.data as Float32Array;
+      const binary = await request(
+        `${server.url}/v2/models/mlp/infer`,
+        'POST',
+        Buffer.concat([header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]),
+        { 'Inference-Header-Content-Length': header.length },
+      );
+      expect(binary.status, binary.body.toString()).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a request that would take the bodies held over the total gets 503, and is served once they are gone', async () => {
+    const server = await InferenceServer.start(path.join(fixtures, 'two_inputs.onnx'), {
+      port: 0,
+      maxTotalBodyBytes: 1000,
+      bodyTimeoutMs: 1000,
+    });
+    try {
+      // An upload of 800 declared bytes that stalls holds its share until its body timeout.
+      const { port } = new URL(server.url);
+      const socket = net.connect(Number(port), '127.0.0.1', () =>
+        socket.write('POST /v2/models/two_inputs/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 800\r\n\r\n{'),
+      );
+      socket.on('error', () => {});
+      await new Promise((r) => setTimeout(r, 200));
+      const busy = await request(
+        `${server.url}/v2/models/two_inputs/infer`,
+        'POST',
+        JSON.stringify(good()) + ' '.repeat(300),
+      );
+      expect(busy.status).toBe(503);
+      expect(String(json(busy).error)).toMatch(/holds 800 bytes of request bodies \(limit 1000\)/);
+      await new Promise((r) => setTimeout(r, 1500)); // the stalled upload timed out and released its share
+      const ok = await request(`${server.url}/v2/models/two_inputs/infer`, 'POST', JSON.stringify(good()));
+      expect(ok.status).toBe(200);
+      socket.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+});
