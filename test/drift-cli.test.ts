@@ -94,17 +94,31 @@ describe('mlstack drift', () => {
 
   it('skips malformed rows and reports their line numbers', async () => {
     const lines = fs.readFileSync(file('same.csv'), 'utf8').trimEnd().split('\n');
-    lines.splice(10, 0, '41.5,"unterminated,DE,0.1');
-    lines.splice(20, 0, '1,2,3');
-    fs.writeFileSync(file('malformed.csv'), `${lines.slice(0, 40).join('\n')}\n`);
+    lines.splice(10, 0, '41.5,DE');
+    lines.splice(20, 0, '1,2,3,4,5');
+    // 2 malformed of 400 rows: within the 5% budget, and enough rows for a verdict.
+    fs.writeFileSync(file('malformed.csv'), `${lines.slice(0, 402).join('\n')}\n`);
     const out = file('out-malformed');
     const r = await drift(['--current', file('malformed.csv'), '--out', out]);
     expect([0, 3]).toContain(r.code);
     const rep = report(out);
-    expect(rep.windows.current.skippedRows).toBeGreaterThanOrEqual(1);
-    expect(rep.errors.length).toBeGreaterThanOrEqual(1);
-    expect(rep.errors.every((e) => e.window === 'current' && e.line > 0)).toBe(true);
-    expect(r.stdout).toMatch(/skipped current line \d+: /);
+    expect(rep.windows.current.skippedRows).toBe(2);
+    expect(rep.errors.map((e) => [e.window, e.line])).toEqual([
+      ['current', 11],
+      ['current', 21],
+    ]);
+    expect(r.stdout).toMatch(/skipped current line 11: /);
+  });
+
+  it('fails when an unterminated quote swallows the rest of the window (over the malformed-row budget)', async () => {
+    const lines = fs.readFileSync(file('same.csv'), 'utf8').trimEnd().split('\n');
+    lines.splice(10, 0, '41.5,"unterminated,DE,0.1');
+    fs.writeFileSync(file('swallowed.csv'), `${lines.slice(0, 402).join('\n')}\n`);
+    const r = await drift(['--current', file('swallowed.csv')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /swallowed\.csv: 1 of the 10 rows of the current window are malformed, over the budget of 5% .*Quote Not Closed/,
+    );
   });
 
   it('reads JSON Lines, reports bad lines by number, and uses a schema and a timestamp column', async () => {

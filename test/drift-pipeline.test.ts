@@ -96,16 +96,20 @@ describe('DriftPipeline: the CronJob', () => {
     expectSchemaValid(p.manifests);
   });
 
-  it('alerts on sustained drift, failed runs and no success within two schedules, in valid PromQL', () => {
+  it('alerts on sustained drift, no verdict, failed runs and no success within two schedules, in valid PromQL', () => {
     expect(p.ruleGroup.rules.map((r) => [r.alert, r.labels.severity])).toEqual([
       ['DataDriftSustained', 'warning'],
+      ['DriftInsufficientData', 'warning'],
       ['DriftJobFailed', 'warning'],
       ['DriftJobNotSucceeding', 'critical'],
     ]);
     expect(p.ruleGroup.rules[0].expr).toBe(
       'min_over_time(mlstack_drift_dataset_drifted{job_name="drift"}[120m]) == 1',
     );
-    expect(p.ruleGroup.rules[2].expr).toContain('> 7200');
+    expect(p.ruleGroup.rules[1].expr).toBe(
+      'min_over_time(mlstack_drift_insufficient_data{job_name="drift"}[120m]) == 1',
+    );
+    expect(p.ruleGroup.rules[3].expr).toContain('> 7200');
     const docs = fs.readFileSync(path.join(__dirname, '..', 'docs', 'drift.md'), 'utf8');
     for (const r of p.ruleGroup.rules) {
       expect(analysePromql(r.expr).errors, r.expr).toEqual([]);

@@ -225,7 +225,7 @@ export function buildProgram(): Command {
   program
     .command('drift')
     .description(
-      'compare a current data window with the reference: PSI and Kolmogorov-Smirnov for numeric features, chi-square and Jensen-Shannon for categorical ones; exit 0 no drift, 3 drift, 1 failed',
+      'compare a current data window with the reference: PSI and Kolmogorov-Smirnov for numeric features, chi-square and Jensen-Shannon for categorical ones; exit 0 no drift, 3 drift, 4 insufficient data, 1 failed',
     )
     .requiredOption('--reference <file>', 'the reference window (CSV or JSON Lines)')
     .requiredOption('--current <file>', 'the current window (CSV or JSON Lines)')
@@ -243,6 +243,15 @@ export function buildProgram(): Command {
       'exit code when the dataset drifts (default 3)',
       parseInteger('--drift-exit-code'),
     )
+    .option(
+      '--min-samples <n>',
+      'values each window and feature needs for a verdict, else insufficient_data (exit 4; default 200)',
+      parseInteger('--min-samples'),
+    )
+    .option(
+      '--max-bad-rows <n|p%>',
+      'malformed rows a window may have, a count or a share such as 5% (default), beyond which the run fails',
+    )
     .action(
       async (opts: {
         reference: string;
@@ -251,6 +260,8 @@ export function buildProgram(): Command {
         config?: string;
         out?: string;
         driftExitCode?: number;
+        minSamples?: number;
+        maxBadRows?: string;
       }) => {
         try {
           exitCode = await runDrift({ ...opts, log: (s) => process.stdout.write(`${s}\n`) });

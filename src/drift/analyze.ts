@@ -1,5 +1,20 @@
+import * as fs from 'node:fs';
 import { binCounts, chiSquare, jensenShannon, ksPValue, ksStatistic, psi, quantileEdges } from './stats';
-import { type ColumnStats, type FeatureType, inferType, type Window } from './window';
+import { type ColumnStats, DriftInputError, type FeatureType, inferType, type Window } from './window';
+
+export { DriftInputError };
+
+/**
+ * Values each window needs, per window and per feature, before a verdict is computed (`minSamples`). With the
+ * default 10 bins, PSI between two samples of one distribution is about (bins − 1)·(1/n + 1/m) by noise alone:
+ * 0.09 at 200 values a window, under the 0.1 warn level; at 100 it is 0.18 and crosses warn routinely, at 50 it
+ * reaches the 0.25 drift level. KS with the default minimum D of 0.1 and α = 0.01 needs about 530 a window to flag
+ * anything, so it never raises a false alarm on small windows.
+ */
+export const DEFAULT_MIN_SAMPLES = 200;
+
+/** Malformed rows a window may have before the run fails (`maxBadRows`): 5% of its rows. */
+export const DEFAULT_MAX_BAD_ROWS = '5%';
 
 /** Thresholds of one feature's statistics. */
 export interface FeatureThresholds {
@@ -31,6 +46,16 @@ export interface DriftConfig {
   readonly webhook?: string;
   /** The job label of pushed metrics (default `mlstack-drift`). */
   readonly job?: string;
+  /**
+   * Rows each window needs, and non-missing values each feature needs in each window, before a verdict is
+   * computed; below, the verdict is `insufficient_data` (default {@link DEFAULT_MIN_SAMPLES}).
+   */
+  readonly minSamples?: number;
+  /**
+   * Malformed rows a window may have: a count (`100`) or a share of its rows (`'5%'`); beyond, the run fails
+   * (default {@link DEFAULT_MAX_BAD_ROWS}).
+   */
+  readonly maxBadRows?: number | string;
 }
 
 /** Column types and roles (`--schema`); columns not listed are inferred. */
@@ -115,6 +140,11 @@ export function checkConfig(config: DriftConfig, featureNames?: readonly string[
   if (!Number.isInteger(bins) || bins < 2 || bins > 100) {
     throw new DriftConfigError(`bins (${JSON.stringify(bins)}) must be an integer from 2 to 100.`);
   }
+  const min = config.minSamples ?? DEFAULT_MIN_SAMPLES;
+  if (!Number.isInteger(min) || min < 1) {
+    throw new DriftConfigError(`minSamples (${JSON.stringify(min)}) must be a positive integer.`);
+  }
+  badRowBudget(config.maxBadRows ?? DEFAULT_MAX_BAD_ROWS);
   for (const key of ['pushgateway', 'webhook'] as const) {
     const url = config[key];
     if (url !== undefined && !/^https?:\/\/\S+$/.test(url)) {
@@ -123,7 +153,56 @@ export function checkConfig(config: DriftConfig, featureNames?: readonly string[
   }
 }
 
+/**
+ * The malformed-row budget: `{ count }` or `{ share }` from `100`, `'100'` or `'5%'`.
+ * @throws DriftConfigError naming the value
+ */
+export function badRowBudget(v: number | string): { count?: number; share?: number } {
+  const text = String(v).trim();
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  if (pct && Number(pct[1]) <= 100) return { share: Number(pct[1]) / 100 };
+  if (/^\d+$/.test(text)) return { count: Number(text) };
+  throw new DriftConfigError(
+    `maxBadRows (${JSON.stringify(v)}) must be a count such as 100 or a share such as '5%'.`,
+  );
+}
+
+/**
+ * Fails on a window that cannot be compared: no rows (an empty file, a header only, every row malformed), or more
+ * malformed rows than the budget.
+ * @throws DriftInputError naming the file and the reason
+ */
+export function checkWindows(reference: Window, current: Window, config: DriftConfig = {}): void {
+  const budget = badRowBudget(config.maxBadRows ?? DEFAULT_MAX_BAD_ROWS);
+  for (const [role, w] of [
+    ['reference', reference],
+    ['current', current],
+  ] as const) {
+    const first = w.errors[0] ? ` (first: line ${w.errors[0].line}: ${w.errors[0].message})` : '';
+    if (w.rows === 0) {
+      const why =
+        w.skipped > 0
+          ? `all ${w.skipped} of its rows are malformed${first}`
+          : fs.statSync(w.file).size === 0
+            ? 'the file is empty'
+            : 'it has no data rows (a header only, or blank lines)';
+      throw new DriftInputError(`${w.file}: the ${role} window has no rows to compare: ${why}.`);
+    }
+    const total = w.rows + w.skipped;
+    const over =
+      budget.count !== undefined ? w.skipped > budget.count : w.skipped > (budget.share ?? 0) * total;
+    if (over) {
+      throw new DriftInputError(
+        `${w.file}: ${w.skipped} of the ${total} rows of the ${role} window are malformed, over the budget of ${String(config.maxBadRows ?? DEFAULT_MAX_BAD_ROWS)} (--max-bad-rows)${first}.`,
+      );
+    }
+  }
+}
+
 export type Verdict = 'ok' | 'warn' | 'drift';
+
+/** A feature's verdict, or why there is none. */
+export type FeatureVerdict = Verdict | 'insufficient_data';
 
 /** One statistic of a feature. */
 export interface StatisticResult {
@@ -139,8 +218,10 @@ export interface FeatureResult {
   readonly name: string;
   readonly role: 'feature' | 'prediction';
   readonly type: FeatureType | 'schema';
-  readonly verdict: Verdict;
+  readonly verdict: FeatureVerdict;
   readonly missingShare: { readonly reference: number; readonly current: number };
+  /** Infinite values (`inf`), counted apart from missing ones. */
+  readonly nonFinite?: { readonly reference: number; readonly current: number };
   readonly statistics: readonly StatisticResult[];
   /** Categories in the current window that the reference never had. */
   readonly unseenCategories?: readonly string[];
@@ -150,7 +231,10 @@ export interface FeatureResult {
 
 /** The drift report (written as `report.json`). */
 export interface DriftReport {
-  readonly verdict: 'drift' | 'no_drift';
+  /** `insufficient_data` when a window, or every feature, has fewer than `minSamples` values. */
+  readonly verdict: 'drift' | 'no_drift' | 'insufficient_data';
+  /** The minimum sample size the verdicts used. */
+  readonly minSamples: number;
   readonly driftedShare: number;
   readonly datasetDriftShare: number;
   readonly generatedAt: string;
@@ -187,8 +271,9 @@ function numericStats(a: ColumnStats, b: ColumnStats, t: Resolved, bins: number)
   const rb = b.numbers.sorted();
   const edges = quantileEdges(ra, bins);
   // Missing values get their own bin, so a rise in missing values shows in the PSI.
-  const ca = [...binCounts(ra, edges), a.missing];
-  const cb = [...binCounts(rb, edges), b.missing + b.nonNumeric];
+  // Infinite values get a bin of their own.
+  const ca = [...binCounts(ra, edges), a.missing, a.nonFinite];
+  const cb = [...binCounts(rb, edges), b.missing + b.nonNumeric, b.nonFinite];
   const p = psi(ca, cb);
   const d = ksStatistic(ra, rb);
   const pv = ksPValue(d, ra.length, rb.length);
@@ -262,8 +347,12 @@ export function compareWindows(
       );
     }
   }
+  checkWindows(reference, current, config);
   const base = resolve(DEFAULT_THRESHOLDS, config.thresholds, 'thresholds');
   const bins = config.bins ?? 10;
+  const minSamples = config.minSamples ?? DEFAULT_MIN_SAMPLES;
+  // A verdict is never computed on fewer rows than the minimum.
+  const windowsTooSmall = reference.rows < minSamples || current.rows < minSamples;
   const predictions = new Set(schema.predictions ?? []);
   const types: Record<string, FeatureType> = {};
   const inferred: string[] = [];
@@ -299,6 +388,22 @@ export function compareWindows(
     types[name] = type;
     const t = resolve(base, config.features?.[name], `features.${name}`);
     const share = { reference: missingShare(a), current: missingShare(b) };
+    const nonFinite =
+      a.nonFinite || b.nonFinite ? { nonFinite: { reference: a.nonFinite, current: b.nonFinite } } : {};
+    const values = (c: ColumnStats) => (type === 'numeric' ? c.numbers.length : c.rows - c.missing);
+    if (windowsTooSmall || values(a) < minSamples || values(b) < minSamples) {
+      results.push({
+        name,
+        role,
+        type,
+        verdict: 'insufficient_data',
+        missingShare: share,
+        ...nonFinite,
+        statistics: [],
+        note: `fewer than ${minSamples} values in a window (reference ${values(a)}, current ${values(b)}; minSamples)`,
+      });
+      continue;
+    }
     if (type === 'numeric') {
       if (a.numbers.length === 0 || b.numbers.length === 0) {
         results.push({
@@ -319,6 +424,7 @@ export function compareWindows(
         type,
         verdict: worst(stats.map((s) => s.verdict)),
         missingShare: share,
+        ...nonFinite,
         statistics: stats,
       });
     } else {
@@ -335,8 +441,10 @@ export function compareWindows(
     }
   }
   const features = results.filter((r) => r.role === 'feature');
-  const compared = features.length || 1;
-  const driftedShare = features.filter((f) => f.verdict === 'drift').length / compared;
+  const judged = features.filter((f) => f.verdict !== 'insufficient_data');
+  const compared = judged.length || 1;
+  const driftedShare = judged.filter((f) => f.verdict === 'drift').length / compared;
+  const insufficient = windowsTooSmall || (features.length > 0 && judged.length === 0);
   const threshold = config.datasetDriftShare ?? 0.3;
   const window = (w: Window) => ({
     file: w.file,
@@ -346,7 +454,12 @@ export function compareWindows(
   });
   const predictionDrift = results.some((r) => r.role === 'prediction' && r.verdict === 'drift');
   return {
-    verdict: driftedShare >= threshold || predictionDrift ? 'drift' : 'no_drift',
+    verdict: insufficient
+      ? 'insufficient_data'
+      : driftedShare >= threshold || predictionDrift
+        ? 'drift'
+        : 'no_drift',
+    minSamples,
     driftedShare,
     datasetDriftShare: threshold,
     generatedAt: new Date().toISOString(),

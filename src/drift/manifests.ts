@@ -14,6 +14,7 @@ export const DRIFT_METRICS = [
   'mlstack_drift_feature_drifted',
   'mlstack_drift_missing_share',
   'mlstack_drift_dataset_drifted',
+  'mlstack_drift_insufficient_data',
   'mlstack_drift_drifted_share',
   'mlstack_drift_window_rows',
   'mlstack_drift_window_skipped_rows',
@@ -61,6 +62,8 @@ export function driftJobManifests(spec: DriftJobSpec): ValidatableObject[] {
     `node /opt/mlstack/bin/mlstack.js drift --reference ${fetch.localPath}/${spec.reference} --current ${fetch.localPath}/${spec.current}` +
       ' --schema /config/schema.json --config /config/config.json --out /out/report --drift-exit-code 0',
     'code=$?',
+    '# 4: too few rows for a verdict; not a failed run (mlstack_drift_insufficient_data says so).',
+    'if [ "$code" -eq 4 ]; then code=0; fi',
     'echo "$code" > /out/.exit',
     'exit "$code"',
   ].join('\n');
@@ -193,6 +196,17 @@ export function driftAlertRules(spec: DriftAlertSpec): AlertRuleGroup {
           summary: `Data drift detected by ${spec.namespace}/${spec.name} in every run of the last two schedules`,
           description: `The share of drifted features has stayed above the threshold for ${twice}; read the latest report under reports/ in bucket ${spec.bucket}.`,
           runbook_url: spec.runbook('DataDriftSustained'),
+        },
+      },
+      {
+        alert: 'DriftInsufficientData',
+        expr: `min_over_time(mlstack_drift_insufficient_data{job_name="${spec.job}"}[${twice}]) == 1`,
+        for: '0m',
+        labels: { severity: 'warning' },
+        annotations: {
+          summary: `Drift job ${spec.namespace}/${spec.name} had too few rows for a verdict in every run of the last two schedules`,
+          description: `A window or every feature had fewer values than minSamples for ${twice}: drift is not being judged. Check what writes the windows, or lower minSamples in the config.`,
+          runbook_url: spec.runbook('DriftInsufficientData'),
         },
       },
       {

@@ -5,7 +5,7 @@ import { compareWindows, type DriftConfig, type DriftReport, type DriftSchema } 
 import { readWindow } from './window';
 
 /** Exit codes of `mlstack drift`. */
-export const DRIFT_EXIT = { noDrift: 0, failed: 1, usage: 2, drift: 3 } as const;
+export const DRIFT_EXIT = { noDrift: 0, failed: 1, usage: 2, drift: 3, insufficientData: 4 } as const;
 
 /** Options of {@link runDrift}. */
 export interface DriftRunOptions {
@@ -17,6 +17,10 @@ export interface DriftRunOptions {
   readonly out?: string;
   /** Exit code when the dataset drifts (a CronJob passes 0 so that drift does not count as a failed Job). */
   readonly driftExitCode?: number;
+  /** Overrides the config's `minSamples`. */
+  readonly minSamples?: number;
+  /** Overrides the config's `maxBadRows` (`100` or `'5%'`). */
+  readonly maxBadRows?: string;
   readonly log: (line: string) => void;
 }
 
@@ -61,6 +65,10 @@ export function driftMetrics(report: DriftReport, job: string): Registry {
     missing.set({ feature: f.name }, f.missingShare.current);
   }
   g('mlstack_drift_dataset_drifted', '1 when the dataset drifted').set(report.verdict === 'drift' ? 1 : 0);
+  g(
+    'mlstack_drift_insufficient_data',
+    '1 when a window or every feature had fewer values than minSamples (no verdict)',
+  ).set(report.verdict === 'insufficient_data' ? 1 : 0);
   g('mlstack_drift_drifted_share', 'Share of features that drifted').set(report.driftedShare);
   const rows = g('mlstack_drift_window_rows', 'Rows read per window', ['window']);
   const skipped = g('mlstack_drift_window_skipped_rows', 'Malformed rows skipped per window', ['window']);
@@ -76,10 +84,16 @@ export function driftMetrics(report: DriftReport, job: string): Registry {
 /**
  * `mlstack drift`: compares the windows, writes `report.json` and `metrics.prom` to `out`, pushes the metrics to
  * a Pushgateway and POSTs the report to a webhook when drift is found (both when configured). Resolves to the exit
- * code: 0 no drift, 3 drift (or `driftExitCode`), 1 failed.
+ * code: 0 no drift, 3 drift (or `driftExitCode`), 4 insufficient data, 1 failed (a window with no rows or over the
+ * malformed-row budget, a bad config).
  */
 export async function runDrift(o: DriftRunOptions): Promise<number> {
-  const config = o.config ? readJsonFile<DriftConfig>(o.config, 'config') : {};
+  const fileConfig = o.config ? readJsonFile<DriftConfig>(o.config, 'config') : {};
+  const config: DriftConfig = {
+    ...fileConfig,
+    ...(o.minSamples !== undefined ? { minSamples: o.minSamples } : {}),
+    ...(o.maxBadRows !== undefined ? { maxBadRows: o.maxBadRows } : {}),
+  };
   const schema = o.schema ? readJsonFile<DriftSchema>(o.schema, 'schema') : {};
   const started = Date.now();
   const [reference, current] = await Promise.all([
@@ -96,8 +110,20 @@ export async function runDrift(o: DriftRunOptions): Promise<number> {
     fs.writeFileSync(path.join(o.out, 'metrics.prom'), metricsText);
   }
   const drifted = [...report.features, ...report.predictions].filter((f) => f.verdict === 'drift');
+  const insufficient = [...report.features, ...report.predictions].filter(
+    (f) => f.verdict === 'insufficient_data',
+  );
+  if (report.verdict === 'insufficient_data') {
+    o.log(
+      `INSUFFICIENT DATA: ${reference.rows} reference and ${current.rows} current rows; every window and feature needs ${report.minSamples} values (minSamples) for a verdict`,
+    );
+  } else if (insufficient.length) {
+    o.log(
+      `  not judged (fewer than ${report.minSamples} values): ${insufficient.map((f) => f.name).join(', ')}`,
+    );
+  }
   o.log(
-    `${report.verdict === 'drift' ? 'DRIFT' : 'no drift'}: ${drifted.length} of ${report.features.length} features drifted (${(report.driftedShare * 100).toFixed(0)}%, threshold ${(report.datasetDriftShare * 100).toFixed(0)}%)` +
+    `${report.verdict === 'drift' ? 'DRIFT' : report.verdict === 'insufficient_data' ? 'no verdict' : 'no drift'}: ${drifted.length} of ${report.features.length} features drifted (${(report.driftedShare * 100).toFixed(0)}%, threshold ${(report.datasetDriftShare * 100).toFixed(0)}%)` +
       `${drifted.length ? `: ${drifted.map((f) => f.name).join(', ')}` : ''}; ${reference.rows} reference and ${current.rows} current rows in ${Date.now() - started} ms`,
   );
   for (const e of report.errors.slice(0, 10)) o.log(`  skipped ${e.window} line ${e.line}: ${e.message}`);
@@ -124,5 +150,6 @@ export async function runDrift(o: DriftRunOptions): Promise<number> {
       );
     o.log(`  posted the report to ${config.webhook} (${r.status})`);
   }
+  if (report.verdict === 'insufficient_data') return DRIFT_EXIT.insufficientData;
   return report.verdict === 'drift' ? (o.driftExitCode ?? DRIFT_EXIT.drift) : DRIFT_EXIT.noDrift;
 }

@@ -14,6 +14,17 @@ export interface RowError {
 /** Values that count as missing. */
 const MISSING = new Set(['', 'na', 'n/a', 'nan', 'null', 'none']);
 
+/** Infinite numbers as CSV and JSON Lines writers spell them (`inf`, `-inf`, `Infinity`, …). */
+const INFINITE = /^[+-]?(inf|infinity)$/i;
+
+/** A window that cannot be compared: names the file and the reason (the drift run fails, exit 1). */
+export class DriftInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DriftInputError';
+  }
+}
+
 /** Distinct values kept per column before it stops counting as categorical. */
 export const MAX_CATEGORIES = 1000;
 
@@ -46,6 +57,11 @@ export interface ColumnStats {
   readonly numbers: NumberColumn;
   /** Non-missing values that did not parse as numbers. */
   nonNumeric: number;
+  /**
+   * Infinite numbers (`inf`, `-inf`, `Infinity`): neither missing nor non-numeric, so one of them never re-types a
+   * numeric column; numeric statistics give them a bucket of their own.
+   */
+  nonFinite: number;
   /** Whether any number had a fractional part. */
   fractional: boolean;
   /** Counts per value, until more than MAX_CATEGORIES distinct values are seen. */
@@ -75,6 +91,7 @@ function column(w: Window, name: string): ColumnStats {
       missing: 0,
       numbers: new NumberColumn(),
       nonNumeric: 0,
+      nonFinite: 0,
       fractional: false,
       categories: new Map(),
     };
@@ -100,6 +117,8 @@ function addValue(w: Window, name: string, raw: unknown, line: number): void {
   if (Number.isFinite(n)) {
     c.numbers.push(n);
     if (!Number.isInteger(n)) c.fractional = true;
+  } else if (n === Infinity || n === -Infinity || INFINITE.test(text)) {
+    c.nonFinite++;
   } else {
     c.nonNumeric++;
     c.firstNonNumericLine ??= line;
@@ -135,6 +154,17 @@ function error(w: Window, line: number, message: string): void {
  */
 export async function readWindow(file: string, options: { timestampColumn?: string } = {}): Promise<Window> {
   if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new Error(`${file}: no such file`);
+  const head = Buffer.alloc(8192);
+  const fd = fs.openSync(file, 'r');
+  let headBytes: number;
+  try {
+    headBytes = fs.readSync(fd, head, 0, head.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (head.subarray(0, headBytes).includes(0)) {
+    throw new DriftInputError(`${file}: is not a text file (CSV or JSON Lines): it has NUL bytes`);
+  }
   const w: Window = { file, columns: new Map(), rows: 0, skipped: 0, errors: [] };
   const ts = options.timestampColumn;
   const take = (record: Record<string, unknown>, line: number) => {
