@@ -1,7 +1,7 @@
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { namespaceWithPodSecurity } from '../k8s/namespace';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { ValidatableObject } from '../k8s/manifest';
 import { container, envFrom, restricted, RESTRICTED_POD_SECURITY } from '../k8s/pod';
@@ -77,7 +77,7 @@ export function driftJobManifests(spec: DriftJobSpec): ValidatableObject[] {
     'exit "$(cat /out/.exit)"',
   ].join('\n');
   return [
-    new Namespace({ metadata: { name: spec.namespace, labels: { ...labels } } }),
+    namespaceWithPodSecurity({ name: spec.namespace, labels, podSecurity: 'restricted' }),
     new ServiceAccount({
       metadata: {
         name: spec.name,

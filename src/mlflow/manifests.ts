@@ -4,7 +4,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPol
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IContainer } from 'kubernetes-models/v1/Container';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { namespaceWithPodSecurity } from '../k8s/namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { ValidatableObject } from '../k8s/manifest';
@@ -118,7 +118,7 @@ export function mlflowManifests(spec: MlflowWorkloadSpec): ValidatableObject[] {
   ].join('\n');
   const probe = { httpGet: { path: '/health', port: 'http' } };
   const objects: ValidatableObject[] = [
-    new Namespace({ metadata: { name: spec.namespace, labels: { ...labels } } }),
+    namespaceWithPodSecurity({ name: spec.namespace, labels, podSecurity: 'restricted' }),
     new ServiceAccount({
       metadata: {
         ...metadata(spec.serviceAccount.name),

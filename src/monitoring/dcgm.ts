@@ -1,7 +1,7 @@
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { namespaceWithPodSecurity } from '../k8s/namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
@@ -172,7 +172,13 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
     ],
   });
   const objects: ValidatableObject[] = [
-    new Namespace({ metadata: { name: spec.namespace, labels: { ...labels } } }),
+    namespaceWithPodSecurity({
+      name: spec.namespace,
+      labels,
+      podSecurity: 'privileged',
+      reason:
+        'dcgm-exporter reads the kubelet pod-resources socket through a hostPath (to label GPU metrics with their pods), which baseline forbids; on GKE it also runs privileged to reach the GPU devices and driver. Nothing else runs here.',
+    }),
     new ServiceAccount({ metadata: metadata(spec.name), automountServiceAccountToken: false }),
     new ConfigMap({
       metadata: metadata(`${spec.name}-counters`),

@@ -5,7 +5,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/Horizo
 import { type ScaledObjectSpec, scaledObject } from '../k8s/keda';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { namespaceWithPodSecurity } from '../k8s/namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IContainer } from 'kubernetes-models/v1/Container';
@@ -270,7 +270,7 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
     ? canarySplit(spec.replicas.min, spec.canary.weightPercent)
     : { stable: spec.replicas.min, canary: 0 };
   const objects: ValidatableObject[] = [
-    new Namespace({ metadata: { name: spec.namespace, labels: { ...app } } }),
+    namespaceWithPodSecurity({ name: spec.namespace, labels: app, podSecurity: 'restricted' }),
     new ServiceAccount({
       metadata: {
         ...metadata(spec.serviceAccount.name),

@@ -3,7 +3,7 @@ import { GkeHubFeature } from '@cdktf/provider-google/lib/gke-hub-feature';
 import { TerraformOutput } from 'cdktf';
 import { Construct, type IConstruct } from 'constructs';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { namespaceWithPodSecurity } from '../../src/k8s/namespace';
 import type { EdgeFleetCapability, EdgeFleetSpec } from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
 import { addTerraformWarning } from '../private/terraform';
@@ -86,7 +86,13 @@ export class ConfigSyncFleet extends Construct implements EdgeFleetCapability {
     const labels = { 'app.kubernetes.io/name': spec.name, 'app.kubernetes.io/managed-by': 'mlstack' };
     const probe = (p: string) => ({ httpGet: { path: p, port: 8000, host: '127.0.0.1' } });
     const objects = [
-      new Namespace({ metadata: { name: 'mlstack-edge', labels } }),
+      namespaceWithPodSecurity({
+        name: 'mlstack-edge',
+        labels,
+        podSecurity: 'privileged',
+        reason:
+          "The kiosk server uses the device's host network so that the kiosk's local apps reach it on 127.0.0.1; baseline forbids hostNetwork.",
+      }),
       new Deployment({
         metadata: { name: spec.name, namespace: 'mlstack-edge', labels },
         spec: {
