@@ -321,16 +321,8 @@ export class InferenceServer {
     const body = await this.readBody(req, 64 * 1024);
     let readyOnly = false;
     if (body.length > 0) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString('utf8'));
-      } catch (e) {
-        throw new InferenceError(400, `malformed JSON in the request: ${(e as Error).message}`);
-      }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        throw new InferenceError(400, 'the request must be a JSON object such as {"ready": true}');
-      }
-      readyOnly = (parsed as { ready?: unknown }).ready === true;
+      const parsed = parseJsonObject(body, 'a JSON object such as {"ready": true}');
+      readyOnly = parsed.ready === true;
     }
     const entries: { name: string; version?: string; state: string; reason?: string }[] = [];
     for (const m of this.models.values()) {
@@ -524,16 +516,22 @@ function parseRequest(
     jsonPart = body.subarray(0, n);
     binary = body.subarray(n);
   }
-  let request: unknown;
+  const request = parseJsonObject(jsonPart, 'a JSON object with an "inputs" list');
+  return { request: request as InferRequest, binary };
+}
+
+/** A request body that must be a JSON object; anything else is the client's error (400). */
+function parseJsonObject(body: Buffer, expected: string): Record<string, unknown> {
+  let parsed: unknown;
   try {
-    request = JSON.parse(jsonPart.toString('utf8'));
+    parsed = JSON.parse(body.toString('utf8'));
   } catch (e) {
     throw new InferenceError(400, `malformed JSON in the request: ${(e as Error).message}`);
   }
-  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
-    throw new InferenceError(400, 'the request must be a JSON object with an "inputs" list');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InferenceError(400, `the request must be ${expected}`);
   }
-  return { request: request as InferRequest, binary };
+  return parsed as Record<string, unknown>;
 }
 
 /** Validates the inputs against the model and builds the feeds; nothing invalid reaches the batcher. */

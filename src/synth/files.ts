@@ -37,3 +37,16 @@ export function stageOnce(area: string, digest: string, write: (dir: string) => 
   }
   return dir;
 }
+
+/** Replaces the folder `dir` with exactly `files` (paths relative to it). */
+export function replaceFolder(
+  dir: string,
+  files: readonly { readonly fileName: string; readonly content: string | Uint8Array }[],
+): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of files) {
+    fs.mkdirSync(path.dirname(path.join(dir, f.fileName)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f.fileName), f.content);
+  }
+}

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { replaceFolder } from '../../src/synth/files';
 import { attachCustomSynthesis, type CfnResource, CfnOutput, Lazy, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
@@ -209,15 +209,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     const stack = Stack.of(this);
     const folder = path.join('k8s', stack.stackName, this.clusterName);
     attachCustomSynthesis(this, {
-      onSynthesize: (session) => {
-        const dir = path.join(session.outdir, folder);
-        fs.rmSync(dir, { recursive: true, force: true });
-        fs.mkdirSync(dir, { recursive: true });
-        for (const f of files()) {
-          fs.mkdirSync(path.dirname(path.join(dir, f.fileName)), { recursive: true });
-          fs.writeFileSync(path.join(dir, f.fileName), f.content);
-        }
-      },
+      onSynthesize: (session) => replaceFolder(path.join(session.outdir, folder), files()),
     });
     if (!this.kubectl) {
       addWarning(

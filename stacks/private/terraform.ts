@@ -1,6 +1,6 @@
 import { RandomProvider } from '@cdktf/provider-random/lib/provider';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { replaceFolder } from '../../src/synth/files';
 import {
   Annotations,
   AssetType,
@@ -113,15 +113,8 @@ export function attachTerraformManifestFiles(
   Object.defineProperty(cluster, CDKTF_CUSTOM_SYNTHESIS, {
     enumerable: false,
     value: {
-      onSynthesize: (session: { readonly outdir: string }) => {
-        const dir = path.join(session.outdir, folder);
-        fs.rmSync(dir, { recursive: true, force: true });
-        fs.mkdirSync(dir, { recursive: true });
-        for (const f of files()) {
-          fs.mkdirSync(path.dirname(path.join(dir, f.fileName)), { recursive: true });
-          fs.writeFileSync(path.join(dir, f.fileName), f.content);
-        }
-      },
+      onSynthesize: (session: { readonly outdir: string }) =>
+        replaceFolder(path.join(session.outdir, folder), files()),
     },
   });
   addTerraformWarning(

@@ -362,6 +362,15 @@ describe('graceful close in process', () => {
   });
 });
 
+/** A repository with the MLP fixture as model `mlp` and `config` as its config.pbtxt. */
+function mlpWithConfig(config: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-mlp-config-'));
+  fs.mkdirSync(path.join(dir, 'mlp', '1'), { recursive: true });
+  fs.copyFileSync(path.join(fixtures, 'mlp.onnx'), path.join(dir, 'mlp', '1', 'model.onnx'));
+  fs.writeFileSync(path.join(dir, 'mlp', 'config.pbtxt'), config);
+  return dir;
+}
+
 describe('model files that cannot be served', () => {
   it('names the file of a corrupt model', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-bad-'));
@@ -375,11 +384,7 @@ describe('model files that cannot be served', () => {
   });
 
   it('refuses a config.pbtxt that does not match its model, naming the field and both values', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-mismatch-'));
-    fs.mkdirSync(path.join(dir, 'mlp', '1'), { recursive: true });
-    fs.copyFileSync(path.join(fixtures, 'mlp.onnx'), path.join(dir, 'mlp', '1', 'model.onnx'));
-    fs.writeFileSync(
-      path.join(dir, 'mlp', 'config.pbtxt'),
+    const dir = mlpWithConfig(
       'name: "mlp"\nmax_batch_size: 4\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 8 ] } ]\noutput [ { name: "y" data_type: TYPE_FP32 dims: [ 4 ] } ]\n',
     );
     await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(
@@ -554,14 +559,8 @@ describe('one model that cannot be loaded does not take the repository down', ()
 
 describe('config.pbtxt mistakes say why at start', () => {
   it('max_batch_size 0 with dynamic_batching is a config error naming the file', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-mbs0-'));
+    const dir = mlpWithConfig('name: "mlp"\nmax_batch_size: 0\ndynamic_batching { }\n');
     try {
-      fs.mkdirSync(path.join(dir, 'mlp', '1'), { recursive: true });
-      fs.copyFileSync(path.join(fixtures, 'mlp.onnx'), path.join(dir, 'mlp', '1', 'model.onnx'));
-      fs.writeFileSync(
-        path.join(dir, 'mlp', 'config.pbtxt'),
-        'name: "mlp"\nmax_batch_size: 0\ndynamic_batching { }\n',
-      );
       await expect(InferenceServer.start(dir, { port: 0 })).rejects.toThrow(
         /mlp\/config\.pbtxt: dynamic_batching needs max_batch_size > 0/,
       );
