@@ -4,10 +4,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { repo } from './support/cli';
+import { cacheDir, repo } from './support/cli';
 
 // Under the repository, so that the stub sources find tsx in its node_modules as a checkout's would.
-const root = fs.mkdtempSync(path.join(repo, 'node_modules', '.cache', 'mlstack-bin-'));
+const root = fs.mkdtempSync(path.join(cacheDir(), 'mlstack-bin-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 function write(rel: string, text: string, mtime: Date): void {

@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { listFiles } from '../src/synth/files';
 import { modelFor } from './support/kubernetes-schema';
-import { mlstack, repo } from './support/cli';
+import { cacheDir, mlstack, repo } from './support/cli';
 
 function digest(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -179,7 +179,7 @@ describe('mlstack synth (child process)', () => {
 
   describe('checks the app program itself', () => {
     // Outside test/ (which the repository's own tsc checks), under the checkout so that imports resolve.
-    const apps = fs.mkdtempSync(path.join(repo, 'node_modules', '.cache', 'mlstack-apps-'));
+    const apps = fs.mkdtempSync(path.join(cacheDir(), 'mlstack-apps-'));
     afterAll(() => fs.rmSync(apps, { recursive: true, force: true }));
     const app = (name: string, body: string) => {
       const file = path.join(apps, name);

@@ -1,5 +1,6 @@
 // Runs the real `mlstack` command as a child process and collects its exit code and output.
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -7,6 +8,16 @@ const run = promisify(execFile);
 
 /** The repository root. */
 export const repo = path.resolve(__dirname, '..', '..');
+
+/**
+ * `node_modules/.cache` of the checkout, made if missing (a fresh `npm ci` has none): for files that must resolve
+ * the repository's packages as a checkout's would.
+ */
+export function cacheDir(): string {
+  const dir = path.join(repo, 'node_modules', '.cache');
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
 const bin = path.join(repo, 'bin', 'mlstack.js');
 
 /** The environment the CLI runs with: no CDK version check or telemetry, no inherited output folders. */
