@@ -74,6 +74,9 @@ export interface ServeOptions {
   readonly exitOnError?: boolean;
   /** `/v2/health/ready` only when every model is (Triton's `--strict-readiness`). */
   readonly strictReadiness?: boolean;
+  /** Triton's model control mode, and the models loaded at start with `explicit`. */
+  readonly modelControlMode?: 'none' | 'explicit';
+  readonly loadModel?: readonly string[];
   /** Client timeouts in milliseconds (`headersTimeoutMs` … of the server options). */
   readonly headersTimeout?: number;
   readonly bodyTimeout?: number;
@@ -105,6 +108,8 @@ export async function serveCommand(
     ...(opts.maxJsonBytes !== undefined ? { maxJsonBytes: opts.maxJsonBytes } : {}),
     ...(opts.maxTotalBodyBytes !== undefined ? { maxTotalBodyBytes: opts.maxTotalBodyBytes } : {}),
     exitOnError: opts.exitOnError ?? false,
+    modelControlMode: opts.modelControlMode ?? 'none',
+    ...(opts.loadModel ? { loadModels: opts.loadModel } : {}),
     ...(opts.headersTimeout !== undefined ? { headersTimeoutMs: opts.headersTimeout } : {}),
     ...(opts.bodyTimeout !== undefined ? { bodyTimeoutMs: opts.bodyTimeout } : {}),
     ...(opts.requestTimeout !== undefined ? { requestTimeoutMs: opts.requestTimeout } : {}),

@@ -150,6 +150,21 @@ export function buildProgram(): Command {
       parseInteger('--idle-timeout'),
     )
     .option(
+      '--model-control-mode <mode>',
+      "none (load every model) or explicit (load --load-model ones; POST /v2/repository/models/<name>/load|unload), as Triton's",
+      (v: string) => {
+        if (v !== 'none' && v !== 'explicit')
+          throw new CliError(`--model-control-mode (${JSON.stringify(v)}) must be none or explicit.`, 2);
+        return v;
+      },
+      'none',
+    )
+    .option(
+      '--load-model <name>',
+      'with explicit model control, a model to load at start (repeatable; * for all)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
       '--exit-on-error',
       "stop at start when a model cannot be loaded (Triton's --exit-on-error); otherwise it is UNAVAILABLE and the rest is served",
       false,
@@ -170,6 +185,8 @@ export function buildProgram(): Command {
           batching: boolean;
           exitOnError: boolean;
           strictReadiness: boolean;
+          modelControlMode: 'none' | 'explicit';
+          loadModel?: string[];
           headersTimeout?: number;
           bodyTimeout?: number;
           maxJsonBytes?: number;

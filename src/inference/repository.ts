@@ -158,9 +158,22 @@ export interface RepositoryState {
  */
 export async function loadRepositoryState(
   root: string,
-  options: LoadOptions & { readonly exitOnError?: boolean } = {},
+  options: LoadOptions & {
+    readonly exitOnError?: boolean;
+    /** Load only these models; the others are listed unavailable, `not loaded` (explicit model control). */
+    readonly only?: readonly string[];
+  } = {},
 ): Promise<RepositoryState> {
-  const sources = findModels(root);
+  const all = findModels(root);
+  const sources = options.only ? all.filter((s) => options.only!.includes(s.name)) : all;
+  const notLoaded = options.only ? all.filter((s) => !options.only!.includes(s.name)) : [];
+  for (const name of options.only ?? []) {
+    if (!all.some((s) => s.name === name)) {
+      throw new RepositoryError(
+        `${root}: no model '${name}' to load; the models are ${all.map((s) => s.name).join(', ')}`,
+      );
+    }
+  }
   const concurrency = Math.max(1, options.loadConcurrency ?? os.cpus().length * 2);
   const loaded = new Map<string, ServedModel>();
   const failures = new Map<string, Error>();
@@ -182,7 +195,7 @@ export async function loadRepositoryState(
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, sources.length) }, worker));
-  if (failures.size > 0 && (options.exitOnError === true || loaded.size === 0)) {
+  if (failures.size > 0 && (options.exitOnError === true || (loaded.size === 0 && !options.only))) {
     await releaseAll(loaded);
     throw [...failures.entries()].sort(([a], [b]) => a.localeCompare(b))[0][1];
   }
@@ -190,9 +203,35 @@ export async function loadRepositoryState(
   return {
     models: byName(loaded),
     unavailable: byName(
-      new Map([...failures.entries()].map(([name, e]) => [name, { name, reason: e.message }])),
+      new Map([
+        ...notLoaded.map((src) => [src.name, { name: src.name, reason: NOT_LOADED }] as const),
+        ...[...failures.entries()].map(([name, e]) => [name, { name, reason: e.message }] as const),
+      ]),
     ),
   };
+}
+
+/** The reason of a model that explicit model control has not loaded (or has unloaded). */
+export const NOT_LOADED =
+  'not loaded (--model-control-mode explicit: POST /v2/repository/models/<name>/load)';
+
+/**
+ * Loads one model of the repository at `root` afresh (its files as they are now), for explicit model control.
+ * @throws RepositoryError or ModelFileError naming the model and the file
+ */
+export async function loadModelByName(
+  root: string,
+  name: string,
+  options: LoadOptions = {},
+): Promise<ServedModel> {
+  const src = findModels(root).find((s) => s.name === name);
+  if (!src) throw new RepositoryError(`${root}: no model '${name}' in the repository`);
+  try {
+    return await loadModel(src, options);
+  } catch (e) {
+    if (e instanceof ModelFileError || e instanceof RepositoryError) throw e;
+    throw new RepositoryError(`${name}: ${(e as Error).message}`);
+  }
 }
 
 /**

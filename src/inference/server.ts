@@ -5,8 +5,10 @@ import type * as ort from 'onnxruntime-node';
 import { InferenceMetrics, type VersionMetrics } from './metrics';
 import {
   type LoadOptions,
+  loadModelByName,
   loadRepositoryState,
   type ModelVersion,
+  NOT_LOADED,
   releaseAll,
   type ServedModel,
   type UnavailableModel,
@@ -91,6 +93,17 @@ export interface ServerOptions extends LoadOptions {
    * @default true
    */
   readonly strictReadiness?: boolean;
+  /**
+   * Triton's `--model-control-mode`: `explicit` loads only `loadModels` at start and lets clients load, reload and
+   * unload models (`POST /v2/repository/models/<name>/load|unload`); `none` loads every model and refuses those.
+   * @default 'none'
+   */
+  readonly modelControlMode?: 'none' | 'explicit';
+  /**
+   * With explicit model control, the models to load at start (`*`: all), as Triton's `--load-model`.
+   * @default - none
+   */
+  readonly loadModels?: readonly string[];
 }
 
 const INFER_HEADER = 'inference-header-content-length';
@@ -111,8 +124,11 @@ interface InferRequest {
 export class InferenceServer {
   /** Loads `root` (an `.onnx` file or a Triton repository) and starts listening. */
   public static async start(root: string, options: ServerOptions = {}): Promise<InferenceServer> {
-    const state = await loadRepositoryState(root, options);
-    const server = new InferenceServer(state.models, options, state.unavailable);
+    const explicit = options.modelControlMode === 'explicit';
+    const only =
+      explicit && !(options.loadModels ?? []).includes('*') ? (options.loadModels ?? []) : undefined;
+    const state = await loadRepositoryState(root, { ...options, ...(only ? { only } : {}) });
+    const server = new InferenceServer(state.models, options, state.unavailable, root);
     await server.listen(options.host ?? '127.0.0.1', options.port ?? 8000);
     return server;
   }
@@ -133,8 +149,9 @@ export class InferenceServer {
     /** The served models by name. */
     public readonly models: Map<string, ServedModel>,
     private readonly options: ServerOptions,
-    /** The models of the repository that could not be loaded, by name, with their reasons. */
-    public readonly unavailable: ReadonlyMap<string, UnavailableModel> = new Map(),
+    private readonly broken: Map<string, UnavailableModel> = new Map(),
+    /** The repository, for explicit model control. */
+    private readonly root?: string,
   ) {
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     const headersTimeout = options.headersTimeoutMs ?? 10_000;
@@ -149,12 +166,20 @@ export class InferenceServer {
       (req, res) => void this.handle(req, res),
     );
     this.http.keepAliveTimeout = options.idleTimeoutMs ?? 65_000;
-    for (const m of models.values()) {
-      for (const v of m.versions) {
-        const series = this.metrics.forVersion(m.name, v.version);
-        this.series.set(v, series);
-        v.batcher.onExecute = () => series.executed();
-      }
+    for (const m of models.values()) this.track(m);
+  }
+
+  /** The models of the repository that are not served (could not be loaded, or not loaded), with their reasons. */
+  public get unavailable(): ReadonlyMap<string, UnavailableModel> {
+    return this.broken;
+  }
+
+  /** Metrics series for each version of a model that starts serving. */
+  private track(m: ServedModel): void {
+    for (const v of m.versions) {
+      const series = this.metrics.forVersion(m.name, v.version);
+      this.series.set(v, series);
+      v.batcher.onExecute = () => series.executed();
     }
   }
 
@@ -246,9 +271,16 @@ export class InferenceServer {
     if (p === '/v2/health/ready') {
       return get(() => {
         const ready =
-          !this.draining && ((this.options.strictReadiness ?? true) === false || this.unavailable.size === 0);
+          !this.draining &&
+          ((this.options.strictReadiness ?? true) === false ||
+            ![...this.broken.values()].some((u) => u.reason !== NOT_LOADED));
         sendJson(res, ready ? 200 : 503, { ready });
       });
+    }
+    const control = /^\/v2\/repository\/models\/([^/]+)\/(load|unload)$/.exec(p);
+    if (control) {
+      if (method !== 'POST') throw new InferenceError(405, `${method} is not allowed on ${p}; use POST`);
+      return this.modelControl(res, decodePathSegment(control[1]), control[2] as 'load' | 'unload');
     }
     if (p === '/v2/repository/index') {
       if (method !== 'POST') throw new InferenceError(405, `${method} is not allowed on ${p}; use POST`);
@@ -275,7 +307,7 @@ export class InferenceServer {
     const versionArg = m[2] !== undefined ? decodePathSegment(m[2]) : undefined;
     const action = m[3];
     const model = this.models.get(name);
-    const broken = this.unavailable.get(name);
+    const broken = this.broken.get(name);
     if (broken && action === 'ready') {
       return get(() => sendJson(res, 400, { name, ready: false, error: `model '${name}' is unavailable` }));
     }
@@ -329,7 +361,7 @@ export class InferenceServer {
       for (const v of m.versions) entries.push({ name: m.name, version: v.version, state: 'READY' });
     }
     if (!readyOnly) {
-      for (const u of this.unavailable.values())
+      for (const u of this.broken.values())
         entries.push({ name: u.name, state: 'UNAVAILABLE', reason: u.reason });
     }
     entries.sort((a, b) => a.name.localeCompare(b.name) || Number(b.version ?? 0) - Number(a.version ?? 0));
@@ -373,7 +405,84 @@ export class InferenceServer {
     }
   }
 
+  /** Serializes model loads and unloads. */
+  private controlQueue: Promise<unknown> = Promise.resolve();
+  /** Requests using each model version now: a version is released only when none is. */
+  private readonly versionUse = new Map<ModelVersion, number>();
+
+  /**
+   * Triton's explicit model control: `load` (re)loads a model from the repository as it is now — a failed reload
+   * keeps the version that serves —, `unload` stops serving it; the old versions are released once their requests
+   * are answered.
+   */
+  private async modelControl(
+    res: http.ServerResponse,
+    name: string,
+    action: 'load' | 'unload',
+  ): Promise<void> {
+    if (this.options.modelControlMode !== 'explicit' || !this.root) {
+      throw new InferenceError(
+        400,
+        `model control is disabled: start the server with --model-control-mode explicit`,
+      );
+    }
+    const root = this.root;
+    const run = this.controlQueue.then(async () => {
+      const old = this.models.get(name);
+      if (action === 'load') {
+        let loaded: ServedModel;
+        try {
+          loaded = await loadModelByName(root, name, this.options);
+        } catch (e) {
+          if (!old) this.broken.set(name, { name, reason: (e as Error).message });
+          throw new InferenceError(
+            400,
+            `failed to load '${name}': ${(e as Error).message.split('\n').join(' ')}`,
+          );
+        }
+        this.track(loaded);
+        this.models.set(name, loaded);
+        this.broken.delete(name);
+      } else {
+        if (!old && !this.broken.has(name)) throw new InferenceError(400, `unknown model '${name}'`);
+        this.models.delete(name);
+        this.broken.set(name, { name, reason: NOT_LOADED });
+      }
+      if (old) void this.retire(old);
+    });
+    this.controlQueue = run.catch(() => undefined);
+    await run;
+    sendJson(res, 200, {});
+  }
+
+  /** Releases a model's sessions once no request uses them (bounded by the drain timeout). */
+  private async retire(m: ServedModel): Promise<void> {
+    const deadline = Date.now() + (this.options.drainTimeoutMs ?? 30_000);
+    const busy = () =>
+      m.versions.some(
+        (v) => (this.versionUse.get(v) ?? 0) > 0 || v.batcher.pending > 0 || v.batcher.inFlight > 0,
+      );
+    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const v of m.versions) {
+      this.versionUse.delete(v);
+      await v.session.release();
+    }
+  }
+
   private async infer(req: http.IncomingMessage, res: http.ServerResponse, mv: ModelVersion): Promise<void> {
+    this.versionUse.set(mv, (this.versionUse.get(mv) ?? 0) + 1);
+    try {
+      await this.inferWith(req, res, mv);
+    } finally {
+      this.versionUse.set(mv, (this.versionUse.get(mv) ?? 1) - 1);
+    }
+  }
+
+  private async inferWith(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    mv: ModelVersion,
+  ): Promise<void> {
     const started = process.hrtime.bigint();
     const series = this.series.get(mv)!;
     try {

@@ -693,3 +693,65 @@ describe('request bodies are bounded per request and in total', () => {
     }
   });
 });
+
+describe("explicit model control (Triton's --model-control-mode explicit)", () => {
+  it('loads the models asked for, then loads, reloads and unloads on request; a failed reload keeps serving', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-control-'));
+    for (const m of ['mlp', 'two_inputs']) {
+      fs.mkdirSync(path.join(dir, m, '1'), { recursive: true });
+      fs.copyFileSync(path.join(fixtures, `${m}.onnx`), path.join(dir, m, '1', 'model.onnx'));
+    }
+    const server = await InferenceServer.start(dir, {
+      port: 0,
+      modelControlMode: 'explicit',
+      loadModels: ['mlp'],
+    });
+    const post = (p: string, body = '') => request(`${server.url}${p}`, 'POST', body);
+    const index = async () =>
+      json(await post('/v2/repository/index')) as unknown as { name: string; state: string }[];
+    try {
+      expect((await index()).map((e) => [e.name, e.state])).toEqual([
+        ['mlp', 'READY'],
+        ['two_inputs', 'UNAVAILABLE'],
+      ]);
+      // A model not loaded on purpose does not make the server unready.
+      expect((await request(`${server.url}/v2/health/ready`, 'GET')).status).toBe(200);
+      expect((await post('/v2/models/two_inputs/infer', JSON.stringify(good()))).status).toBe(503);
+
+      expect((await post('/v2/repository/models/two_inputs/load')).status).toBe(200);
+      const answered = await post('/v2/models/two_inputs/infer', JSON.stringify(good()));
+      expect(answered.status).toBe(200);
+      expect((json(answered).outputs as { data: number[] }[])[0].data).toEqual([2, 3, 4, 5]);
+
+      // A reload of a broken file fails with the reason, and the loaded version keeps serving.
+      fs.writeFileSync(path.join(dir, 'mlp', '1', 'model.onnx'), Buffer.from('not a model'));
+      const reload = await post('/v2/repository/models/mlp/load');
+      expect(reload.status).toBe(400);
+      expect(String(json(reload).error)).toMatch(
+        /^failed to load 'mlp': .*model\.onnx: is not an ONNX model/,
+      );
+      expect((await inferJson(server.url, 'mlp', { x: randomTensor([1, 16], 3) })).status).toBe(200);
+
+      expect((await post('/v2/repository/models/two_inputs/unload')).status).toBe(200);
+      expect((await post('/v2/models/two_inputs/infer', JSON.stringify(good()))).status).toBe(503);
+      expect((await index()).find((e) => e.name === 'two_inputs')?.state).toBe('UNAVAILABLE');
+      expect((await post('/v2/repository/models/nope/unload')).status).toBe(400);
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is refused when the server does not run with explicit model control', async () => {
+    const server = await InferenceServer.start(path.join(fixtures, 'mlp.onnx'), { port: 0 });
+    try {
+      const r = await request(`${server.url}/v2/repository/models/mlp/load`, 'POST', '');
+      expect(r.status).toBe(400);
+      expect(String(json(r).error)).toMatch(
+        /model control is disabled: start the server with --model-control-mode explicit/,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
