@@ -31,6 +31,17 @@ export interface DriftThresholdsProps extends FeatureThresholds {
    * @default {}
    */
   readonly features?: Record<string, FeatureThresholds>;
+  /**
+   * Values each window and feature needs for a verdict; below, the run reports `insufficient_data` (and the
+   * `DriftInsufficientData` alert fires when that lasts two schedules).
+   * @default 200
+   */
+  readonly minSamples?: number;
+  /**
+   * Malformed rows a window may have, a count (`100`) or a share (`'5%'`); beyond, the run fails.
+   * @default '5%'
+   */
+  readonly maxBadRows?: number | string;
 }
 
 /** Props of {@link DriftPipeline}. */
@@ -191,11 +202,13 @@ export class DriftPipeline extends Construct {
       }
     }
     const t = props.thresholds ?? {};
-    const { datasetDriftShare, features: perFeature, ...defaults } = t;
+    const { datasetDriftShare, features: perFeature, minSamples, maxBadRows, ...defaults } = t;
     const config: DriftConfig = {
       thresholds: defaults,
       ...(perFeature ? { features: perFeature } : {}),
       ...(datasetDriftShare !== undefined ? { datasetDriftShare } : {}),
+      ...(minSamples !== undefined ? { minSamples } : {}),
+      ...(maxBadRows !== undefined ? { maxBadRows } : {}),
       ...(props.webhook ? { webhook: props.webhook } : {}),
       // Ours unless the user runs one (the alerts read what is pushed there).
       pushgateway: props.pushgateway ?? pushgatewayOf(this.node.id, props.namespace ?? 'drift').url,

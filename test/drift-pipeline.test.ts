@@ -249,6 +249,18 @@ describe('DriftPipeline validation', () => {
     expect(attempt({ features: {}, thresholds: { features: { age: {} } } })).toThrow(
       /'thresholds.features' \(\["age"\]\) overrides features that are not declared/,
     );
+    expect(attempt({ thresholds: { minSamples: 0 } })).toThrow(/minSamples \(0\) must be a positive integer/);
+    expect(attempt({ thresholds: { maxBadRows: 'some' } })).toThrow(
+      /maxBadRows \("some"\) must be a count such as 100 or a share such as '5%'/,
+    );
+  });
+
+  it('passes the minimum sample size and the malformed-row budget to the job', () => {
+    const p2 = pipeline(gcpStack(), { thresholds: { minSamples: 50, maxBadRows: '2%' } });
+    const config = JSON.parse(
+      objectOf<IConfigMap>(p2.manifests, 'ConfigMap', 'drift-config').data!['config.json'],
+    );
+    expect(config).toMatchObject({ minSamples: 50, maxBadRows: '2%', thresholds: {} });
   });
 
   it('rejects bad windows, deadlines, URLs and a missing image', () => {
