@@ -527,17 +527,17 @@ export class GpuCluster extends Construct {
   public keda(): PrometheusConnection {
     if (this.kedaConnection) return this.kedaConnection;
     const existing = this.kedaProps.existing;
-    const install = this.capability.installKeda(this, {
+    // The operator's cloud identity, which may only query the managed Prometheus (autoscalerConnection).
+    const identity = this.capability.addWorkloadIdentity(this, 'KedaOperator', {
       namespace: existing?.namespace ?? KEDA.namespace,
       serviceAccount: existing?.operatorServiceAccount ?? KEDA.operatorServiceAccount,
+      read: [],
     });
-    if (!existing) this.addHelmChart('Chart-keda', install.chart);
+    if (!existing) this.addHelmChart('Chart-keda', this.capability.kedaChart(identity));
     else {
       const marks = [
-        ...Object.entries(install.identity.serviceAccountAnnotations).map(
-          ([k, val]) => `annotation ${k}=${val}`,
-        ),
-        ...Object.entries(install.identity.podLabels).map(([k, val]) => `pod label ${k}=${val}`),
+        ...Object.entries(identity.serviceAccountAnnotations).map(([k, val]) => `annotation ${k}=${val}`),
+        ...Object.entries(identity.podLabels).map(([k, val]) => `pod label ${k}=${val}`),
       ];
       if (marks.length) {
         MlStack.of(this).addWarning(
@@ -546,7 +546,7 @@ export class GpuCluster extends Construct {
         );
       }
     }
-    this.kedaConnection = this.managedPrometheus().autoscalerConnection(this, install.identity);
+    this.kedaConnection = this.managedPrometheus().autoscalerConnection(this, identity);
     this.addManifest('Keda', prometheusAuthentication(this.kedaConnection));
     return this.kedaConnection;
   }

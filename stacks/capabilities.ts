@@ -264,13 +264,10 @@ export interface KubernetesClusterCapability {
    */
   addPostgres(scope: Construct, id: string, spec: PostgresSpec): PostgresCapability;
   /**
-   * KEDA for this cluster, made once by the caller: the cloud identity of the operator's ServiceAccount and the
-   * chart, with the identity's values.
+   * The KEDA chart for this cluster, with the values through which its operator (the ServiceAccount that
+   * `operator`, made by `addWorkloadIdentity`, binds) acts as its cloud identity.
    */
-  installKeda(
-    scope: Construct,
-    operator: { readonly namespace: string; readonly serviceAccount: string },
-  ): { readonly identity: WorkloadIdentityCapability; readonly chart: HelmChartSpec };
+  kedaChart(operator: WorkloadIdentityCapability): HelmChartSpec;
   /**
    * The cloud's managed Prometheus for this cluster (Amazon Managed Service for Prometheus with an agentless
    * scraper, Google Cloud Managed Service for Prometheus, Azure Monitor managed Prometheus), created on first use.

@@ -19,6 +19,7 @@ import type {
   WorkloadIdentitySpec,
 } from '../capabilities';
 import { capabilityOf, poolByName } from '../private/capability-of';
+import { validateAtSynth } from '../private/validation';
 import { EksNodegroup } from './eks-nodegroup';
 import { EksNetwork } from './eks-network';
 import { Karpenter } from './karpenter';
@@ -112,16 +113,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       const selected = this.network.selectFor(spec.name, 0);
       this.nodeSubnets = { subnets: selected.subnets };
       // Enough addresses for every pool at its maximum, pools added later included.
-      this.node.addValidation({
-        validate: () => {
-          try {
-            this.network!.selectFor(spec.name, this.totalMaxNodes);
-            return [];
-          } catch (e) {
-            return [(e as Error).message];
-          }
-        },
-      });
+      validateAtSynth(this, () => this.network!.selectFor(spec.name, this.totalMaxNodes));
     } else {
       // Next to this construct, not under it: aws-cdk-lib names the VPC's resources (Name tags) by construct path.
       this.vpc = new ec2.Vpc(scope, 'Vpc', {
@@ -339,18 +331,8 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   }
 
   /** KEDA's operator acts as an IAM role through EKS Pod Identity; the chart needs nothing for it. */
-  public installKeda(
-    scope: Construct,
-    operator: { readonly namespace: string; readonly serviceAccount: string },
-  ): { identity: PodIdentity; chart: HelmChartSpec } {
-    return {
-      identity: this.addWorkloadIdentity(scope, 'KedaOperator', {
-        namespace: operator.namespace,
-        serviceAccount: operator.serviceAccount,
-        read: [],
-      }),
-      chart: kedaChart({}),
-    };
+  public kedaChart(): HelmChartSpec {
+    return kedaChart({});
   }
 
   /** Amazon Managed Service for Prometheus for this cluster, made on first use. */

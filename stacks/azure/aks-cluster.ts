@@ -13,9 +13,11 @@ import type {
   NodePoolResult,
   ObjectStoreSpec,
   PostgresSpec,
+  WorkloadIdentityCapability,
   WorkloadIdentitySpec,
 } from '../capabilities';
 import { capabilityOf, poolByName } from '../private/capability-of';
+import { validateAtSynth } from '../private/validation';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { AksNetwork } from './aks-network';
 import { AksNodePool } from './aks-node-pool';
@@ -183,16 +185,7 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
         principalId: this.cluster.identity.principalId,
         principalType: 'ServicePrincipal',
       });
-      this.node.addValidation({
-        validate: () => {
-          try {
-            userNetwork.checkCapacity(name, this.totalMaxNodes, this.surgeNodes);
-            return [];
-          } catch (e) {
-            return [(e as Error).message];
-          }
-        },
-      });
+      validateAtSynth(this, () => userNetwork.checkCapacity(name, this.totalMaxNodes, this.surgeNodes));
     }
 
     new TerraformOutput(this, 'ClusterName', { value: this.cluster.name });
@@ -295,26 +288,15 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
    * add-on with workload identity restarts its operator after the identity is set up, while the chart is installed
    * once the cluster and the federated credential exist, pinned with the cluster's other charts.
    */
-  public installKeda(
-    scope: Construct,
-    operator: { readonly namespace: string; readonly serviceAccount: string },
-  ): { identity: AzureWorkloadIdentity; chart: HelmChartSpec } {
-    const identity = this.addWorkloadIdentity(scope, 'KedaOperator', {
-      namespace: operator.namespace,
-      serviceAccount: operator.serviceAccount,
-      read: [],
-    });
-    return {
-      identity,
-      chart: kedaChart({
-        podIdentity: {
-          azureWorkload: {
-            enabled: true,
-            clientId: identity.serviceAccountAnnotations['azure.workload.identity/client-id'],
-          },
+  public kedaChart(operator: WorkloadIdentityCapability): HelmChartSpec {
+    return kedaChart({
+      podIdentity: {
+        azureWorkload: {
+          enabled: true,
+          clientId: operator.serviceAccountAnnotations['azure.workload.identity/client-id'],
         },
-      }),
-    };
+      },
+    });
   }
 
   /** Azure Monitor managed Prometheus for this cluster, made on first use. */

@@ -1,11 +1,11 @@
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
-import { TerraformOutput, type TerraformStack } from 'cdktf';
-import type { Construct, IConstruct, Node } from 'constructs';
+import type { TerraformStack } from 'cdktf';
+import type { Construct } from 'constructs';
 import type { KubernetesClusterSpec } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import type { EdgeFleetSpec } from '../capabilities';
-import type { MlPlatform, ServerImageResolution } from '../ml-stack';
-import { addTerraformWarning, defaultProvider, exportTerraformDeployTimeValue } from '../private/terraform';
+import type { MlPlatform } from '../ml-stack';
+import { defaultProvider, TerraformPlatform } from '../private/terraform';
 import { AksCluster } from './aks-cluster';
 import { IotHubFleet } from './iot-hub-fleet';
 
@@ -46,7 +46,7 @@ export function checkAzurePlatformProps(
  * one — which must manage storage with Entra ID (`storageUseAzuread: true`), since mlstack's storage accounts
  * refuse shared keys — and declares one otherwise.
  */
-export class AzurePlatform implements MlPlatform {
+export class AzurePlatform extends TerraformPlatform implements MlPlatform {
   /** Always `azure`. */
   public readonly cloud: Cloud = 'azure';
   /** The subscription id. */
@@ -54,11 +54,8 @@ export class AzurePlatform implements MlPlatform {
   /** The region. */
   public readonly location: string;
 
-  constructor(
-    /** The stack. */
-    public readonly stack: TerraformStack,
-    props: AzurePlatformProps,
-  ) {
+  constructor(stack: TerraformStack, props: AzurePlatformProps) {
+    super(stack);
     const { subscriptionId, location } = checkAzurePlatformProps(stack.node.path, props);
     this.subscriptionId = subscriptionId;
     this.location = location;
@@ -78,39 +75,6 @@ export class AzurePlatform implements MlPlatform {
         );
       }
     }
-  }
-
-  /** The stack's construct node. */
-  public get node(): Node {
-    return this.stack.node;
-  }
-
-  /** The stack name (its construct id, its folder under `azure/stacks/`). */
-  public get stackName(): string {
-    return this.stack.node.id;
-  }
-
-  /** @inheritdoc */
-  public addOutput(scope: Construct, id: string, value: string, description: string): void {
-    new TerraformOutput(scope, id, { value, description });
-  }
-
-  /** @inheritdoc */
-  public deployTimeValue(name: string, value: string, description: string): string {
-    return exportTerraformDeployTimeValue(this.stack, name, value, description);
-  }
-
-  /** @inheritdoc */
-  public addWarning(scope: IConstruct, message: string): void {
-    addTerraformWarning(scope, message);
-  }
-
-  /** Terraform builds no images: the mlstack server image is a reference the user pushed (Azure Container Registry). */
-  public mlstackServerImage(): ServerImageResolution {
-    return {
-      reason: 'on azure (Terraform does not build images)',
-      fix: "Build docker/mlstack-server.Dockerfile, push it to your registry and pass its reference as 'image'.",
-    };
   }
 
   /** An {@link AksCluster} as `scope`'s default child. */

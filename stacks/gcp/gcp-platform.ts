@@ -1,11 +1,11 @@
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
-import { TerraformOutput, type TerraformStack } from 'cdktf';
-import type { Construct, IConstruct, Node } from 'constructs';
+import type { TerraformStack } from 'cdktf';
+import type { Construct } from 'constructs';
 import type { KubernetesClusterSpec } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import type { EdgeFleetSpec } from '../capabilities';
-import type { MlPlatform, ServerImageResolution } from '../ml-stack';
-import { addTerraformWarning, defaultProvider, exportTerraformDeployTimeValue } from '../private/terraform';
+import type { MlPlatform } from '../ml-stack';
+import { defaultProvider, TerraformPlatform } from '../private/terraform';
 import { ConfigSyncFleet } from './config-sync-fleet';
 import { GkeCluster } from './gke-cluster';
 
@@ -40,7 +40,7 @@ export function checkGcpPlatformProps(where: string, props: Partial<GcpPlatformP
  * class (`GcpMlStack.enable(stack, { project, region })`). It uses the stack's `google` provider when it has one
  * and declares one otherwise; it never adds a second.
  */
-export class GcpPlatform implements MlPlatform {
+export class GcpPlatform extends TerraformPlatform implements MlPlatform {
   /** Always `gcp`. */
   public readonly cloud: Cloud = 'gcp';
   /** The project id. */
@@ -48,11 +48,8 @@ export class GcpPlatform implements MlPlatform {
   /** The region. */
   public readonly region: string;
 
-  constructor(
-    /** The stack. */
-    public readonly stack: TerraformStack,
-    props: GcpPlatformProps,
-  ) {
+  constructor(stack: TerraformStack, props: GcpPlatformProps) {
+    super(stack);
     const { project, region } = checkGcpPlatformProps(stack.node.path, props);
     this.project = project;
     this.region = region;
@@ -63,39 +60,6 @@ export class GcpPlatform implements MlPlatform {
         `${stack.node.path}: the stack's google provider is for project '${existing.project}', not '${project}'. Pass the provider's project, or leave the provider's project unset.`,
       );
     }
-  }
-
-  /** The stack's construct node. */
-  public get node(): Node {
-    return this.stack.node;
-  }
-
-  /** The stack name (its construct id, its folder under `gcp/stacks/`). */
-  public get stackName(): string {
-    return this.stack.node.id;
-  }
-
-  /** @inheritdoc */
-  public addOutput(scope: Construct, id: string, value: string, description: string): void {
-    new TerraformOutput(scope, id, { value, description });
-  }
-
-  /** @inheritdoc */
-  public deployTimeValue(name: string, value: string, description: string): string {
-    return exportTerraformDeployTimeValue(this.stack, name, value, description);
-  }
-
-  /** @inheritdoc */
-  public addWarning(scope: IConstruct, message: string): void {
-    addTerraformWarning(scope, message);
-  }
-
-  /** Terraform builds no images: the mlstack server image is a reference the user pushed (Artifact Registry). */
-  public mlstackServerImage(): ServerImageResolution {
-    return {
-      reason: 'on gcp (Terraform does not build images)',
-      fix: "Build docker/mlstack-server.Dockerfile, push it to your registry and pass its reference as 'image'.",
-    };
   }
 
   /** A {@link GkeCluster} as `scope`'s default child. */

@@ -21,9 +21,11 @@ import type {
   NodePoolResult,
   ObjectStoreSpec,
   PostgresSpec,
+  WorkloadIdentityCapability,
   WorkloadIdentitySpec,
 } from '../capabilities';
 import { capabilityOf, poolByName } from '../private/capability-of';
+import { validateAtSynth } from '../private/validation';
 import { CloudSqlPostgres } from './cloud-sql-postgres';
 import { GcsObjectStore } from './gcs-object-store';
 import { GkeNodePool } from './gke-node-pool';
@@ -118,16 +120,7 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
       this.networkId = userNetwork.props.network;
       this.subnetworkId = userNetwork.props.subnetwork;
       nodesCidr = userNetwork.props.subnetworkCidr;
-      this.node.addValidation({
-        validate: () => {
-          try {
-            userNetwork.checkCapacity(name, this.totalMaxNodes);
-            return [];
-          } catch (e) {
-            return [(e as Error).message];
-          }
-        },
-      });
+      validateAtSynth(this, () => userNetwork.checkCapacity(name, this.totalMaxNodes));
     } else {
       this.network = new ComputeNetwork(this, 'Network', {
         name: `${name}-net`,
@@ -314,26 +307,15 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
   }
 
   /** KEDA's operator acts as a Google service account through Workload Identity (the chart's `podIdentity.gcp`). */
-  public installKeda(
-    scope: Construct,
-    operator: { readonly namespace: string; readonly serviceAccount: string },
-  ): { identity: GkeWorkloadIdentity; chart: HelmChartSpec } {
-    const identity = this.addWorkloadIdentity(scope, 'KedaOperator', {
-      namespace: operator.namespace,
-      serviceAccount: operator.serviceAccount,
-      read: [],
-    });
-    return {
-      identity,
-      chart: kedaChart({
-        podIdentity: {
-          gcp: {
-            enabled: true,
-            gcpIAMServiceAccount: identity.serviceAccountAnnotations['iam.gke.io/gcp-service-account'],
-          },
+  public kedaChart(operator: WorkloadIdentityCapability): HelmChartSpec {
+    return kedaChart({
+      podIdentity: {
+        gcp: {
+          enabled: true,
+          gcpIAMServiceAccount: operator.serviceAccountAnnotations['iam.gke.io/gcp-service-account'],
         },
-      }),
-    };
+      },
+    });
   }
 
   /** Google Cloud Managed Service for Prometheus on this cluster, turned on at first use. */

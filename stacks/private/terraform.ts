@@ -14,8 +14,9 @@ import {
 import { placeholder } from '../../src/synth/deploy-time';
 import { MLAPP_CONTEXT } from '../../src/synth/output';
 import type { ManifestFile } from '../../src/synth/output';
-import type { Construct, IConstruct } from 'constructs';
-import type { ObjectStoreContents } from '../ml-stack';
+import type { Construct, IConstruct, Node } from 'constructs';
+import type { Cloud } from '../../src/spec/gpu';
+import type { MlPlatform, ObjectStoreContents, ServerImageResolution } from '../ml-stack';
 import { shortHash } from './naming';
 
 /**
@@ -121,4 +122,54 @@ export function attachTerraformManifestFiles(
     cluster,
     `The Kubernetes objects of cluster ${clusterName} are written to <cdktf output>/${folder}/ (e.g. cdktf.out/${folder}/) and not applied by Terraform: apply them with 'kubectl apply -f' after 'cdktf deploy' (docs/deploy.md).`,
   );
+}
+
+/**
+ * What the platforms of the Terraform clouds share: a cdktf stack's outputs, deploy-time values and warnings, and
+ * no image builds (Terraform builds no images).
+ */
+export abstract class TerraformPlatform implements Pick<
+  MlPlatform,
+  'node' | 'stackName' | 'addOutput' | 'deployTimeValue' | 'addWarning' | 'mlstackServerImage'
+> {
+  /** The cloud. */
+  public abstract readonly cloud: Cloud;
+
+  constructor(
+    /** The stack. */
+    public readonly stack: TerraformStack,
+  ) {}
+
+  /** The stack's construct node. */
+  public get node(): Node {
+    return this.stack.node;
+  }
+
+  /** The stack name (its construct id, its folder under `<cloud>/stacks/`). */
+  public get stackName(): string {
+    return this.stack.node.id;
+  }
+
+  /** Adds a `TerraformOutput`. */
+  public addOutput(scope: Construct, id: string, value: string, description: string): void {
+    new TerraformOutput(scope, id, { value, description });
+  }
+
+  /** Exports the value as the Terraform output `name` and returns its placeholder. */
+  public deployTimeValue(name: string, value: string, description: string): string {
+    return exportTerraformDeployTimeValue(this.stack, name, value, description);
+  }
+
+  /** Records a cdktf annotation and `mlstack:warning` metadata. */
+  public addWarning(scope: IConstruct, message: string): void {
+    addTerraformWarning(scope, message);
+  }
+
+  /** Terraform builds no images: the mlstack server image is a reference the user pushed to their registry. */
+  public mlstackServerImage(): ServerImageResolution {
+    return {
+      reason: `on ${this.cloud} (Terraform does not build images)`,
+      fix: "Build docker/mlstack-server.Dockerfile, push it to your registry and pass its reference as 'image'.",
+    };
+  }
 }
