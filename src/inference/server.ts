@@ -136,6 +136,7 @@ export class InferenceServer {
   public readonly metrics = new InferenceMetrics();
   private readonly http: http.Server;
   private readonly maxBodyBytes: number;
+  private readonly maxJsonBytes: number;
   private draining = false;
   /** Requests whose body is being read: on shutdown each gets at most 1 s more without a byte. */
   private readonly reading = new Set<BodyReader>();
@@ -154,6 +155,7 @@ export class InferenceServer {
     private readonly root?: string,
   ) {
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
+    this.maxJsonBytes = options.maxJsonBytes ?? 8 * 1024 * 1024;
     const headersTimeout = options.headersTimeoutMs ?? 10_000;
     this.http = http.createServer(
       {
@@ -371,9 +373,8 @@ export class InferenceServer {
   /** Reads a request body with the body timeout, registered so that shutdown can cut it short. */
   private async readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
     // A JSON body is parsed at once: it has the JSON limit; a body with binary tensors the body limit.
-    const jsonLimit = this.options.maxJsonBytes ?? 8 * 1024 * 1024;
     const binary = req.headers[INFER_HEADER] !== undefined;
-    if (!binary && limit > jsonLimit) limit = jsonLimit;
+    if (!binary && limit > this.maxJsonBytes) limit = this.maxJsonBytes;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
       req.resume(); // discard, so that the response can be read
@@ -487,7 +488,7 @@ export class InferenceServer {
     const series = this.series.get(mv)!;
     try {
       const body = await this.readBody(req, this.maxBodyBytes);
-      const { request, binary } = parseRequest(req, body, this.options.maxJsonBytes ?? 8 * 1024 * 1024);
+      const { request, binary } = parseRequest(req, body, this.maxJsonBytes);
       const { feeds, batchSize } = buildFeeds(request, binary, mv);
       const outputs = selectOutputs(request, mv);
 
@@ -531,8 +532,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 /**
- * Reads a request body up to `limit` bytes (beyond it, drains the rest and fails with 413), failing with 408 when no
- * byte arrives for `idleMs`.
+ * Reads a request body up to `limit` bytes (beyond it, drains the rest and fails with 413: a body without a
+ * declared length), failing with 408 when no byte arrives for `idleMs`.
  */
 class BodyReader {
   public readonly body: Promise<Buffer>;
@@ -555,15 +556,8 @@ class BodyReader {
           req.unpipe();
           req.pause();
         });
-      const declared = Number(req.headers['content-length']);
+      // A declared length over the limit never gets here (the server answers 413 before reading).
       const tooLarge = () => new InferenceError(413, `request body exceeds the limit of ${limit} bytes`);
-      if (Number.isFinite(declared) && declared > limit) {
-        req.resume(); // discard, so that the response can be read
-        req.on('end', () => done(() => reject(tooLarge())));
-        req.on('error', () => done(() => reject(tooLarge())));
-        this.arm();
-        return;
-      }
       const chunks: Buffer[] = [];
       let size = 0;
       let over = false;
