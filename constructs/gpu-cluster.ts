@@ -3,6 +3,7 @@ import {
   DEFAULT_GPU_TAINT,
   type GpuSharing,
   type ClusterNetwork,
+  type ExistingCluster,
   type KubernetesClusterSpec,
   KubernetesVersion,
   NODE_LABELS,
@@ -160,7 +161,7 @@ export interface ServingWorkloadInfo {
 export interface GpuClusterProps {
   /**
    * Cluster name: a DNS label of at most 40 characters (GKE's limit).
-   * @default - the construct id, lowercased
+   * @default - the existing cluster's name with `existingCluster`, else the construct id, lowercased
    */
   readonly clusterName?: string;
   /**
@@ -195,6 +196,17 @@ export interface GpuClusterProps {
    * @default - mlstack creates a network for the cluster
    */
   readonly network?: ClusterNetwork;
+  /**
+   * A cluster you already run, instead of one mlstack creates: `EksExistingCluster.fromAttributes({ clusterName,
+   * clusterSecurityGroupId, podIdentityAgent })` on AWS, `GkeExistingCluster.fromName({ name, location })` on Google
+   * Cloud, `AksExistingCluster.fromId(id)` on Azure. mlstack then adds its pools (the system pool included, for the
+   * add-ons it installs) and every construct's resources to that cluster, and leaves the cluster itself alone: its
+   * version, endpoint and encryption are yours, so `version`, `privateEndpoint` and `authorizedNetworks` must be
+   * unset. On AWS it also needs `network` (the cluster's VPC); on Google Cloud and Azure, `network` where a
+   * construct makes a private database (MlflowTracking).
+   * @default - mlstack creates the cluster
+   */
+  readonly existingCluster?: ExistingCluster;
   /**
    * Where the alerts of every construct on this cluster go (GPU health, inference latency and failures, drift),
    * unless a construct has its own `alerts`.
@@ -287,8 +299,41 @@ export class GpuCluster extends Construct {
     this.check = new Validator(`GpuCluster '${this.node.path}'`);
     const v = this.check;
 
-    this.clusterName = props.clusterName ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
-    v.dnsLabel('clusterName', this.clusterName, 40);
+    const existing = props.existingCluster;
+    if (existing !== undefined) {
+      if (typeof existing !== 'object' || existing === null || existing.cloud !== this.cloud) {
+        v.fail(
+          'existingCluster',
+          existing?.description ?? existing,
+          `is not a cluster on ${this.profile.displayName} (${this.profile.kubernetesService})`,
+          `Pass a cluster of this stack's cloud: ${this.profile.existingClusterFactory}.`,
+        );
+      }
+      if (props.clusterName !== undefined && props.clusterName !== existing.name) {
+        v.fail(
+          'clusterName',
+          props.clusterName,
+          `differs from the existing cluster's name '${existing.name}'`,
+          "Leave clusterName unset: it is the existing cluster's.",
+        );
+      }
+      const own = {
+        version: "its Kubernetes version is the cluster's own (upgrade it where it is managed)",
+        privateEndpoint: 'its API endpoint is configured where the cluster is managed',
+        authorizedNetworks: 'its API endpoint is configured where the cluster is managed',
+      } as const;
+      for (const [prop, why] of Object.entries(own)) {
+        const value = (props as unknown as Record<string, unknown>)[prop];
+        if (value !== undefined) {
+          v.fail(prop, value, `cannot be set with existingCluster: ${why}`, `Remove '${prop}'.`);
+        }
+      }
+      this.clusterName = existing.name;
+      v.dnsLabel('existingCluster.name', existing.name, 63);
+    } else {
+      this.clusterName = props.clusterName ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+      v.dnsLabel('clusterName', this.clusterName, 40);
+    }
 
     if (!Array.isArray(props.gpuPools) || props.gpuPools.length === 0) {
       v.fail(
@@ -371,6 +416,7 @@ export class GpuCluster extends Construct {
       authorizedNetworks,
       tags,
       ...(network ? { network } : {}),
+      ...(existing ? { existing } : {}),
     };
     const gpuPools = props.gpuPools.map((p, i) => this.resolveGpuPool(p, `gpuPools[${i}]`));
 

@@ -53,6 +53,8 @@ export interface CloudProfile {
   readonly kubernetesService: string;
   /** How a user passes their own network to a GpuCluster. */
   readonly networkFactory: string;
+  /** How a user passes the cluster they already run, for messages. */
+  readonly existingClusterFactory: string;
   /** How zone names are written. */
   readonly zones: { readonly pattern: RegExp; readonly description: string };
   /**
@@ -87,6 +89,8 @@ export const CLOUD_PROFILES: Readonly<Record<Cloud, CloudProfile>> = {
     displayName: 'AWS',
     kubernetesService: 'EKS',
     networkFactory: "EksNetwork.fromVpc(vpc, { subnets }) from 'mlstack/aws'",
+    existingClusterFactory:
+      "EksExistingCluster.fromAttributes({ clusterName, clusterSecurityGroupId, podIdentityAgent }) from 'mlstack/aws'",
     zones: { pattern: /^[a-z]{2}-[a-z]+-\d[a-z]$/, description: "AWS zone names such as 'us-east-1a'" },
     // EKS labels Spot nodes eks.amazonaws.com/capacityType=SPOT and taints nothing.
     spotNodes: { labels: {}, taints: [] },
@@ -120,6 +124,7 @@ export const CLOUD_PROFILES: Readonly<Record<Cloud, CloudProfile>> = {
     kubernetesService: 'GKE',
     networkFactory:
       "GkeNetwork.fromNetwork({ network, subnetwork, podsRange, servicesRange }) from 'mlstack/gcp'",
+    existingClusterFactory: "GkeExistingCluster.fromName({ name, location }) from 'mlstack/gcp'",
     zones: { pattern: /^[a-z]+-[a-z]+\d-[a-z]$/, description: "GCP zone names such as 'us-central1-a'" },
     // GKE labels Spot nodes cloud.google.com/gke-spot=true and taints nothing unless asked.
     spotNodes: { labels: {}, taints: [] },
@@ -147,6 +152,7 @@ export const CLOUD_PROFILES: Readonly<Record<Cloud, CloudProfile>> = {
     displayName: 'Azure',
     kubernetesService: 'AKS',
     networkFactory: "AksNetwork.fromSubnet({ subnetId, addressPrefix }) from 'mlstack/azure'",
+    existingClusterFactory: "AksExistingCluster.fromId(clusterResourceId) from 'mlstack/azure'",
     zones: { pattern: /^[1-3]$/, description: "Azure zone numbers '1', '2' or '3'" },
     spotNodes: {
       labels: { 'kubernetes.azure.com/scalesetpriority': 'spot' },

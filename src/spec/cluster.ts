@@ -194,7 +194,6 @@ export interface NodePoolSpec {
   readonly zones?: readonly string[];
 }
 
-/** A Kubernetes cluster after validation: what a stack needs to build it on its cloud. */
 /**
  * A network that a cluster joins instead of one mlstack creates: `EksNetwork.fromVpc(vpc)` (mlstack/aws),
  * `GkeNetwork.fromNetwork(...)` (mlstack/gcp), `AksNetwork.fromSubnet(...)` (mlstack/azure). The cloud's cluster
@@ -207,6 +206,21 @@ export interface ClusterNetwork {
   readonly description: string;
 }
 
+/**
+ * A cluster you already run, that a GpuCluster adds its pools and workloads to instead of creating one:
+ * `EksExistingCluster.fromAttributes(...)` (mlstack/aws), `GkeExistingCluster.fromName(...)` (mlstack/gcp),
+ * `AksExistingCluster.fromId(...)` (mlstack/azure). The cloud's cluster reads the rest.
+ */
+export interface ExistingCluster {
+  /** The cloud whose cluster it is. */
+  readonly cloud: 'aws' | 'gcp' | 'azure';
+  /** The cluster's name as the cloud knows it. */
+  readonly name: string;
+  /** What it is, for messages (e.g. `EKS cluster prod (imported)`). */
+  readonly description: string;
+}
+
+/** A Kubernetes cluster after validation: what a stack needs to build it on its cloud. */
 export interface KubernetesClusterSpec {
   /** Cluster name (DNS label). */
   readonly name: string;
@@ -224,4 +238,9 @@ export interface KubernetesClusterSpec {
    * @default - the cloud's cluster creates one
    */
   readonly network?: ClusterNetwork;
+  /**
+   * The user's cluster, which the stack adds pools and workloads to.
+   * @default - the cloud's cluster creates one
+   */
+  readonly existing?: ExistingCluster;
 }

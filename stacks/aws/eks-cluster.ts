@@ -3,6 +3,7 @@ import { replaceFolder } from '../../src/synth/files';
 import { attachCustomSynthesis, type CfnResource, CfnOutput, Lazy, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -22,6 +23,7 @@ import { capabilityOf, poolByName } from '../private/capability-of';
 import { validateAtSynth } from '../private/validation';
 import { EksNodegroup } from './eks-nodegroup';
 import { EksNetwork } from './eks-network';
+import { EksExistingCluster } from './eks-existing-cluster';
 import { Karpenter } from './karpenter';
 import { kedaChart } from '../../src/k8s/keda';
 import { withDeployTimeTokens } from './private/deploy-time';
@@ -74,14 +76,14 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     return capabilityOf(cluster, EksCluster, 'a GpuCluster of an AwsMlStack (EKS)');
   }
 
-  /** The EKS cluster. */
-  public readonly eksCluster: eks.Cluster;
+  /** The EKS cluster: the one mlstack made, or yours (imported) with `existingCluster`. */
+  public readonly cluster: eks.ICluster;
   /** The cluster's VPC. */
   public readonly vpc: ec2.IVpc;
   /** The subnets of the nodes, the control plane's interfaces, the scraper and databases. */
   public readonly nodeSubnets: ec2.SubnetSelection;
-  /** The KMS key that encrypts Kubernetes secrets. */
-  public readonly secretsKey: kms.Key;
+  /** The KMS key that encrypts Kubernetes secrets (undefined for an imported cluster: its encryption is yours). */
+  public readonly secretsKey?: kms.Key;
   /** @inheritdoc */
   public readonly clusterName: string;
   /** EKS does not install the NVIDIA device plugin: mlstack deploys it. */
@@ -107,6 +109,11 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     const spec = props.spec;
     this.clusterName = spec.name;
     this.tags = spec.tags;
+    if (spec.existing && !spec.network) {
+      throw new Error(
+        `GpuCluster '${scope.node.path}': an imported cluster (${spec.existing.description}) needs 'network', the VPC it runs in: network: EksNetwork.fromVpc(ec2.Vpc.fromLookup(stack, 'Vpc', { vpcId }), { subnets }). Its node groups, Karpenter's nodes, the scraper and databases go in those subnets.`,
+      );
+    }
     if (spec.network) {
       this.network = EksNetwork.of(spec.network);
       this.vpc = this.network.vpc;
@@ -134,47 +141,106 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       });
       this.nodeSubnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     }
-    this.secretsKey = new kms.Key(this, 'SecretsKey', {
-      description: `Envelope encryption of Kubernetes secrets of EKS cluster ${spec.name}`,
-      enableKeyRotation: true,
-    });
-    const endpointAccess = spec.privateEndpoint
-      ? eks.EndpointAccess.PRIVATE
-      : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...spec.authorizedNetworks);
     this.kubectl = props.kubectlLayer !== undefined;
-    this.eksCluster = new eks.Cluster(this, 'Resource', {
-      clusterName: spec.name,
-      version: eks.KubernetesVersion.of(spec.version.version),
-      vpc: this.vpc,
-      vpcSubnets: [this.nodeSubnets],
-      defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
-      defaultCapacity: 0,
-      secretsEncryptionKey: this.secretsKey,
-      endpointAccess,
-      clusterLogging: [
-        eks.ClusterLoggingTypes.API,
-        eks.ClusterLoggingTypes.AUDIT,
-        eks.ClusterLoggingTypes.AUTHENTICATOR,
-        eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
-        eks.ClusterLoggingTypes.SCHEDULER,
-      ],
-      ...(props.kubectlLayer ? { kubectlProviderOptions: { kubectlLayer: props.kubectlLayer } } : {}),
-      tags: { ...spec.tags },
-    });
+    let installPodIdentityAgent = true;
+    if (spec.existing) {
+      const attrs = EksExistingCluster.of(spec.existing).attributes;
+      installPodIdentityAgent = attrs.podIdentityAgent === 'install';
+      this.cluster = this.importCluster(attrs, props.kubectlLayer);
+    } else {
+      this.secretsKey = new kms.Key(this, 'SecretsKey', {
+        description: `Envelope encryption of Kubernetes secrets of EKS cluster ${spec.name}`,
+        enableKeyRotation: true,
+      });
+      const endpointAccess = spec.privateEndpoint
+        ? eks.EndpointAccess.PRIVATE
+        : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...spec.authorizedNetworks);
+      this.cluster = new eks.Cluster(this, 'Resource', {
+        clusterName: spec.name,
+        version: eks.KubernetesVersion.of(spec.version.version),
+        vpc: this.vpc,
+        vpcSubnets: [this.nodeSubnets],
+        defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
+        defaultCapacity: 0,
+        secretsEncryptionKey: this.secretsKey,
+        endpointAccess,
+        clusterLogging: [
+          eks.ClusterLoggingTypes.API,
+          eks.ClusterLoggingTypes.AUDIT,
+          eks.ClusterLoggingTypes.AUTHENTICATOR,
+          eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
+          eks.ClusterLoggingTypes.SCHEDULER,
+        ],
+        ...(props.kubectlLayer ? { kubectlProviderOptions: { kubectlLayer: props.kubectlLayer } } : {}),
+        tags: { ...spec.tags },
+      });
+    }
     for (const [k, v] of Object.entries(spec.tags)) Tags.of(scope).add(k, v);
     // Workload identity: EKS Pod Identity (IAM roles bound to Kubernetes service accounts).
-    new eks.Addon(this, 'PodIdentityAgent', {
-      cluster: this.eksCluster,
-      addonName: 'eks-pod-identity-agent',
-    });
+    if (installPodIdentityAgent) {
+      new eks.Addon(this, 'PodIdentityAgent', {
+        cluster: this.cluster,
+        addonName: 'eks-pod-identity-agent',
+      });
+    }
 
-    new CfnOutput(this, 'ClusterName', { value: this.eksCluster.clusterName });
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'KubeconfigCommand', {
-      value: `aws eks update-kubeconfig --name ${this.eksCluster.clusterName} --region ${Stack.of(this).region}`,
+      value: `aws eks update-kubeconfig --name ${this.cluster.clusterName} --region ${Stack.of(this).region}`,
     });
 
     acknowledgeEksFindings(this);
-    if (props.kubectlLayer) acknowledgeKubectlProviderFindings(Stack.of(this), this.eksCluster);
+    if (props.kubectlLayer) acknowledgeKubectlProviderFindings(Stack.of(this), this);
+  }
+
+  /**
+   * The EKS cluster mlstack made, as aws-cdk-lib's `Cluster` (for `grantAccess`, `addAutoScalingGroupCapacity` …).
+   * @throws for an imported cluster, which has only {@link cluster}
+   */
+  public get eksCluster(): eks.Cluster {
+    if (this.cluster instanceof eks.Cluster) return this.cluster;
+    throw new Error(
+      `${this.node.path}: cluster ${this.clusterName} is imported (existingCluster); use EksCluster.of(cluster).cluster (an eks.ICluster).`,
+    );
+  }
+
+  /**
+   * Your cluster as an `eks.ICluster`, in the network's VPC. With a kubectl layer, a kubectl provider applies the
+   * cluster's objects through `kubectlRoleArn`, or through a role of its own given cluster-admin by an access entry.
+   */
+  private importCluster(
+    attrs: ReturnType<typeof EksExistingCluster.of>['attributes'],
+    kubectlLayer: lambda.ILayerVersion | undefined,
+  ): eks.ICluster {
+    const base = {
+      clusterName: attrs.clusterName,
+      clusterSecurityGroupId: attrs.clusterSecurityGroupId,
+      vpc: this.vpc,
+    };
+    if (!kubectlLayer) return eks.Cluster.fromClusterAttributes(this, 'Resource', base);
+    // The provider needs the cluster (its ARN, VPC and security group) and the cluster needs the provider.
+    const bare = eks.Cluster.fromClusterAttributes(this, 'Target', base);
+    const role = attrs.kubectlRoleArn
+      ? iam.Role.fromRoleArn(this, 'KubectlRole', attrs.kubectlRoleArn, { mutable: false })
+      : undefined;
+    const provider = new eks.KubectlProvider(this, 'KubectlProvider', {
+      cluster: bare,
+      kubectlLayer,
+      ...(role ? { role } : {}),
+      privateSubnets: this.vpc.selectSubnets(this.nodeSubnets).subnets,
+    });
+    if (!role) {
+      new eks.AccessEntry(this, 'KubectlAccess', {
+        cluster: bare,
+        principal: provider.role!.roleArn,
+        accessPolicies: [
+          eks.AccessPolicy.fromAccessPolicyName('AmazonEKSClusterAdminPolicy', {
+            accessScopeType: eks.AccessScopeType.CLUSTER,
+          }),
+        ],
+      });
+    }
+    return eks.Cluster.fromClusterAttributes(this, 'Resource', { ...base, kubectlProvider: provider });
   }
 
   /**
@@ -221,7 +287,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       this.nodegroups.set(
         pool.name,
         new EksNodegroup(this, `Pool-${pool.name}`, {
-          cluster: this.eksCluster,
+          cluster: this.cluster,
           clusterName: this.clusterName,
           pool,
           fixedSize: pool.minNodes,
@@ -232,7 +298,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
     if (pool.maxNodes <= pool.minNodes) return { manifests: [], charts: [] };
     const first = this.karpenter === undefined;
     this.karpenter ??= new Karpenter(this, 'Karpenter', {
-      cluster: this.eksCluster,
+      cluster: this.cluster,
       clusterName: this.clusterName,
       subnets: this.vpc.selectSubnets(this.nodeSubnets).subnets,
       tags: this.tags,
@@ -256,7 +322,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   public deployManifests(id: string, manifests: () => readonly KubernetesManifest[]): void {
     if (!this.kubectl) return;
     const resource: eks.KubernetesManifest = new eks.KubernetesManifest(this, `Manifest-${id}`, {
-      cluster: this.eksCluster,
+      cluster: this.cluster,
       // A token, rendered at synth, so that objects that depend on constructs declared later are complete.
       manifest: [] as Record<string, unknown>[],
       overwrite: true,
@@ -293,7 +359,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   public deployHelmChart(id: string, chart: HelmChartSpec): void {
     if (!this.kubectl) return;
     const resource = new eks.HelmChart(this, `Chart-${id}`, {
-      cluster: this.eksCluster,
+      cluster: this.cluster,
       release: chart.release,
       chart: chart.chart,
       repository: chart.repository,
@@ -317,7 +383,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
 
   /** @inheritdoc */
   public addWorkloadIdentity(scope: Construct, id: string, spec: WorkloadIdentitySpec): PodIdentity {
-    return new PodIdentity(scope, id, { ...spec, cluster: this.eksCluster });
+    return new PodIdentity(scope, id, { ...spec, cluster: this.cluster });
   }
 
   /** @inheritdoc */
@@ -326,7 +392,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       ...spec,
       vpc: this.vpc,
       privateSubnets: this.nodeSubnets,
-      clusterSecurityGroupId: this.eksCluster.clusterSecurityGroupId,
+      clusterSecurityGroupId: this.cluster.clusterSecurityGroupId,
     });
   }
 
@@ -338,7 +404,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
   /** Amazon Managed Service for Prometheus for this cluster, made on first use. */
   public managedPrometheus(): AmpPrometheus {
     this.prometheus ??= new AmpPrometheus(this, 'PrometheusWorkspace', {
-      cluster: this.eksCluster,
+      cluster: this.cluster,
       vpc: this.vpc,
       subnets: this.nodeSubnets,
       clusterName: this.clusterName,

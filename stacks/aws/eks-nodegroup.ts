@@ -6,7 +6,7 @@ import { type NodePoolSpec, TaintEffect } from '../../src/spec/cluster';
 /** Props of {@link EksNodegroup}. */
 export interface EksNodegroupProps {
   /** The cluster. */
-  readonly cluster: eks.Cluster;
+  readonly cluster: eks.ICluster;
   /** The cluster's name as written at synth (its Cluster Autoscaler discovery tag). */
   readonly clusterName: string;
   /** The pool, resolved for AWS. */

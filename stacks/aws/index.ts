@@ -10,3 +10,4 @@ export * from './greengrass-fleet';
 export * from './server-image';
 export * from './aws-platform';
 export * from './eks-network';
+export * from './eks-existing-cluster';

@@ -25,7 +25,7 @@ const SERVICE_ACCOUNT = 'karpenter';
 
 /** Props of {@link Karpenter}. */
 export interface KarpenterProps {
-  readonly cluster: eks.Cluster;
+  readonly cluster: eks.ICluster;
   /** The cluster's name as written at synth. */
   readonly clusterName: string;
   /**

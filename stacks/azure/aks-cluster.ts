@@ -1,11 +1,12 @@
 import { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
+import { DataAzurermKubernetesCluster } from '@cdktf/provider-azurerm/lib/data-azurerm-kubernetes-cluster';
 import { LogAnalyticsWorkspace } from '@cdktf/provider-azurerm/lib/log-analytics-workspace';
 import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
 import { VirtualNetwork } from '@cdktf/provider-azurerm/lib/virtual-network';
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import type { ManifestFile } from '../../src/synth/output';
-import { attachTerraformManifestFiles } from '../private/terraform';
+import { addTerraformWarning, attachTerraformManifestFiles } from '../private/terraform';
 import { Construct, type IConstruct } from 'constructs';
 import type { KubernetesClusterSpec, NodePoolSpec } from '../../src/spec/cluster';
 import type {
@@ -20,6 +21,7 @@ import { capabilityOf, poolByName } from '../private/capability-of';
 import { validateAtSynth } from '../private/validation';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { AksNetwork } from './aks-network';
+import { AksExistingCluster } from './aks-existing-cluster';
 import { AksNodePool } from './aks-node-pool';
 import { AzureWorkloadIdentity } from './azure-workload-identity';
 import { BlobObjectStore } from './blob-object-store';
@@ -57,17 +59,20 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
     return capabilityOf(cluster, AksCluster, 'a GpuCluster of an AzureMlStack (AKS)');
   }
 
-  /** The AKS cluster. */
-  public readonly cluster: KubernetesCluster;
-  /** The cluster's resource group. */
+  /** Your cluster, read as a data source, with `existingCluster` (undefined when mlstack made it: {@link cluster}). */
+  public readonly imported?: DataAzurermKubernetesCluster;
+  /** The cluster's resource id, made or imported. */
+  public readonly clusterId: string;
+  private readonly created?: KubernetesCluster;
+  /** The resource group of what mlstack makes: the cluster's, or `<name>-mlstack` next to an imported cluster. */
   public readonly resourceGroup: ResourceGroup;
   /** The VNet and node subnet mlstack made (undefined when the cluster joins yours: {@link subnetId}). */
   public readonly vnet?: VirtualNetwork;
   public readonly subnet?: Subnet;
-  /** The node subnet's id. */
-  public readonly subnetId: string;
-  /** The Log Analytics workspace of Container insights. */
-  public readonly logs: LogAnalyticsWorkspace;
+  /** The node subnet's id (undefined for an imported cluster without `network`: pools go where AKS puts them). */
+  public readonly subnetId?: string;
+  /** The Log Analytics workspace of Container insights (undefined for an imported cluster). */
+  public readonly logs?: LogAnalyticsWorkspace;
   /** @inheritdoc */
   public readonly clusterName: string;
   /** AKS installs the NVIDIA driver but not the device plugin: mlstack deploys it. */
@@ -91,13 +96,84 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
     this.clusterName = name;
     const tags = { ...spec.tags };
     this.tags = tags;
+    const existing = spec.existing ? AksExistingCluster.of(spec.existing) : undefined;
+    if (existing && existing.subscriptionId !== props.subscriptionId.toLowerCase()) {
+      throw new Error(
+        `GpuCluster '${scope.node.path}': ${existing.description} is in subscription ${existing.subscriptionId}, not the stack's ${props.subscriptionId}. Put the GpuCluster in an AzureMlStack of that subscription.`,
+      );
+    }
     this.resourceGroup = new ResourceGroup(this, 'ResourceGroup', {
-      name: `${name}-rg`,
+      name: existing ? `${name}-mlstack` : `${name}-rg`,
       location: props.location,
       tags,
     });
+    const userNetwork = spec.network ? AksNetwork.of(spec.network) : undefined;
+    this.userNetwork = userNetwork;
+    if (existing) {
+      this.subnetId = userNetwork?.props.subnetId;
+      this.imported = new DataAzurermKubernetesCluster(this, 'Imported', {
+        name: existing.name,
+        resourceGroupName: existing.resourceGroupName,
+        lifecycle: {
+          postcondition: [
+            {
+              condition: '${self.oidc_issuer_enabled}',
+              errorMessage: `mlstack federates managed identities with the cluster's OIDC issuer, which is off on AKS cluster ${existing.name}: az aks update -g ${existing.resourceGroupName} -n ${existing.name} --enable-oidc-issuer --enable-workload-identity`,
+            },
+          ],
+        },
+      });
+      this.clusterId = this.imported.id;
+      addTerraformWarning(
+        this,
+        `${existing.description}: mlstack's identities need workload identity on the cluster (az aks update -g ${existing.resourceGroupName} -n ${existing.name} --enable-workload-identity), which plan cannot check.`,
+      );
+      if (userNetwork) {
+        validateAtSynth(this, () => userNetwork.checkCapacity(name, this.totalMaxNodes, this.surgeNodes));
+      }
+    } else {
+      const made = this.createCluster(props, userNetwork);
+      this.created = made.cluster;
+      this.logs = made.logs;
+      this.vnet = made.vnet;
+      this.subnet = made.subnet;
+      this.subnetId = made.subnetId;
+      this.clusterId = this.created.id;
+    }
+
+    new TerraformOutput(this, 'ClusterName', { value: existing ? name : this.created!.name });
+    new TerraformOutput(this, 'KubeconfigCommand', {
+      value: `az aks get-credentials --resource-group ${existing?.resourceGroupName ?? `${name}-rg`} --name ${name}`,
+    });
+  }
+
+  /**
+   * The AKS cluster mlstack made.
+   * @throws for an imported cluster, which is {@link imported}
+   */
+  public get cluster(): KubernetesCluster {
+    if (this.created) return this.created;
+    throw new Error(
+      `${this.node.path}: cluster ${this.clusterName} is imported (existingCluster); use AksCluster.of(cluster).imported (a data source) or clusterId.`,
+    );
+  }
+
+  /** The cluster mlstack makes, its VNet (unless `userNetwork`) and Container insights' workspace. */
+  private createCluster(
+    props: AksClusterProps,
+    userNetwork: AksNetwork | undefined,
+  ): {
+    cluster: KubernetesCluster;
+    logs: LogAnalyticsWorkspace;
+    vnet?: VirtualNetwork;
+    subnet?: Subnet;
+    subnetId: string;
+  } {
+    const spec = props.spec;
+    const name = spec.name;
+    const tags = this.tags;
     const rg = this.resourceGroup;
-    this.logs = new LogAnalyticsWorkspace(this, 'Logs', {
+    const logs = new LogAnalyticsWorkspace(this, 'Logs', {
       name: `${name}-logs`,
       location: props.location,
       resourceGroupName: rg.name,
@@ -105,30 +181,31 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
       retentionInDays: 30,
       tags,
     });
-    const userNetwork = spec.network ? AksNetwork.of(spec.network) : undefined;
-    this.userNetwork = userNetwork;
+    let subnetId: string;
+    let vnet: VirtualNetwork | undefined;
+    let subnet: Subnet | undefined;
     if (userNetwork) {
-      this.subnetId = userNetwork.props.subnetId;
+      subnetId = userNetwork.props.subnetId;
     } else {
-      this.vnet = new VirtualNetwork(this, 'Network', {
+      vnet = new VirtualNetwork(this, 'Network', {
         name: `${name}-vnet`,
         location: props.location,
         resourceGroupName: rg.name,
         addressSpace: ['10.1.0.0/16'],
         tags,
       });
-      this.subnet = new Subnet(this, 'Subnet', {
+      subnet = new Subnet(this, 'Subnet', {
         name: 'nodes',
         resourceGroupName: rg.name,
-        virtualNetworkName: this.vnet.name,
+        virtualNetworkName: vnet.name,
         addressPrefixes: ['10.1.0.0/20'],
       });
-      this.subnetId = this.subnet.id;
+      subnetId = subnet.id;
     }
 
     const system = spec.pools.find((p) => p.role === 'system');
     if (!system) throw new Error(`GpuCluster '${name}': AKS needs a system pool.`);
-    this.cluster = new KubernetesCluster(this, 'Resource', {
+    const cluster = new KubernetesCluster(this, 'Resource', {
       name,
       location: props.location,
       resourceGroupName: rg.name,
@@ -148,7 +225,7 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
       localAccountDisabled: true,
       azureActiveDirectoryRoleBasedAccessControl: { azureRbacEnabled: true },
       azurePolicyEnabled: true,
-      omsAgent: { logAnalyticsWorkspaceId: this.logs.id, msiAuthForMonitoringEnabled: true },
+      omsAgent: { logAnalyticsWorkspaceId: logs.id, msiAuthForMonitoringEnabled: true },
       keyVaultSecretsProvider: { secretRotationEnabled: true },
       networkProfile: {
         networkPlugin: 'azure',
@@ -165,7 +242,7 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
         maxCount: system.maxNodes,
         osDiskSizeGb: system.diskSizeGiB,
         osSku: 'AzureLinux',
-        vnetSubnetId: this.subnetId,
+        vnetSubnetId: subnetId,
         nodeLabels: { ...system.labels },
         temporaryNameForRotation: 'systemtmp',
         upgradeSettings: { maxSurge: '33%' },
@@ -182,16 +259,13 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
       new RoleAssignment(this, 'SubnetNetworkContributor', {
         scope: userNetwork.props.subnetId,
         roleDefinitionName: 'Network Contributor',
-        principalId: this.cluster.identity.principalId,
+        principalId: cluster.identity.principalId,
         principalType: 'ServicePrincipal',
       });
       validateAtSynth(this, () => userNetwork.checkCapacity(name, this.totalMaxNodes, this.surgeNodes));
     }
 
-    new TerraformOutput(this, 'ClusterName', { value: this.cluster.name });
-    new TerraformOutput(this, 'KubeconfigCommand', {
-      value: `az aks get-credentials --resource-group ${name}-rg --name ${name}`,
-    });
+    return { cluster, logs, subnetId, ...(vnet ? { vnet } : {}), ...(subnet ? { subnet } : {}) };
   }
 
   /** The node pool of a user pool, by pool name. */
@@ -205,14 +279,15 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
    */
   public addNodePool(pool: NodePoolSpec): NodePoolResult {
     const autoscaler = `AKS cluster autoscaler (node pool ${pool.name}, ${pool.minNodes} to ${pool.maxNodes} nodes)`;
-    if (pool.role === 'system') return { autoscaler, manifests: [], charts: [] };
+    // The system pool of a cluster mlstack made is its default node pool; next to an imported one it is a user pool.
+    if (pool.role === 'system' && this.created) return { autoscaler, manifests: [], charts: [] };
     this.totalMaxNodes += pool.maxNodes;
     if (!pool.spot) this.surgeNodes += 1;
     this.nodePools.set(
       pool.name,
       new AksNodePool(this, `Pool-${pool.name}`, {
-        cluster: this.cluster,
-        subnetId: this.subnetId,
+        clusterId: this.clusterId,
+        ...(this.subnetId !== undefined ? { subnetId: this.subnetId } : {}),
         tags: this.tags,
         pool,
       }),
@@ -256,13 +331,18 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
       ...spec,
       location: this.props.location,
       resourceGroup: this.resourceGroup,
-      cluster: this.cluster,
+      oidcIssuerUrl: (this.created ?? this.imported!).oidcIssuerUrl,
       tags: this.tags,
     });
   }
 
   /** @inheritdoc */
   public addPostgres(scope: Construct, id: string, spec: PostgresSpec): FlexiblePostgres {
+    if (this.imported && !this.userNetwork && !spec.publiclyAccessible) {
+      throw new Error(
+        `${scope.node.path}: a private database (${spec.purpose}) next to an imported cluster needs the cluster's network: GpuCluster 'network: AksNetwork.fromSubnet({ subnetId, databaseSubnetId })', with a subnet of the cluster's VNet delegated to Microsoft.DBforPostgreSQL/flexibleServers.`,
+      );
+    }
     return new FlexiblePostgres(scope, id, {
       ...spec,
       subscriptionId: this.props.subscriptionId,
@@ -305,7 +385,11 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
       name: this.clusterName,
       location: this.props.location,
       resourceGroup: this.resourceGroup,
-      cluster: this.cluster,
+      cluster: this.created ?? {
+        id: this.clusterId,
+        name: this.clusterName,
+        description: AksExistingCluster.of(this.props.spec.existing!).description,
+      },
       tags: this.tags,
     });
     return this.prometheus;

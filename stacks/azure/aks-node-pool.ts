@@ -1,13 +1,16 @@
-import type { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
 import { KubernetesClusterNodePool } from '@cdktf/provider-azurerm/lib/kubernetes-cluster-node-pool';
 import { Construct } from 'constructs';
 import type { NodePoolSpec } from '../../src/spec/cluster';
 
 /** Props of {@link AksNodePool}. */
 export interface AksNodePoolProps {
-  readonly cluster: KubernetesCluster;
-  /** The node subnet's id. */
-  readonly subnetId: string;
+  /** The cluster's resource id. */
+  readonly clusterId: string;
+  /**
+   * The node subnet's id.
+   * @default - where AKS puts the cluster's pools (an imported cluster's own VNet)
+   */
+  readonly subnetId?: string;
   readonly tags: Readonly<Record<string, string>>;
   /** The pool, resolved for Azure. */
   readonly pool: NodePoolSpec;
@@ -35,7 +38,7 @@ export class AksNodePool extends Construct {
     const mig = gpu?.sharing?.strategy === 'mig' ? `MIG${gpu.sharing.migProfile?.split('.')[0]}` : undefined;
     this.nodePool = new KubernetesClusterNodePool(this, 'Default', {
       name: pool.name,
-      kubernetesClusterId: props.cluster.id,
+      kubernetesClusterId: props.clusterId,
       mode: 'User',
       vmSize: pool.instanceType,
       osSku: 'AzureLinux',
@@ -44,7 +47,7 @@ export class AksNodePool extends Construct {
       maxCount: pool.maxNodes,
       nodeCount: pool.minNodes,
       osDiskSizeGb: pool.diskSizeGiB,
-      vnetSubnetId: props.subnetId,
+      ...(props.subnetId !== undefined ? { vnetSubnetId: props.subnetId } : {}),
       nodeLabels: { ...pool.labels },
       nodeTaints: pool.taints.map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`),
       ...(pool.zones ? { zones: [...pool.zones] } : {}),

@@ -1,5 +1,4 @@
 import { FederatedIdentityCredential } from '@cdktf/provider-azurerm/lib/federated-identity-credential';
-import type { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
 import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
@@ -14,8 +13,8 @@ import { AzureKeyVaultSecret } from './key-vault-secret';
 export interface AzureWorkloadIdentityProps extends WorkloadIdentitySpec {
   readonly location: string;
   readonly resourceGroup: ResourceGroup;
-  /** The cluster whose OIDC issuer the identity trusts. */
-  readonly cluster: KubernetesCluster;
+  /** The OIDC issuer URL of the cluster whose service account the identity trusts. */
+  readonly oidcIssuerUrl: string;
   readonly tags: Readonly<Record<string, string>>;
 }
 
@@ -68,7 +67,7 @@ export class AzureWorkloadIdentity extends Construct implements WorkloadIdentity
       resourceGroupName: props.resourceGroup.name,
       parentId: identity.id,
       audience: ['api://AzureADTokenExchange'],
-      issuer: props.cluster.oidcIssuerUrl,
+      issuer: props.oidcIssuerUrl,
       subject: `system:serviceaccount:${props.namespace}:${props.serviceAccount}`,
     });
     const assign = (what: string, scopeId: string, role: string) =>

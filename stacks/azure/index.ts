@@ -10,3 +10,4 @@ export * from './managed-prometheus';
 export * from './iot-hub-fleet';
 export type { TerraformBackendFactory } from '../private/terraform';
 export * from './azure-platform';
+export * from './aks-existing-cluster';

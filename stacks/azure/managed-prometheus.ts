@@ -1,5 +1,5 @@
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
-import type { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
+import { KubernetesCluster } from '@cdktf/provider-azurerm/lib/kubernetes-cluster';
 import { DataAzurermKeyVaultSecret } from '@cdktf/provider-azurerm/lib/data-azurerm-key-vault-secret';
 import { MonitorActionGroup } from '@cdktf/provider-azurerm/lib/monitor-action-group';
 import { MonitorAlertPrometheusRuleGroup } from '@cdktf/provider-azurerm/lib/monitor-alert-prometheus-rule-group';
@@ -10,6 +10,7 @@ import { MonitorWorkspace } from '@cdktf/provider-azurerm/lib/monitor-workspace'
 import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { TerraformOutput, TerraformStack } from 'cdktf';
+import { addTerraformWarning } from '../private/terraform';
 import { Construct } from 'constructs';
 import type { KubernetesManifest, ValidatableObject } from '../../src/k8s/manifest';
 import type { AlertRuleGroup } from '../../src/monitoring/alerts';
@@ -27,7 +28,12 @@ export interface AzureMonitorPrometheusProps {
   readonly name: string;
   readonly location: string;
   readonly resourceGroup: ResourceGroup;
-  readonly cluster: KubernetesCluster;
+  /**
+   * The cluster: one mlstack made gets the metrics add-on (`monitor_metrics`); for an imported one (its id and name)
+   * synth warns that the add-on must be on.
+   */
+  readonly cluster:
+    KubernetesCluster | { readonly id: string; readonly name: string; readonly description: string };
   readonly tags: Readonly<Record<string, string>>;
 }
 
@@ -125,7 +131,13 @@ export class AzureMonitorPrometheus extends Construct implements ManagedPromethe
       targetResourceId: props.cluster.id,
       dataCollectionRuleId: rule.id,
     });
-    props.cluster.putMonitorMetrics({});
+    if (props.cluster instanceof KubernetesCluster) props.cluster.putMonitorMetrics({});
+    else {
+      addTerraformWarning(
+        this,
+        `${props.cluster.description}: the managed Prometheus metrics add-on must run on it to collect mlstack's targets: az aks update --enable-azure-monitor-metrics --azure-monitor-workspace-resource-id <the workspace this stack makes> (mlstack adds the data collection rule and its association).`,
+      );
+    }
     new TerraformOutput(scope, 'PrometheusQueryEndpoint', { value: this.workspace.queryEndpoint });
   }
 

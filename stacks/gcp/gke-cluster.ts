@@ -4,6 +4,7 @@ import { ComputeRouter } from '@cdktf/provider-google/lib/compute-router';
 import { ComputeRouterNat } from '@cdktf/provider-google/lib/compute-router-nat';
 import { ComputeSubnetwork } from '@cdktf/provider-google/lib/compute-subnetwork';
 import { ContainerCluster } from '@cdktf/provider-google/lib/container-cluster';
+import { DataGoogleContainerCluster } from '@cdktf/provider-google/lib/data-google-container-cluster';
 import { DataGoogleProject } from '@cdktf/provider-google/lib/data-google-project';
 import { KmsCryptoKey } from '@cdktf/provider-google/lib/kms-crypto-key';
 import { KmsCryptoKeyIamMember } from '@cdktf/provider-google/lib/kms-crypto-key-iam-member';
@@ -31,6 +32,7 @@ import { GcsObjectStore } from './gcs-object-store';
 import { GkeNodePool } from './gke-node-pool';
 import { GkeWorkloadIdentity } from './gke-workload-identity';
 import { GkeNetwork } from './gke-network';
+import { GkeExistingCluster } from './gke-existing-cluster';
 import { GmpPrometheus } from './managed-prometheus';
 import { kedaChart } from '../../src/k8s/keda';
 import type { HelmChartSpec } from '../../src/k8s/helm';
@@ -75,8 +77,13 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
     return capabilityOf(cluster, GkeCluster, 'a GpuCluster of a GcpMlStack (GKE)');
   }
 
-  /** The GKE cluster. */
-  public readonly cluster: ContainerCluster;
+  /** Your cluster, read as a data source, with `existingCluster` (undefined when mlstack made it: {@link cluster}). */
+  public readonly imported?: DataGoogleContainerCluster;
+  /** The cluster's id (`projects/<p>/locations/<l>/clusters/<name>`), made or imported. */
+  public readonly clusterId: string;
+  /** Where the cluster is: the region, or a zone for an imported zonal cluster. */
+  public readonly location: string;
+  private readonly created?: ContainerCluster;
   /** The network and node subnetwork mlstack made (undefined when the cluster joins yours: {@link networkId}). */
   public readonly network?: ComputeNetwork;
   public readonly subnetwork?: ComputeSubnetwork;
@@ -85,8 +92,8 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
   public readonly subnetworkId: string;
   /** The node service account. */
   public readonly nodeServiceAccount: ServiceAccount;
-  /** The Cloud KMS key that encrypts Kubernetes secrets. */
-  public readonly secretsKey: KmsCryptoKey;
+  /** The Cloud KMS key that encrypts Kubernetes secrets (undefined for an imported cluster: its encryption is yours). */
+  public readonly secretsKey?: KmsCryptoKey;
   /** @inheritdoc */
   public readonly clusterName: string;
   /**
@@ -111,7 +118,13 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
     const name = spec.name;
     this.clusterName = name;
     this.labels = { ...spec.tags };
-    const project = new DataGoogleProject(this, 'Project', { projectId: props.project });
+    const existing = spec.existing ? GkeExistingCluster.of(spec.existing) : undefined;
+    this.location = existing?.props.location ?? props.region;
+    if (existing && this.location !== props.region && !this.location.startsWith(`${props.region}-`)) {
+      throw new Error(
+        `GpuCluster '${scope.node.path}': ${existing.description} is not in the stack's region ${props.region}. Put the GpuCluster in a GcpMlStack of region ${this.location.replace(/-[a-z]$/, '')}.`,
+      );
+    }
 
     const userNetwork = spec.network ? GkeNetwork.of(spec.network) : undefined;
     this.userNetwork = userNetwork;
@@ -121,6 +134,10 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
       this.subnetworkId = userNetwork.props.subnetwork;
       nodesCidr = userNetwork.props.subnetworkCidr;
       validateAtSynth(this, () => userNetwork.checkCapacity(name, this.totalMaxNodes));
+    } else if (existing) {
+      this.imported = this.importCluster(existing, props.project);
+      this.networkId = this.imported.network;
+      this.subnetworkId = this.imported.subnetwork;
     } else {
       this.network = new ComputeNetwork(this, 'Network', {
         name: `${name}-net`,
@@ -160,19 +177,6 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
       this.subnetworkId = this.subnetwork!.id;
     }
 
-    const keyRing = new KmsKeyRing(this, 'KeyRing', { name: `${name}-secrets`, location: props.region });
-    this.secretsKey = new KmsCryptoKey(this, 'SecretsKey', {
-      name: `${name}-etcd`,
-      keyRing: keyRing.id,
-      rotationPeriod: '7776000s',
-      lifecycle: { preventDestroy: true },
-    });
-    const keyGrant = new KmsCryptoKeyIamMember(this, 'SecretsKeyGkeAgent', {
-      cryptoKeyId: this.secretsKey.id,
-      role: 'roles/cloudkms.cryptoKeyEncrypterDecrypter',
-      member: `serviceAccount:service-${project.number}@container-engine-robot.iam.gserviceaccount.com`,
-    });
-
     this.nodeServiceAccount = new ServiceAccount(this, 'NodeServiceAccount', {
       accountId: `${name}-nodes`.slice(0, 30),
       displayName: `GKE nodes of ${name}`,
@@ -185,7 +189,75 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
       });
     }
 
-    this.cluster = new ContainerCluster(this, 'Resource', {
+    if (existing) {
+      this.imported ??= this.importCluster(existing, props.project);
+      this.clusterId = this.imported.id;
+    } else {
+      const made = this.createCluster(props, userNetwork, nodesCidr);
+      this.created = made.cluster;
+      this.secretsKey = made.secretsKey;
+      this.clusterId = this.created.id;
+    }
+
+    new TerraformOutput(this, 'ClusterName', { value: existing ? name : this.created!.name });
+    new TerraformOutput(this, 'KubeconfigCommand', {
+      value: `gcloud container clusters get-credentials ${name} --${this.location === props.region ? 'region' : 'zone'} ${this.location} --project ${props.project}`,
+    });
+  }
+
+  /**
+   * The GKE cluster mlstack made.
+   * @throws for an imported cluster, which is {@link imported}
+   */
+  public get cluster(): ContainerCluster {
+    if (this.created) return this.created;
+    throw new Error(
+      `${this.node.path}: cluster ${this.clusterName} is imported (existingCluster); use GkeCluster.of(cluster).imported (a data source) or clusterId.`,
+    );
+  }
+
+  /**
+   * Your cluster as a data source, with the postcondition that Workload Identity is on with the project's pool
+   * (every identity mlstack binds relies on it): `terraform plan` fails with the fix when it is not.
+   */
+  private importCluster(existing: GkeExistingCluster, project: string): DataGoogleContainerCluster {
+    return new DataGoogleContainerCluster(this, 'Imported', {
+      name: existing.name,
+      location: existing.props.location,
+      project,
+      lifecycle: {
+        postcondition: [
+          {
+            condition: `\${length(self.workload_identity_config) > 0 && self.workload_identity_config[0].workload_pool == "${project}.svc.id.goog"}`,
+            errorMessage: `mlstack binds Kubernetes service accounts to Google service accounts with Workload Identity, which is off on cluster ${existing.name}: gcloud container clusters update ${existing.name} --location ${existing.props.location} --workload-pool=${project}.svc.id.goog`,
+          },
+        ],
+      },
+    });
+  }
+
+  /** The cluster mlstack makes, with its KMS key for secrets. */
+  private createCluster(
+    props: GkeClusterProps,
+    userNetwork: GkeNetwork | undefined,
+    nodesCidr: string,
+  ): { cluster: ContainerCluster; secretsKey: KmsCryptoKey } {
+    const spec = props.spec;
+    const name = spec.name;
+    const project = new DataGoogleProject(this, 'Project', { projectId: props.project });
+    const keyRing = new KmsKeyRing(this, 'KeyRing', { name: `${name}-secrets`, location: props.region });
+    const secretsKey = new KmsCryptoKey(this, 'SecretsKey', {
+      name: `${name}-etcd`,
+      keyRing: keyRing.id,
+      rotationPeriod: '7776000s',
+      lifecycle: { preventDestroy: true },
+    });
+    const keyGrant = new KmsCryptoKeyIamMember(this, 'SecretsKeyGkeAgent', {
+      cryptoKeyId: secretsKey.id,
+      role: 'roles/cloudkms.cryptoKeyEncrypterDecrypter',
+      member: `serviceAccount:service-${project.number}@container-engine-robot.iam.gserviceaccount.com`,
+    });
+    const cluster = new ContainerCluster(this, 'Resource', {
       name,
       location: props.region,
       minMasterVersion: spec.version.version,
@@ -209,7 +281,7 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
           : spec.authorizedNetworks.map((c) => ({ cidrBlock: c, displayName: c })),
       },
       workloadIdentityConfig: { workloadPool: `${props.project}.svc.id.goog` },
-      databaseEncryption: { state: 'ENCRYPTED', keyName: this.secretsKey.id },
+      databaseEncryption: { state: 'ENCRYPTED', keyName: secretsKey.id },
       enableShieldedNodes: true,
       removeDefaultNodePool: true,
       initialNodeCount: 1,
@@ -224,11 +296,7 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
       deletionProtection: true,
       dependsOn: [keyGrant],
     });
-
-    new TerraformOutput(this, 'ClusterName', { value: this.cluster.name });
-    new TerraformOutput(this, 'KubeconfigCommand', {
-      value: `gcloud container clusters get-credentials ${name} --region ${props.region} --project ${props.project}`,
-    });
+    return { cluster, secretsKey };
   }
 
   /** The node pool of a pool, by pool name. */
@@ -242,9 +310,9 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
     this.nodePools.set(
       pool.name,
       new GkeNodePool(this, `Pool-${pool.name}`, {
-        cluster: this.cluster,
+        clusterId: this.clusterId,
         nodeServiceAccount: this.nodeServiceAccount,
-        region: this.props.region,
+        location: this.location,
         resourceLabels: this.props.spec.tags,
         pool,
       }),
@@ -292,6 +360,11 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
 
   /** @inheritdoc */
   public addPostgres(scope: Construct, id: string, spec: PostgresSpec): CloudSqlPostgres {
+    if (this.imported && !this.userNetwork) {
+      throw new Error(
+        `${scope.node.path}: a private database (${spec.purpose}) next to an imported cluster needs the cluster's network: GpuCluster 'network: GkeNetwork.fromNetwork({ network, subnetwork, subnetworkCidr, podsRange, servicesRange, privateServicesAccess })' (privateServicesAccess 'existing' when the network already peers with servicenetworking.googleapis.com).`,
+      );
+    }
     if ((this.userNetwork?.props.privateServicesAccess ?? 'create') === 'create') {
       this.privateServices ??= this.privateServiceAccess();
     }
@@ -321,7 +394,7 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
   /** Google Cloud Managed Service for Prometheus on this cluster, turned on at first use. */
   public managedPrometheus(): GmpPrometheus {
     this.prometheus ??= new GmpPrometheus(this, 'ManagedPrometheus', {
-      cluster: this.cluster,
+      cluster: this.created ?? this.imported!,
       clusterName: this.clusterName,
       project: this.props.project,
     });

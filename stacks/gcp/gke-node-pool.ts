@@ -1,4 +1,3 @@
-import type { ContainerCluster } from '@cdktf/provider-google/lib/container-cluster';
 import { ContainerNodePool } from '@cdktf/provider-google/lib/container-node-pool';
 import type { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { Construct } from 'constructs';
@@ -6,10 +5,12 @@ import { DEFAULT_GPU_TAINT, type NodePoolSpec, TaintEffect } from '../../src/spe
 
 /** Props of {@link GkeNodePool}. */
 export interface GkeNodePoolProps {
-  readonly cluster: ContainerCluster;
+  /** The cluster's id. */
+  readonly clusterId: string;
   /** The least-privilege node service account. */
   readonly nodeServiceAccount: ServiceAccount;
-  readonly region: string;
+  /** The cluster's location (region, or zone of a zonal cluster). */
+  readonly location: string;
   /** Labels of the cluster's resources. */
   readonly resourceLabels: Readonly<Record<string, string>>;
   /** The pool, resolved for Google Cloud. */
@@ -54,8 +55,8 @@ export class GkeNodePool extends Construct {
     );
     this.nodePool = new ContainerNodePool(this, 'Default', {
       name: pool.name,
-      cluster: props.cluster.id,
-      location: props.region,
+      cluster: props.clusterId,
+      location: props.location,
       ...(pool.zones ? { nodeLocations: [...pool.zones] } : {}),
       initialNodeCount: pool.role === 'system' ? 1 : 0,
       autoscaling: {

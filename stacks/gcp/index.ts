@@ -10,3 +10,4 @@ export * from './managed-prometheus';
 export * from './config-sync-fleet';
 export type { TerraformBackendFactory } from '../private/terraform';
 export * from './gcp-platform';
+export * from './gke-existing-cluster';

@@ -1,4 +1,5 @@
 import type { ContainerCluster } from '@cdktf/provider-google/lib/container-cluster';
+import { DataGoogleContainerCluster } from '@cdktf/provider-google/lib/data-google-container-cluster';
 import { DataGoogleSecretManagerSecretVersion } from '@cdktf/provider-google/lib/data-google-secret-manager-secret-version';
 import { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
@@ -17,7 +18,11 @@ import { shortHash } from '../private/naming';
 
 /** Props of {@link GmpPrometheus}. */
 export interface GmpPrometheusProps {
-  readonly cluster: ContainerCluster;
+  /**
+   * The cluster: one mlstack made gets managed collection turned on; an imported one (a data source) gets a
+   * postcondition that it is on.
+   */
+  readonly cluster: ContainerCluster | DataGoogleContainerCluster;
   /** The cluster's name: every alert query reads this cluster's series only. */
   readonly clusterName: string;
   readonly project: string;
@@ -69,10 +74,25 @@ export class GmpPrometheus extends Construct implements ManagedPrometheusCapabil
   constructor(scope: Construct, id: string, props: GmpPrometheusProps) {
     super(scope, id);
     this.props = props;
-    props.cluster.putMonitoringConfig({
-      enableComponents: ['SYSTEM_COMPONENTS'],
-      managedPrometheus: { enabled: true },
-    });
+    if (props.cluster instanceof DataGoogleContainerCluster) {
+      const lifecycle = props.cluster.lifecycle ?? {};
+      props.cluster.lifecycle = {
+        ...lifecycle,
+        postcondition: [
+          ...(lifecycle.postcondition ?? []),
+          {
+            condition:
+              '${length(self.monitoring_config) > 0 && length(self.monitoring_config[0].managed_prometheus) > 0 && self.monitoring_config[0].managed_prometheus[0].enabled}',
+            errorMessage: `mlstack's metrics and alerts read Google Cloud Managed Service for Prometheus, whose managed collection is off on cluster ${props.clusterName}: gcloud container clusters update ${props.clusterName} --location ${props.cluster.locationInput ?? '<location>'} --enable-managed-prometheus`,
+          },
+        ],
+      };
+    } else {
+      props.cluster.putMonitoringConfig({
+        enableComponents: ['SYSTEM_COMPONENTS'],
+        managedPrometheus: { enabled: true },
+      });
+    }
   }
 
   /** A PodMonitoring for `target`. */

@@ -1,7 +1,6 @@
 // Acknowledgements of cdk-nag's AwsSolutions pack and of the CloudFormation validator for resources that aws-cdk-lib
 // makes (aws-eks-v2, BucketDeployment) or that AWS requires, each with its reason, on the construct that has it.
 import { CfnCondition, Stack, Token, Validations } from 'aws-cdk-lib';
-import type * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
@@ -74,7 +73,7 @@ export function acknowledgeEksFindings(scope: Construct): void {
  * use the AWS managed Lambda execution policies and may invoke the handler's versions. The ids carry logical
  * ids, so they are computed from the provider's constructs.
  */
-export function acknowledgeKubectlProviderFindings(stack: Stack, cluster: eks.Cluster): void {
+export function acknowledgeKubectlProviderFindings(stack: Stack, cluster: Construct): void {
   const all = cluster.node.findAll();
   const handler = all.find(
     (c): c is lambda.CfnFunction =>
