@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { benchServe, type BareRow, hasWrk, type ServeRow } from './serve';
 import { benchSynth, type SynthResultRow } from './synth';
 import { benchDrift, type DriftBenchRow } from './drift';
+import { benchInstall, type InstallRow } from './install';
+import type { PackReport } from '../test/support/pack';
 import { median } from './stats';
 
 function machine(): string {
@@ -25,6 +27,30 @@ function arg(name: string): string | undefined {
 const FILE = path.join(__dirname, '..', 'docs', 'benchmarks.md');
 const SERVE_MARKER = '\n## Inference server';
 const DRIFT_MARKER = '\n## Drift job';
+const INSTALL_MARKER = '\n## Consumer install size';
+
+function installSection(pack: PackReport, rows: InstallRow[], largest: InstallRow[]): string[] {
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  const added = (what: string) => rows.find((r) => r.what.startsWith(what))!;
+  const own = rows[0];
+  return [
+    '## Consumer install size',
+    '',
+    `\`npm pack\` of the built package: ${mib(pack.size)} MiB tarball, ${mib(pack.unpackedSize)} MiB unpacked, ${pack.entryCount} files.`,
+    'Sizes below are the files on disk of each package (the versions `npm ci` installed here), each package once.',
+    '',
+    '| what | packages | size |',
+    '|---|---:|---:|',
+    ...rows.map((r) => `| ${r.what} | ${r.packages} | ${mib(r.bytes)} MiB |`),
+    '',
+    `So \`npm install mlstack\` adds ${mib(own.bytes + added('… of them not already in an aws-cdk-lib').bytes)} MiB to an aws-cdk-lib app and`,
+    `${mib(own.bytes + added('… of them not already in a cdktf Google').bytes)} MiB to a cdktf Google app; onnxruntime-node is installed only by those who run the server.`,
+    `The largest dependencies, with what they pull in: ${largest.map((r) => `${r.what} ${mib(r.bytes)} MiB`).join(', ')}`,
+    '(tsx runs TypeScript apps for `mlstack synth`; aws-cdk-lib bundles its own dependencies, so none are shared).',
+    'test/consumer.test.ts installs the same tarball into `cdk init` / `cdktf init` shaped projects and synthesizes them.',
+    '',
+  ];
+}
 
 function driftSection(rows: DriftBenchRow[], runs: number): string[] {
   const [ours, base] = rows;
@@ -179,13 +205,21 @@ async function main(): Promise<void> {
         existing.includes(SERVE_MARKER) ? existing.indexOf(SERVE_MARKER) + 1 : undefined,
       )
     : '';
-  const driftAt = existing.includes(DRIFT_MARKER) ? existing.indexOf(DRIFT_MARKER) + 1 : existing.length;
+  const installAt = existing.includes(INSTALL_MARKER)
+    ? existing.indexOf(INSTALL_MARKER) + 1
+    : existing.length;
+  const driftAt = existing.includes(DRIFT_MARKER) ? existing.indexOf(DRIFT_MARKER) + 1 : installAt;
   const oldServe = existing.includes(SERVE_MARKER)
     ? existing.slice(existing.indexOf(SERVE_MARKER) + 1, driftAt)
     : '';
-  const oldDrift = existing.includes(DRIFT_MARKER) ? existing.slice(driftAt) : '';
-  const synth =
-    only === 'serve' || only === 'drift' ? oldSynth : synthSection(benchSynth(runs), runs).join('\n');
+  const oldDrift = existing.includes(DRIFT_MARKER) ? existing.slice(driftAt, installAt) : '';
+  const oldInstall = existing.includes(INSTALL_MARKER) ? existing.slice(installAt) : '';
+  const synth = only && only !== 'synth' ? oldSynth : synthSection(benchSynth(runs), runs).join('\n');
+  let install = oldInstall;
+  if (!only || only === 'install') {
+    const r = await benchInstall();
+    install = installSection(r.pack, r.rows, r.largest).join('\n');
+  }
   let serve = oldServe;
   let drift = oldDrift;
   if (!only || only === 'drift')
@@ -197,7 +231,9 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(FILE), { recursive: true });
   fs.writeFileSync(
     FILE,
-    [...header(), synth.trimEnd(), '', serve.trimEnd(), '', drift.trimEnd(), ''].join('\n'),
+    [...header(), synth.trimEnd(), '', serve.trimEnd(), '', drift.trimEnd(), '', install.trimEnd(), ''].join(
+      '\n',
+    ),
   );
   process.stderr.write(`wrote ${FILE}\n`);
 }

@@ -136,8 +136,10 @@ export class Karpenter extends Construct {
 
     // Karpenter launches nodes into the subnets with this tag.
     for (const subnet of props.subnets) {
-      if (Token.isUnresolved(subnet.subnetId)) Tags.of(subnet).add('karpenter.sh/discovery', name);
-      else this.subnetIds.push(subnet.subnetId);
+      if (Token.isUnresolved(subnet.subnetId)) {
+        // The subnet only: its route table is a child of the same construct.
+        Tags.of(subnet).add('karpenter.sh/discovery', name, { includeResourceTypes: ['AWS::EC2::Subnet'] });
+      } else this.subnetIds.push(subnet.subnetId);
     }
 
     this.chart = {
