@@ -78,9 +78,9 @@ describe('mlstack synth (child process)', () => {
     expect(azure).toContain('"azurerm_storage_blob"');
     // The two deploy-time facts a user must know are printed, not buried.
     expect(first.stdout).toMatch(/warning: ml-platform-aws\/Classifier: The S3 bucket .* is named/);
-    // Values Azure assigns at apply are filled by mlstack resolve, not by a manual step.
+    // Values Azure assigns at apply are filled by mlstack apply (or resolve), not by a manual step.
     expect(first.stdout).toMatch(
-      /after deploy: k8s\/ml-platform-azure\/ml-platform needs ml-platform-azure\/ClassifierClassifierClientId, .*mlstack resolve/,
+      /after deploy: k8s\/ml-platform-azure\/ml-platform needs ml-platform-azure\/ClassifierClassifierClientId, .*mlstack apply \S+\/k8s\/ml-platform-azure\/ml-platform --outputs <outputs> \(charts: mlstack resolve/,
     );
     expect(first.stdout).not.toMatch(/kubectl annotate/);
   });

@@ -6,6 +6,7 @@ import { runDrift } from '../drift/run';
 import { CliError, errorLines } from './errors';
 import { inspectCommand, serveCommand } from './inference';
 import { resolveCommand } from './resolve';
+import { applyCommand } from './apply';
 import { synthCommand } from './synth';
 import { packageVersion } from '../synth/package-info';
 
@@ -78,6 +79,94 @@ export function buildProgram(): Command {
         `resolved ${r.resolved} value(s) (${r.placeholders} placeholder(s)) in ${r.files} file(s) into ${opts.to}\n`,
       );
     });
+
+  program
+    .command('apply')
+    .description(
+      "put a cluster's synthesized Kubernetes objects on the cluster with server-side apply (field manager mlstack)",
+    )
+    .argument('<dir>', 'one k8s/<stack>/<cluster>/ folder, or a synth output with --stack')
+    .option('--stack <name>', 'the stack, when <dir> is a whole synth output')
+    .option('--cluster <name>', 'the cluster, when the stack has several')
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
+    .option(
+      '--dry-run [mode]',
+      "apply nothing: 'server' (default) asks the API server and prints the field diff, 'client' only reads the files",
+    )
+    .option(
+      '--prune',
+      'delete objects applied earlier for this stack and cluster that the output no longer has',
+      false,
+    )
+    .option(
+      '--wait',
+      'wait for Deployments, DaemonSets and StatefulSets to roll out and Jobs to finish',
+      false,
+    )
+    .option(
+      '--timeout <duration>',
+      'how long waiting may take (s, m, h)',
+      parseDuration('--timeout'),
+      600_000,
+    )
+    .option('--force-conflicts', 'take over fields another field manager owns', false)
+    .option(
+      '--outputs <file>',
+      'the deploy outputs for values known only after it: cdk deploy --outputs-file JSON, or <stack>=<file> for terraform output -json (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .action(
+      async (
+        dir: string,
+        opts: {
+          stack?: string;
+          cluster?: string;
+          context?: string;
+          kubeconfig?: string;
+          dryRun?: string | boolean;
+          prune: boolean;
+          wait: boolean;
+          timeout: number;
+          forceConflicts: boolean;
+          outputs?: string[];
+        },
+      ) => {
+        const dryRun = opts.dryRun === true ? 'server' : opts.dryRun;
+        if (dryRun !== undefined && dryRun !== 'server' && dryRun !== 'client') {
+          throw new CliError(
+            `--dry-run '${dryRun}' is not a mode: use --dry-run=server or --dry-run=client.`,
+            2,
+          );
+        }
+        let r;
+        try {
+          r = await applyCommand(dir, {
+            ...(opts.stack ? { stack: opts.stack } : {}),
+            ...(opts.cluster ? { cluster: opts.cluster } : {}),
+            ...(opts.context ? { context: opts.context } : {}),
+            ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+            ...(dryRun ? { dryRun } : {}),
+            prune: opts.prune,
+            wait: opts.wait,
+            timeoutMs: opts.timeout,
+            forceConflicts: opts.forceConflicts,
+            outputs: opts.outputs ?? [],
+            ...(process.env.MLSTACK_APPLY_POLL_MS
+              ? { pollMs: Number(process.env.MLSTACK_APPLY_POLL_MS) }
+              : {}),
+            log: (s) => process.stdout.write(`${s}\n`),
+          });
+        } catch (e) {
+          throw new CliError((e as Error).message);
+        }
+        if (r.failures.length) {
+          throw new CliError(
+            `${r.failures.length} problem(s):\n${r.failures.map((f) => `  ${f}`).join('\n')}`,
+          );
+        }
+      },
+    );
 
   program
     .command('inspect')
@@ -294,6 +383,15 @@ export function buildProgram(): Command {
 
 /** Set by a command whose outcome (not an error) decides the exit code, like `diff --fail-on`. */
 let exitCode = 0;
+
+/** `30s`, `10m`, `1h` (or plain seconds) as milliseconds; a usage error otherwise. */
+function parseDuration(flag: string): (v: string) => number {
+  return (v: string) => {
+    const m = /^(\d+)(s|m|h)?$/.exec(v);
+    if (!m) throw new CliError(`${flag} '${v}' is not a duration: use e.g. 90s, 10m or 1h.`, 2);
+    return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 's' | 'm' | 'h'];
+  };
+}
 
 function parseInteger(flag: string): (v: string) => number {
   return (v: string) => {

@@ -81,7 +81,7 @@ export async function synthCommand(opts: SynthOptions): Promise<SynthResult[]> {
     for (const w of r.warnings) opts.log(`warning: ${w.path}: ${w.message}`);
     for (const d of r.deployTimeValues) {
       opts.log(
-        `after deploy: ${d.folder} needs ${d.outputs.map((o) => `${o.stack}/${o.output}`).join(', ')} from the deploy's outputs: mlstack resolve ${path.relative(process.cwd(), r.outdir) || '.'} --outputs <outputs> --to <dir>, then apply <dir> (docs/deploy.md)`,
+        `after deploy: ${d.folder} needs ${d.outputs.map((o) => `${o.stack}/${o.output}`).join(', ')} from the deploy's outputs: mlstack apply ${path.join(path.relative(process.cwd(), r.outdir) || '.', d.folder)} --outputs <outputs> (charts: mlstack resolve … --to <dir>; docs/deploy.md)`,
       );
     }
     opts.log(`wrote ${r.files.length} files to ${path.relative(process.cwd(), r.outdir) || '.'} in ${ms} ms`);

@@ -36,9 +36,14 @@ export interface CliResult {
 }
 
 /** `mlstack <args>` in `cwd` (the repository by default), bounded to `timeoutMs` (five minutes). */
-export async function mlstack(args: string[], cwd = repo, timeoutMs = 300_000): Promise<CliResult> {
+export async function mlstack(
+  args: string[],
+  cwd = repo,
+  timeoutMs = 300_000,
+  env: NodeJS.ProcessEnv = cliEnv,
+): Promise<CliResult> {
   try {
-    const r = await run(process.execPath, [bin, ...args], { cwd, env: cliEnv, timeout: timeoutMs });
+    const r = await run(process.execPath, [bin, ...args], { cwd, env, timeout: timeoutMs });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
