@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { benchServe, type BareRow, hasWrk, type ServeRow } from './serve';
+import { benchCapture, benchServe, type BareRow, type CaptureRow, hasWrk, type ServeRow } from './serve';
 import { benchSynth, type SynthResultRow } from './synth';
 import { benchDrift, type DriftBenchRow } from './drift';
 import { benchInstall, type InstallRow } from './install';
@@ -25,9 +25,27 @@ function arg(name: string): string | undefined {
 }
 
 const FILE = path.join(__dirname, '..', 'docs', 'benchmarks.md');
-const SERVE_MARKER = '\n## Inference server';
-const DRIFT_MARKER = '\n## Drift job';
-const INSTALL_MARKER = '\n## Consumer install size';
+
+function captureSection(rows: CaptureRow[], seconds: number): string[] {
+  const off = rows.find((r) => r.capture === 'off')!;
+  return [
+    '## Request capture',
+    '',
+    `\`mlstack serve --capture-dir\` on the MLP (JSON, batching on, concurrency 16, one intra-op thread): three servers,`,
+    `their ${off.perSec.length} rounds of ${seconds} s interleaved; median and range.`,
+    '',
+    '| capture | requests/s, median (min–max) | p50, median | vs. off | rows written |',
+    '|---|---|---|---|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.capture} | ${median(r.perSec).toFixed(0)} (${Math.min(...r.perSec).toFixed(0)}–${Math.max(...r.perSec).toFixed(0)}) | ${median(r.p50Ms).toFixed(3)} ms | ${(median(r.perSec) / median(off.perSec)).toFixed(2)}× | ${r.capturedRows.toLocaleString('en')} |`,
+    ),
+    '',
+    'A request not sampled costs one random number; a sampled one is turned into rows after its response is sent,',
+    'and files are written off the request path, one per interval.',
+    '',
+  ];
+}
 
 function installSection(pack: PackReport, rows: InstallRow[], largest: InstallRow[]): string[] {
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
@@ -199,42 +217,35 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs') ?? 5);
   const seconds = Number(arg('--seconds') ?? 3);
   const existing = fs.existsSync(FILE) ? fs.readFileSync(FILE, 'utf8') : '';
-  const oldSynth = existing.includes('## Cold synth')
-    ? existing.slice(
-        existing.indexOf('## Cold synth'),
-        existing.includes(SERVE_MARKER) ? existing.indexOf(SERVE_MARKER) + 1 : undefined,
-      )
-    : '';
-  const installAt = existing.includes(INSTALL_MARKER)
-    ? existing.indexOf(INSTALL_MARKER) + 1
-    : existing.length;
-  const driftAt = existing.includes(DRIFT_MARKER) ? existing.indexOf(DRIFT_MARKER) + 1 : installAt;
-  const oldServe = existing.includes(SERVE_MARKER)
-    ? existing.slice(existing.indexOf(SERVE_MARKER) + 1, driftAt)
-    : '';
-  const oldDrift = existing.includes(DRIFT_MARKER) ? existing.slice(driftAt, installAt) : '';
-  const oldInstall = existing.includes(INSTALL_MARKER) ? existing.slice(installAt) : '';
-  const synth = only && only !== 'synth' ? oldSynth : synthSection(benchSynth(runs), runs).join('\n');
-  let install = oldInstall;
-  if (!only || only === 'install') {
-    const r = await benchInstall();
-    install = installSection(r.pack, r.rows, r.largest).join('\n');
+  // The file's sections by heading, kept when this run does not measure them.
+  const sections = new Map<string, string>();
+  for (const part of existing.split('\n## ').slice(1)) {
+    const title = part.slice(0, part.indexOf('\n'));
+    if (title !== 'Machine') sections.set(title, `## ${part}`);
   }
-  let serve = oldServe;
-  let drift = oldDrift;
-  if (!only || only === 'drift')
-    drift = driftSection(benchDrift(Math.min(runs, 3)), Math.min(runs, 3)).join('\n');
-  if (!only || only === 'serve') {
+  const want = (name: string) => !only || only === name;
+  if (want('synth')) sections.set('Cold synth', synthSection(benchSynth(runs), runs).join('\n'));
+  if (want('serve')) {
     const r = await benchServe(seconds);
-    serve = serveSection(r.bareRows, r.rows, seconds, r.floorMs).join('\n');
+    sections.set('Inference server', serveSection(r.bareRows, r.rows, seconds, r.floorMs).join('\n'));
   }
+  if (want('capture'))
+    sections.set('Request capture', captureSection(await benchCapture(seconds), seconds).join('\n'));
+  if (want('drift'))
+    sections.set('Drift job', driftSection(benchDrift(Math.min(runs, 3)), Math.min(runs, 3)).join('\n'));
+  if (want('install')) {
+    const r = await benchInstall();
+    sections.set('Consumer install size', installSection(r.pack, r.rows, r.largest).join('\n'));
+  }
+  const order = ['Cold synth', 'Inference server', 'Request capture', 'Drift job', 'Consumer install size'];
+  const body = [
+    ...order.filter((t) => sections.has(t)),
+    ...[...sections.keys()].filter((t) => !order.includes(t)),
+  ]
+    .map((t) => sections.get(t)!.trimEnd())
+    .join('\n\n');
   fs.mkdirSync(path.dirname(FILE), { recursive: true });
-  fs.writeFileSync(
-    FILE,
-    [...header(), synth.trimEnd(), '', serve.trimEnd(), '', drift.trimEnd(), '', install.trimEnd(), ''].join(
-      '\n',
-    ),
-  );
+  fs.writeFileSync(FILE, [...header(), body, ''].join('\n'));
   process.stderr.write(`wrote ${FILE}\n`);
 }
 

@@ -314,3 +314,80 @@ export async function benchServe(
   }
   return { bareRows, rows, floorMs };
 }
+
+/** One configuration of the capture benchmark. */
+export interface CaptureRow {
+  readonly capture: string;
+  /** Requests per second and p50 of each round. */
+  readonly perSec: number[];
+  readonly p50Ms: number[];
+  /** Rows written by the server's capture. */
+  readonly capturedRows: number;
+}
+
+/**
+ * Serving with request capture off, at 10% and at 100% (the MLP, JSON, batching on, concurrency 16): the rounds of
+ * the three servers interleave, so machine noise hits all of them alike.
+ */
+export async function benchCapture(seconds: number, rounds = 5): Promise<CaptureRow[]> {
+  const dir = await repository();
+  const configs = [
+    { capture: 'off', args: [] as string[] },
+    { capture: '10%', rate: '0.1' },
+    { capture: '100%', rate: '1' },
+  ];
+  const captureRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-bench-capture-'));
+  const servers = [];
+  try {
+    for (const c of configs) {
+      const args = c.rate
+        ? [
+            '--capture-dir',
+            path.join(captureRoot, c.capture),
+            '--capture-sample-rate',
+            c.rate,
+            '--capture-interval',
+            '5s',
+          ]
+        : [];
+      servers.push(await startServe([dir, '--threads', '1', ...args]));
+    }
+    const m = MODELS[0];
+    const payload = body(m, 'json');
+    const results = configs.map(() => ({ perSec: [] as number[], p50Ms: [] as number[] }));
+    for (const srv of servers) await load(`${srv.url}/v2/models/${m.name}/infer`, payload, 4, 1);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, srv] of servers.entries()) {
+        const r = await load(`${srv.url}/v2/models/${m.name}/infer`, payload, 16, seconds);
+        results[i].perSec.push(r.perSec);
+        results[i].p50Ms.push(r.p50);
+        process.stderr.write(`capture ${configs[i].capture} round ${round + 1}: ${r.perSec.toFixed(0)}/s\n`);
+      }
+    }
+    for (const srv of servers) {
+      srv.proc.kill('SIGTERM');
+      await srv.exited;
+    }
+    const countRows = (d: string): number =>
+      fs.existsSync(d)
+        ? fs
+            .readdirSync(d, { recursive: true, withFileTypes: true })
+            .filter((e) => e.isFile() && e.name.endsWith('.jsonl'))
+            .reduce(
+              (n, e) =>
+                n +
+                fs.readFileSync(path.join(e.parentPath, e.name), 'utf8').split('\n').filter(Boolean).length,
+              0,
+            )
+        : 0;
+    return configs.map((c, i) => ({
+      capture: c.capture,
+      ...results[i],
+      capturedRows: countRows(path.join(captureRoot, c.capture)),
+    }));
+  } finally {
+    for (const srv of servers) if (srv.proc.exitCode === null) srv.proc.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(captureRoot, { recursive: true, force: true });
+  }
+}

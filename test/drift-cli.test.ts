@@ -238,6 +238,6 @@ describe('mlstack drift', () => {
     );
     const missing = await drift(['--current', file('nope.csv')]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr.trim()).toMatch(/nope\.csv: no such file$/);
+    expect(missing.stderr.trim()).toMatch(/nope\.csv: no such file or folder$/);
   });
 });

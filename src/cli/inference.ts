@@ -82,6 +82,11 @@ export interface ServeOptions {
   readonly bodyTimeout?: number;
   readonly requestTimeout?: number;
   readonly idleTimeout?: number;
+  /** Capture folder, share of requests (default 0.1), interval (ms) and payload cap (bytes). */
+  readonly captureDir?: string;
+  readonly captureSampleRate?: number;
+  readonly captureInterval?: number;
+  readonly captureMaxPayloadBytes?: number;
 }
 
 /**
@@ -115,6 +120,18 @@ export async function serveCommand(
     ...(opts.requestTimeout !== undefined ? { requestTimeoutMs: opts.requestTimeout } : {}),
     ...(opts.idleTimeout !== undefined ? { idleTimeoutMs: opts.idleTimeout } : {}),
     strictReadiness: opts.strictReadiness ?? true,
+    ...(opts.captureDir
+      ? {
+          capture: {
+            dir: opts.captureDir,
+            sampleRate: opts.captureSampleRate ?? 0.1,
+            ...(opts.captureInterval !== undefined ? { intervalMs: opts.captureInterval } : {}),
+            ...(opts.captureMaxPayloadBytes !== undefined
+              ? { maxPayloadBytes: opts.captureMaxPayloadBytes }
+              : {}),
+          },
+        }
+      : {}),
   });
   const names = [...server.models.values()].map(
     (m) => `${m.name}@${m.versions.map((v) => v.version).join(',')}`,
@@ -124,6 +141,11 @@ export async function serveCommand(
   );
   for (const u of server.unavailable.values()) {
     log(`unavailable: ${u.name}: ${u.reason.split('\n').join(' ')}`);
+  }
+  if (opts.captureDir) {
+    log(
+      `capturing ${((opts.captureSampleRate ?? 0.1) * 100).toFixed(1)}% of requests under ${opts.captureDir}`,
+    );
   }
   log(`serving on ${server.url}`);
   await new Promise<void>((resolve) => {

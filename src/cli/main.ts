@@ -262,6 +262,30 @@ export function buildProgram(): Command {
       '--no-strict-readiness',
       '/v2/health/ready says ready while some model is unavailable (default: only when every model is, as Triton)',
     )
+    .option(
+      '--capture-dir <dir>',
+      'capture a sample of requests and responses as JSON Lines under <dir>/<model>/<yyyy-mm-dd>/, for mlstack drift',
+    )
+    .option(
+      '--capture-sample-rate <share>',
+      'share of requests captured, 0 to 1 (default 0.1)',
+      (v: string) => {
+        const n = Number(v);
+        if (!(n >= 0 && n <= 1) || v.trim() === '')
+          throw new CliError(`--capture-sample-rate (${JSON.stringify(v)}) must be a number from 0 to 1.`, 2);
+        return n;
+      },
+    )
+    .option(
+      '--capture-interval <duration>',
+      'how long one capture file collects rows (default 60s)',
+      parseDuration('--capture-interval'),
+    )
+    .option(
+      '--capture-max-payload-bytes <n>',
+      'requests with more tensor bytes than this are not captured (default 65536)',
+      parseInteger('--capture-max-payload-bytes'),
+    )
     .action(
       async (
         root: string,
@@ -282,8 +306,18 @@ export function buildProgram(): Command {
           maxTotalBodyBytes?: number;
           requestTimeout?: number;
           idleTimeout?: number;
+          captureDir?: string;
+          captureSampleRate?: number;
+          captureInterval?: number;
+          captureMaxPayloadBytes?: number;
         },
       ) => {
+        if (
+          !opts.captureDir &&
+          (opts.captureSampleRate !== undefined || opts.captureInterval !== undefined)
+        ) {
+          throw new CliError('--capture-sample-rate and --capture-interval need --capture-dir.', 2);
+        }
         await serveCommand(root, { ...opts, version: packageVersion() }, (s) =>
           process.stderr.write(`${s}\n`),
         );
@@ -334,7 +368,15 @@ export function buildProgram(): Command {
       'compare a current data window with the reference: PSI and Kolmogorov-Smirnov for numeric features, chi-square and Jensen-Shannon for categorical ones; exit 0 no drift, 3 drift, 4 insufficient data, 1 failed',
     )
     .requiredOption('--reference <file>', 'the reference window (CSV or JSON Lines)')
-    .requiredOption('--current <file>', 'the current window (CSV or JSON Lines)')
+    .requiredOption(
+      '--current <file|dir>',
+      'the current window (CSV or JSON Lines), or a folder of them such as mlstack serve --capture-dir <dir>/<model>',
+    )
+    .option(
+      '--since <duration>',
+      "only current rows whose timestamp (config timestampColumn, default 'timestamp') is within this long of now, e.g. 24h",
+      parseDuration('--since'),
+    )
     .option(
       '--schema <file>',
       'JSON: { features: { name: "numeric" | "categorical" }, predictions: [names] }',
@@ -368,9 +410,15 @@ export function buildProgram(): Command {
         driftExitCode?: number;
         minSamples?: number;
         maxBadRows?: string;
+        since?: number;
       }) => {
         try {
-          exitCode = await runDrift({ ...opts, log: (s) => process.stdout.write(`${s}\n`) });
+          const { since, ...rest } = opts;
+          exitCode = await runDrift({
+            ...rest,
+            ...(since !== undefined ? { since: new Date(Date.now() - since) } : {}),
+            log: (s) => process.stdout.write(`${s}\n`),
+          });
         } catch (e) {
           if (e instanceof DriftConfigError) throw new CliError(`config: ${e.message}`, 1);
           throw e;

@@ -21,6 +21,12 @@ export interface DriftRunOptions {
   readonly minSamples?: number;
   /** Overrides the config's `maxBadRows` (`100` or `'5%'`). */
   readonly maxBadRows?: string;
+  /**
+   * Only current rows at or after this time (by the config's `timestampColumn`, default `timestamp`), e.g. the last
+   * 24 hours of captured requests.
+   * @default - every row
+   */
+  readonly since?: Date;
   readonly log: (line: string) => void;
 }
 
@@ -97,8 +103,11 @@ export async function runDrift(o: DriftRunOptions): Promise<number> {
   const schema = o.schema ? readJsonFile<DriftSchema>(o.schema, 'schema') : {};
   const started = Date.now();
   const [reference, current] = await Promise.all([
-    readWindow(o.reference, { timestampColumn: config.timestampColumn }),
-    readWindow(o.current, { timestampColumn: config.timestampColumn }),
+    readWindow(o.reference, config.timestampColumn ? { timestampColumn: config.timestampColumn } : {}),
+    readWindow(o.current, {
+      ...(config.timestampColumn ? { timestampColumn: config.timestampColumn } : {}),
+      ...(o.since ? { since: o.since } : {}),
+    }),
   ]);
   const report = compareWindows(reference, current, schema, config);
   const job = config.job ?? 'mlstack-drift';

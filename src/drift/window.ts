@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { parse } from 'csv-parse';
 
@@ -147,13 +148,64 @@ function error(w: Window, line: number, message: string): void {
   if (w.errors.length < MAX_ERRORS) w.errors.push({ line, message });
 }
 
+/** Options of {@link readWindow}. */
+export interface ReadWindowOptions {
+  /** A timestamp column: not compared, its range is reported. */
+  readonly timestampColumn?: string;
+  /**
+   * Only rows whose timestamp (in `timestampColumn`, default `timestamp`) is at or after this time; rows without a
+   * readable timestamp are malformed.
+   * @default - every row
+   */
+  readonly since?: Date;
+}
+
+/** The data files of a folder (CSV, JSON Lines), recursively, in name order; hidden and temporary ones left out. */
+export function windowFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.name.startsWith('.')) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(csv|jsonl|ndjson|json)$/i.test(e.name)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
 /**
- * Reads a window from a CSV file (a header row, RFC 4180 quoting) or a JSON Lines file (one object a line),
- * chosen by extension (`.jsonl`, `.ndjson` or `.json` are JSON Lines). Streams rows: only per-column numbers (typed
- * arrays) and category counts are kept. Malformed rows are skipped and reported with their line numbers.
+ * Reads a window from a CSV file (a header row, RFC 4180 quoting), a JSON Lines file (one object a line; `.jsonl`,
+ * `.ndjson` or `.json`), or a folder of them (what `mlstack serve --capture-dir` writes: every file under it, as one
+ * window). Streams rows: only per-column numbers (typed arrays) and category counts are kept. Malformed rows are
+ * skipped and reported with their file and line numbers.
  */
-export async function readWindow(file: string, options: { timestampColumn?: string } = {}): Promise<Window> {
-  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new Error(`${file}: no such file`);
+export async function readWindow(file: string, options: ReadWindowOptions = {}): Promise<Window> {
+  if (!fs.existsSync(file)) throw new Error(`${file}: no such file or folder`);
+  const w: Window = { file, columns: new Map(), rows: 0, skipped: 0, errors: [] };
+  if (fs.statSync(file).isDirectory()) {
+    const files = windowFiles(file);
+    if (files.length === 0) {
+      throw new DriftInputError(`${file}: the folder has no CSV or JSON Lines files`);
+    }
+    for (const f of files) await readInto(w, f, options, `${path.relative(file, f)}: `);
+  } else {
+    await readInto(w, file, options, '');
+  }
+  // Columns absent from some rows (JSON rows, or files of a folder) count those rows as missing.
+  for (const c of w.columns.values()) {
+    if (c.rows < w.rows) {
+      c.missing += w.rows - c.rows;
+      c.rows = w.rows;
+    }
+  }
+  return w;
+}
+
+/** Adds the rows of one file to `w`; `where` prefixes its row errors (the file's name within a folder). */
+async function readInto(w: Window, file: string, options: ReadWindowOptions, where: string): Promise<void> {
+  if (!fs.statSync(file).isFile()) throw new Error(`${file}: no such file`);
   const head = Buffer.alloc(8192);
   const fd = fs.openSync(file, 'r');
   let headBytes: number;
@@ -165,9 +217,18 @@ export async function readWindow(file: string, options: { timestampColumn?: stri
   if (head.subarray(0, headBytes).includes(0)) {
     throw new DriftInputError(`${file}: is not a text file (CSV or JSON Lines): it has NUL bytes`);
   }
-  const w: Window = { file, columns: new Map(), rows: 0, skipped: 0, errors: [] };
-  const ts = options.timestampColumn;
+  const since = options.since?.getTime();
+  const ts = options.timestampColumn ?? (since !== undefined ? 'timestamp' : undefined);
+  const fail = (line: number, message: string) => error(w, line, `${where}${message}`);
   const take = (record: Record<string, unknown>, line: number) => {
+    if (since !== undefined) {
+      const t = timeOf(record[ts!]);
+      if (t === undefined) {
+        fail(line, `no readable '${ts}' timestamp`);
+        return;
+      }
+      if (t < since) return;
+    }
     w.rows++;
     for (const [k, v] of Object.entries(record)) {
       if (k === ts) noteTime(w, v);
@@ -184,11 +245,11 @@ export async function readWindow(file: string, options: { timestampColumn?: stri
       try {
         obj = JSON.parse(text);
       } catch (e) {
-        error(w, n, `not JSON: ${(e as Error).message}`);
+        fail(n, `not JSON: ${(e as Error).message}`);
         continue;
       }
       if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-        error(w, n, 'not a JSON object');
+        fail(n, 'not a JSON object');
         continue;
       }
       take(obj as Record<string, unknown>, n);
@@ -203,7 +264,7 @@ export async function readWindow(file: string, options: { timestampColumn?: stri
         info: true,
         skip_records_with_error: true,
         on_skip: (err) => {
-          if (err) error(w, (err as { lines?: number }).lines ?? 0, err.message);
+          if (err) fail((err as { lines?: number }).lines ?? 0, err.message);
         },
       }),
     );
@@ -214,14 +275,13 @@ export async function readWindow(file: string, options: { timestampColumn?: stri
       take(rec.record, rec.info.lines);
     }
   }
-  // Columns absent from some JSON rows count those rows as missing.
-  for (const c of w.columns.values()) {
-    if (c.rows < w.rows) {
-      c.missing += w.rows - c.rows;
-      c.rows = w.rows;
-    }
-  }
-  return w;
+}
+
+/** A timestamp as epoch milliseconds (ISO strings, or epoch seconds/milliseconds), if it reads as one. */
+function timeOf(raw: unknown): number | undefined {
+  if (raw === null || raw === undefined || raw === '') return undefined;
+  const t = typeof raw === 'number' ? (raw > 1e12 ? raw : raw * 1000) : new Date(String(raw)).getTime();
+  return Number.isNaN(t) ? undefined : t;
 }
 
 /**

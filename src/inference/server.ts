@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type * as ort from 'onnxruntime-node';
+import { CaptureWriter, type CaptureOptions } from './capture';
 import { InferenceMetrics, type VersionMetrics } from './metrics';
 import {
   type LoadOptions,
@@ -104,6 +105,12 @@ export interface ServerOptions extends LoadOptions {
    * @default - none
    */
   readonly loadModels?: readonly string[];
+  /**
+   * Capture a sample of requests and responses as JSON Lines for drift detection (`mlstack drift --current
+   * <dir>/<model>`).
+   * @default - nothing is captured
+   */
+  readonly capture?: CaptureOptions;
 }
 
 const INFER_HEADER = 'inference-header-content-length';
@@ -144,6 +151,8 @@ export class InferenceServer {
   private bodyBytes = 0;
   private readonly bodyShare = new WeakMap<http.IncomingMessage, number>();
   private inFlight = 0;
+  /** The capture writer, with `capture`. */
+  public readonly capture?: CaptureWriter;
   private readonly series = new Map<ModelVersion, VersionMetrics>();
 
   private constructor(
@@ -168,6 +177,7 @@ export class InferenceServer {
       (req, res) => void this.handle(req, res),
     );
     this.http.keepAliveTimeout = options.idleTimeoutMs ?? 65_000;
+    if (options.capture) this.capture = new CaptureWriter(options.capture);
     for (const m of models.values()) this.track(m);
   }
 
@@ -236,6 +246,9 @@ export class InferenceServer {
     }
     this.http.closeAllConnections();
     await closed;
+    // Captured rows of the last requests are written before the process may exit.
+    await new Promise((r) => setImmediate(r));
+    await this.capture?.close();
     await releaseAll(this.models);
   }
 
@@ -501,6 +514,11 @@ export class InferenceServer {
       }
 
       sendInferResponse(res, mv, request, outputs, result.outputs);
+      const capture = this.capture;
+      // After the response is on its way; one random number for requests that are not sampled.
+      if (capture?.sample()) {
+        setImmediate(() => capture.record(mv.name, feeds, result.outputs, batchSize));
+      }
       series.success();
       series.completed(
         batchSize,
