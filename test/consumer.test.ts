@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cacheDir, cliEnv, repo } from './support/cli';
-import { packMlstack, type PackReport } from './support/pack';
+import { packMlstack, type PackReport, readTsconfig } from './support/pack';
 
 const run = promisify(execFile);
 const root = path.join(cacheDir(), 'mlstack-consumer');
@@ -177,16 +177,7 @@ function writeProject(dir: string, files: Record<string, string>): void {
 
 /** Type-checks a project with its own tsconfig.json; returns the diagnostics. */
 function typecheckProject(dir: string): string[] {
-  const config = ts.getParsedCommandLineOfConfigFile(
-    path.join(dir, 'tsconfig.json'),
-    {},
-    {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, ' '));
-      },
-    },
-  )!;
+  const config = readTsconfig(path.join(dir, 'tsconfig.json'));
   const program = ts.createProgram(config.fileNames, { ...config.options, noEmit: true, incremental: false });
   return ts
     .getPreEmitDiagnostics(program)

@@ -21,6 +21,20 @@ export interface PackReport {
   readonly entryCount: number;
 }
 
+/** A tsconfig file as the compiler reads it (extends resolved), or an error naming what is wrong with it. */
+export function readTsconfig(file: string): ts.ParsedCommandLine {
+  return ts.getParsedCommandLineOfConfigFile(
+    file,
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, ' '));
+      },
+    },
+  )!;
+}
+
 /**
  * Packs the package into `workDir` and unpacks it into `pkgDir` (e.g. `<consumer>/node_modules/mlstack`).
  * @throws with the compiler's diagnostics when the build fails
@@ -43,16 +57,7 @@ export async function packMlstack(workDir: string, pkgDir: string): Promise<Pack
     fs.mkdirSync(path.dirname(path.join(stage, f.path)), { recursive: true });
     fs.copyFileSync(path.join(repo, f.path), path.join(stage, f.path));
   }
-  const config = ts.getParsedCommandLineOfConfigFile(
-    path.join(repo, 'tsconfig.build.json'),
-    {},
-    {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, ' '));
-      },
-    },
-  )!;
+  const config = readTsconfig(path.join(repo, 'tsconfig.build.json'));
   const emitted = ts
     .createProgram(config.fileNames, {
       ...config.options,
