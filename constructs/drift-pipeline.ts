@@ -7,7 +7,7 @@ import {
   type DriftSchema,
   type FeatureThresholds,
 } from '../src/drift/analyze';
-import { DRIFT_METRICS, driftAlertRules, driftJobManifests } from '../src/drift/manifests';
+import { CAPTURE_MOUNT, DRIFT_METRICS, driftAlertRules, driftJobManifests } from '../src/drift/manifests';
 import { type Exporter, jobStateMetrics, pushgateway } from '../src/monitoring/exporters';
 import type { KubernetesManifest, ValidatableObject } from '../src/k8s/manifest';
 import { type AlertRuleGroup, prometheusRule, serviceMonitor } from '../src/monitoring/alerts';
@@ -16,6 +16,7 @@ import { Validator } from '../src/spec/errors';
 import { MlStack, type ObjectStoreCapability, type WorkloadIdentityCapability } from '../stacks/ml-stack';
 import { PrometheusBackend } from './dcgm-monitoring';
 import { type GpuCluster } from './gpu-cluster';
+import type { TritonService } from './triton-service';
 import { addAlertGroups, addInClusterAlertGroups, checkDestinations } from './private/alerts';
 import { requireClusterProp } from './private/cluster-prop';
 
@@ -44,6 +45,44 @@ export interface DriftThresholdsProps extends FeatureThresholds {
   readonly maxBadRows?: number | string;
 }
 
+/** Options of {@link DriftWindow.fromCapture}. */
+export interface CaptureWindowOptions {
+  /**
+   * The model whose requests are compared.
+   * @default - the service's model, when it serves one
+   */
+  readonly model?: string;
+  /**
+   * Hours of captured requests, up to the run (1 to 720).
+   * @default 24
+   */
+  readonly lastHours?: number;
+}
+
+/**
+ * A drift window that is not a file under the pipeline's `windows/`: the requests a `TritonService` captured
+ * (`capture` on the service), read from its model bucket.
+ *
+ * @example
+ * new DriftPipeline(stack, 'Drift', {
+ *   cluster, schedule: '0 * * * *', reference: 'reference.jsonl',
+ *   current: DriftWindow.fromCapture(service, { lastHours: 24 }),
+ * });
+ */
+export class DriftWindow {
+  /** The last `lastHours` of `service`'s captured requests of one model. */
+  public static fromCapture(service: TritonService, options: CaptureWindowOptions = {}): DriftWindow {
+    return new DriftWindow(service, options);
+  }
+
+  private constructor(
+    /** The service whose captured requests are read. */
+    public readonly service: TritonService,
+    /** The options as given. */
+    public readonly options: CaptureWindowOptions,
+  ) {}
+}
+
 /** Props of {@link DriftPipeline}. */
 export interface DriftPipelineProps {
   /** The cluster that runs the job. */
@@ -52,8 +91,11 @@ export interface DriftPipelineProps {
   readonly schedule: string;
   /** The reference window: a CSV or JSON Lines file under `windows/` in the pipeline's bucket. */
   readonly reference: string;
-  /** The current window, written there by your inference logging. */
-  readonly current: string;
+  /**
+   * The current window: a file under `windows/` written by your inference logging, or the requests a service
+   * captured (`DriftWindow.fromCapture(service)`).
+   */
+  readonly current: string | DriftWindow;
   /**
    * Feature types; features not listed are inferred from the reference and reported.
    * @default - all inferred
@@ -182,9 +224,35 @@ export class DriftPipeline extends Construct {
       );
     }
 
+    // The captured window: the service must capture, the model must be one it serves.
+    let captured: { store: ObjectStoreCapability; prefix: string; hours: number } | undefined;
+    if (props.current instanceof DriftWindow) {
+      const { service, options } = props.current;
+      if (!service.capturePrefix) {
+        v.fail(
+          'current',
+          `DriftWindow.fromCapture(${service.node.path})`,
+          `reads requests that TritonService '${service.node.path}' does not capture`,
+          'Set capture: { sampleRate } on the service (the ONNX Runtime server captures).',
+        );
+      }
+      const names = service.models.map((m) => m.name);
+      const model = options.model ?? (names.length === 1 ? names[0] : undefined);
+      if (model === undefined || !names.includes(model)) {
+        v.fail(
+          'current.model',
+          options.model,
+          `is not one model of the service (it serves ${names.join(', ')})`,
+          "Name the model: DriftWindow.fromCapture(service, { model: '<name>' }).",
+        );
+      }
+      const hours = options.lastHours ?? 24;
+      v.integer('current.lastHours', hours, 1, 720);
+      captured = { store: service.modelStore, prefix: `${service.capturePrefix}/${model}`, hours };
+    }
     for (const [prop, value] of [
       ['reference', props.reference],
-      ['current', props.current],
+      ...(captured ? [] : ([['current', props.current]] as const)),
     ] as const) {
       if (typeof value !== 'string' || !WINDOW.test(value) || value.includes('..')) {
         v.fail(
@@ -265,7 +333,7 @@ export class DriftPipeline extends Construct {
     const identity = (this.identity = cluster.addWorkloadIdentity(this, 'Identity', {
       namespace: this.namespace,
       serviceAccount: this.name,
-      read: [],
+      read: captured ? [captured.store] : [],
       readWrite: [this.store],
     }));
 
@@ -284,8 +352,13 @@ export class DriftPipeline extends Construct {
       fetchWindows: this.store.copyContainer('windows', '/data'),
       uploadReport: this.store.uploadStep('/out/report', 'reports/$ts'),
       reference: props.reference,
-      current: props.current,
-      config,
+      current: captured
+        ? {
+            fetch: captured.store.copyContainer(captured.prefix, CAPTURE_MOUNT),
+            sinceHours: captured.hours,
+          }
+        : (props.current as string),
+      config: captured ? { timestampColumn: 'timestamp', ...config } : config,
       schema,
     });
     this.ruleGroup = driftAlertRules({

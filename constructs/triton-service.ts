@@ -189,10 +189,31 @@ export interface TritonServiceProps {
    */
   readonly image?: string;
   /**
+   * Capture a sample of requests and responses for drift detection (the ONNX Runtime server only; Triton has no
+   * request capture): the server writes them as JSON Lines and a sidecar ships them to the model bucket under
+   * `capture/<service>/<model>/<yyyy-mm-dd>/` with the service's identity, for `DriftWindow.fromCapture(service)`.
+   * @default - no capture
+   */
+  readonly capture?: ServingCaptureProps;
+  /**
    * The physical name of the model bucket (S3, GCS) or storage account (Azure).
    * @default - derived from the stack and construct path, concrete at synth
    */
   readonly modelBucketName?: string;
+}
+
+/** Request capture of a {@link TritonService}. */
+export interface ServingCaptureProps {
+  /**
+   * Share of requests captured, above 0 and at most 1.
+   * @default 0.1
+   */
+  readonly sampleRate?: number;
+  /**
+   * Seconds one capture file collects rows, and between two shipments to the bucket (10 to 3600).
+   * @default 300
+   */
+  readonly intervalSeconds?: number;
 }
 
 const SERVICE_NAME_MAX = 50;
@@ -233,6 +254,11 @@ export class TritonService extends Construct {
   public readonly identity: WorkloadIdentityCapability;
   /** In-cluster URL of the HTTP (KServe v2) endpoint. */
   public readonly url: string;
+  /**
+   * Where captured requests go in {@link modelStore}, per model: `<capturePrefix>/<model>/<yyyy-mm-dd>/*.jsonl`.
+   * Undefined without `capture`.
+   */
+  public readonly capturePrefix?: string;
   private readonly repositories: { suffix: string; dir: string }[] = [];
   private readonly placeOnCluster: () => ServingPlacement;
   private readonly objects: () => KubernetesManifest[];
@@ -424,10 +450,33 @@ export class TritonService extends Construct {
       ...(props.modelBucketName ? { name: props.modelBucketName } : {}),
       contents,
     });
+    const capture = props.capture;
+    if (capture !== undefined) {
+      if (this.runtime === ServingRuntime.TRITON) {
+        v.fail(
+          'capture',
+          capture,
+          'is not possible with the Triton runtime, which has no request capture',
+          'Use runtime: ServingRuntime.ONNXRUNTIME (the mlstack server captures), or capture in your client and write the windows yourself.',
+        );
+      }
+      const rate = capture.sampleRate ?? 0.1;
+      if (!(typeof rate === 'number' && rate > 0 && rate <= 1)) {
+        v.fail(
+          'capture.sampleRate',
+          rate,
+          'must be above 0 and at most 1',
+          'Use e.g. 0.1 to capture 10% of requests.',
+        );
+      }
+      v.integer('capture.intervalSeconds', capture.intervalSeconds ?? 300, 10, 3600);
+      this.capturePrefix = `capture/${this.serviceName}`;
+    }
     const identity = (this.identity = cluster.addWorkloadIdentity(this, 'Identity', {
       namespace: this.namespace,
       serviceAccount: this.serviceName,
-      read: [this.modelStore],
+      // With capture, the shipper writes captured requests under capture/.
+      ...(capture ? { read: [], readWrite: [this.modelStore] } : { read: [this.modelStore] }),
     }));
 
     const source = (prefix: string): ModelRepositorySource => {
@@ -457,6 +506,15 @@ export class TritonService extends Construct {
         serviceMonitor: props.serviceMonitor ?? true,
         metricsCollectors: cluster.metricsCollectors,
         startupSeconds,
+        ...(capture && this.capturePrefix
+          ? {
+              capture: {
+                sampleRate: capture.sampleRate ?? 0.1,
+                intervalSeconds: capture.intervalSeconds ?? 300,
+                ship: this.modelStore.uploadStep('/capture/.ship', this.capturePrefix),
+              },
+            }
+          : {}),
         ...(props.canary
           ? {
               canary: {

@@ -45,10 +45,22 @@ export interface DriftJobSpec {
   };
   /** Window files relative to `windows/`. */
   readonly reference: string;
-  readonly current: string;
+  /**
+   * The current window: a file relative to `windows/`, or captured requests that an init container copies under
+   * {@link CAPTURE_MOUNT} (to its `localPath`; the rows of the last `sinceHours` are compared).
+   */
+  readonly current:
+    | string
+    | {
+        readonly fetch: { readonly container: IContainer; readonly localPath: string };
+        readonly sinceHours: number;
+      };
   readonly config: DriftConfig;
   readonly schema: DriftSchema;
 }
+
+/** Where the drift job's pod holds captured requests (the copy target of a captured window). */
+export const CAPTURE_MOUNT = '/capture';
 
 /**
  * The drift job: Namespace, ServiceAccount, a ConfigMap with the thresholds and schema, and a CronJob whose pod
@@ -58,8 +70,13 @@ export interface DriftJobSpec {
 export function driftJobManifests(spec: DriftJobSpec): ValidatableObject[] {
   const labels = { 'app.kubernetes.io/name': spec.name, 'app.kubernetes.io/managed-by': 'mlstack' };
   const fetch = spec.fetchWindows;
+  const current =
+    typeof spec.current === 'string'
+      ? `${fetch.localPath}/${spec.current}`
+      : `${spec.current.fetch.localPath} --since ${spec.current.sinceHours}h`;
+  const capture = typeof spec.current === 'string' ? undefined : spec.current.fetch;
   const driftScript = [
-    `node /opt/mlstack/bin/mlstack.js drift --reference ${fetch.localPath}/${spec.reference} --current ${fetch.localPath}/${spec.current}` +
+    `node /opt/mlstack/bin/mlstack.js drift --reference ${fetch.localPath}/${spec.reference} --current ${current}` +
       ' --schema /config/schema.json --config /config/config.json --out /out/report --drift-exit-code 0',
     'code=$?',
     '# 4: too few rows for a verdict; not a failed run (mlstack_drift_insufficient_data says so).',
@@ -121,6 +138,14 @@ export function driftJobManifests(spec: DriftJobSpec): ValidatableObject[] {
                     { name: 'data', mountPath: '/data' },
                     { name: 'tmp', mountPath: '/tmp' },
                   ]),
+                  ...(capture
+                    ? [
+                        restricted({ ...capture.container, name: 'fetch-capture', volumeMounts: [] }, [
+                          { name: 'capture', mountPath: CAPTURE_MOUNT },
+                          { name: 'tmp', mountPath: '/tmp' },
+                        ]),
+                      ]
+                    : []),
                 ],
                 containers: [
                   container({
@@ -130,6 +155,7 @@ export function driftJobManifests(spec: DriftJobSpec): ValidatableObject[] {
                     resources: { requests: { cpu: '1', memory: '2Gi' }, limits: { memory: '4Gi' } },
                     volumeMounts: [
                       { name: 'data', mountPath: '/data', readOnly: true },
+                      ...(capture ? [{ name: 'capture', mountPath: CAPTURE_MOUNT, readOnly: true }] : []),
                       { name: 'config', mountPath: '/config', readOnly: true },
                       { name: 'out', mountPath: '/out' },
                       { name: 'tmp', mountPath: '/tmp' },
@@ -149,6 +175,7 @@ export function driftJobManifests(spec: DriftJobSpec): ValidatableObject[] {
                 ],
                 volumes: [
                   { name: 'data', emptyDir: {} },
+                  ...(capture ? [{ name: 'capture', emptyDir: {} }] : []),
                   { name: 'out', emptyDir: {} },
                   { name: 'tmp', emptyDir: {} },
                   { name: 'config', configMap: { name: `${spec.name}-config` } },

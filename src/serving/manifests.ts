@@ -87,6 +87,21 @@ export interface ServingWorkloadSpec {
     readonly weightPercent: number;
     readonly gateway?: GatewayRef;
   };
+  /**
+   * Request capture (the mlstack server only): the server samples requests into an emptyDir and a sidecar ships the
+   * finished files to the model store every interval, with the pod's workload identity.
+   * @default - no capture
+   */
+  readonly capture?: {
+    readonly sampleRate: number;
+    readonly intervalSeconds: number;
+    /** Uploads `/capture/.ship` (files keep their `<model>/<date>/` paths) to the store. */
+    readonly ship: {
+      readonly image: string;
+      readonly env: Readonly<Record<string, string>>;
+      readonly script: readonly string[];
+    };
+  };
 }
 
 /** A Gateway API Gateway that routes to the service. */
@@ -139,6 +154,30 @@ export function canarySplit(total: number, weightPercent: number): { stable: num
   return { stable: total - canary, canary };
 }
 
+/** Where the server writes captured requests in the pod. */
+const CAPTURE_DIR = '/capture';
+
+/**
+ * The capture shipper: every interval it moves the server's finished files (never its hidden temporary ones) to
+ * `/capture/.ship`, uploads that folder, and empties it once the upload succeeded; on SIGTERM it waits for the server
+ * to drain and write its last file (the server's drain is at most 30 s), then ships once more.
+ */
+function shipScript(intervalSeconds: number, upload: readonly string[]): string {
+  return [
+    'ship() {',
+    `  cd ${CAPTURE_DIR} || return 0`,
+    "  find . -path ./.ship -prune -o -type f -name '*.jsonl' ! -name '.*' -print | while read -r f; do",
+    '    mkdir -p "./.ship/$(dirname "$f")" && mv "$f" "./.ship/$f"',
+    '  done',
+    '  if [ -n "$(find ./.ship -type f -name \'*.jsonl\' 2>/dev/null | head -n 1)" ]; then',
+    `    if ( set -e; ${upload.join('; ')} ); then rm -rf ./.ship; else echo "capture upload failed; retrying next interval" >&2; fi`,
+    '  fi',
+    '}',
+    "trap 'sleep 35; ship; exit 0' TERM",
+    `while true; do sleep ${intervalSeconds} & wait $!; ship; done`,
+  ].join('\n');
+}
+
 function runtimeArgs(spec: ServingWorkloadSpec, repository: string): { command?: string[]; args: string[] } {
   if (spec.runtime === 'triton') {
     return {
@@ -185,7 +224,20 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
   const deployment = (name: string, track: string, replicas: number, repo: ModelRepositorySource) => {
     const labels = { ...app, 'mlstack.io/track': track };
     const local = repo.initContainer !== undefined;
-    const { command, args } = runtimeArgs(spec, local ? (repo.localPath ?? '/models') : repo.uri);
+    const runtime = runtimeArgs(spec, local ? (repo.localPath ?? '/models') : repo.uri);
+    const { command } = runtime;
+    const capture = spec.capture;
+    const args = capture
+      ? [
+          ...runtime.args,
+          '--capture-dir',
+          CAPTURE_DIR,
+          '--capture-sample-rate',
+          String(capture.sampleRate),
+          '--capture-interval',
+          `${capture.intervalSeconds}s`,
+        ]
+      : runtime.args;
     const probe = (path: string) => ({ httpGet: { path, port: 'http' } });
     const server = container({
       name: spec.runtime === 'triton' ? 'triton' : 'mlstack-server',
@@ -211,8 +263,24 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
       volumeMounts: [
         { name: 'tmp', mountPath: '/tmp' },
         ...(local ? [{ name: 'models', mountPath: '/models', readOnly: true }] : []),
+        ...(capture ? [{ name: 'capture', mountPath: CAPTURE_DIR }] : []),
       ],
     });
+    const shipper = capture
+      ? [
+          container({
+            name: 'capture-shipper',
+            image: capture.ship.image,
+            command: ['sh', '-c', shipScript(capture.intervalSeconds, capture.ship.script)],
+            env: envFrom({ HOME: '/tmp', ...capture.ship.env }),
+            resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+            volumeMounts: [
+              { name: 'capture', mountPath: CAPTURE_DIR },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+          }),
+        ]
+      : [];
     const init = repo.initContainer
       ? [
           restricted(repo.initContainer, [
@@ -258,8 +326,12 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
             ],
             terminationGracePeriodSeconds: 60,
             initContainers: init,
-            containers: [server],
-            volumes: [{ name: 'tmp', emptyDir: {} }, ...(local ? [{ name: 'models', emptyDir: {} }] : [])],
+            containers: [server, ...shipper],
+            volumes: [
+              { name: 'tmp', emptyDir: {} },
+              ...(local ? [{ name: 'models', emptyDir: {} }] : []),
+              ...(capture ? [{ name: 'capture', emptyDir: { sizeLimit: '2Gi' } }] : []),
+            ],
           },
         },
       },

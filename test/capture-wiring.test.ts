@@ -1,0 +1,170 @@
+// The capture loop as synthesized, on every cloud: a TritonService with `capture` runs the mlstack server with
+// --capture-dir and a shipper sidecar that uploads the files to its model bucket under capture/<service>/ with the
+// service's identity; a DriftPipeline whose current window is DriftWindow.fromCapture(service) copies that prefix
+// in and compares the last hours. Who writes each file the drift job reads is checked here, end to end.
+import * as path from 'node:path';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import { describe, expect, it } from 'vitest';
+import { DriftPipeline, DriftWindow } from '../constructs/drift-pipeline';
+import { GpuCluster } from '../constructs/gpu-cluster';
+import { ServingRuntime, TritonService } from '../constructs/triton-service';
+import type { KubernetesManifest } from '../src/k8s/manifest';
+import { restrictedViolations } from '../src/k8s/pod-security';
+import { AlertDestination } from '../src/monitoring/destinations';
+import { ServingModel } from '../src/serving/model-repository';
+import { GpuType } from '../src/spec/gpu';
+import type { IMlStack } from '../stacks/ml-stack';
+import { stackFor } from './support/synth';
+
+const CLASSIFIER = path.join(__dirname, '..', 'examples', 'models', 'classifier.onnx');
+const IMAGE = 'registry.example.com/mlstack-server:0.1.0';
+
+function platform(stack: IMlStack, capture = true) {
+  const cluster = new GpuCluster(stack, 'Gpus', {
+    clusterName: 'ml',
+    gpuPools: [{ name: 't4', gpu: { type: GpuType.NVIDIA_T4 } }],
+    alerts: [AlertDestination.email('ml-oncall@example.com')],
+  });
+  const service = new TritonService(stack, 'Classifier', {
+    cluster,
+    runtime: ServingRuntime.ONNXRUNTIME,
+    image: IMAGE,
+    models: [ServingModel.fromOnnxFile(CLASSIFIER, { name: 'classifier', maxBatchSize: 8 })],
+    replicas: { min: 2, max: 3 },
+    serviceMonitor: false,
+    ...(capture ? { capture: { sampleRate: 0.2, intervalSeconds: 120 } } : {}),
+  });
+  return { cluster, service };
+}
+
+function podOf(manifests: readonly KubernetesManifest[], kind: string, name: string): IPodSpec {
+  const o = manifests.find((m) => m.kind === kind && m.metadata.name === name) as unknown as {
+    spec: { template?: { spec: IPodSpec }; jobTemplate?: { spec: { template: { spec: IPodSpec } } } };
+  };
+  return (o.spec.template ?? o.spec.jobTemplate!.spec.template).spec;
+}
+
+describe.each(['aws', 'gcp', 'azure'] as const)('capture → drift on %s', (cloud) => {
+  it('ships captured requests to the model bucket and the drift job reads the last hours of them', () => {
+    const stack = stackFor(cloud);
+    const { cluster, service } = platform(stack);
+    const drift = new DriftPipeline(stack, 'Drift', {
+      cluster,
+      schedule: '0 * * * *',
+      reference: 'reference.jsonl',
+      current: DriftWindow.fromCapture(service, { lastHours: 6 }),
+      image: IMAGE,
+    });
+    expect(service.capturePrefix).toBe('capture/classifier');
+
+    const pod = podOf(service.manifests, 'Deployment', 'classifier');
+    const [server, shipper] = pod.containers;
+    expect(server.args![0]).toBe('serve');
+    expect(server.args!.slice(-6)).toEqual([
+      '--capture-dir',
+      '/capture',
+      '--capture-sample-rate',
+      '0.2',
+      '--capture-interval',
+      '120s',
+    ]);
+    expect(server.volumeMounts).toContainEqual({ name: 'capture', mountPath: '/capture' });
+    expect(shipper.name).toBe('capture-shipper');
+    expect(shipper.volumeMounts).toContainEqual({ name: 'capture', mountPath: '/capture' });
+    const script = shipper.command!.join(' ');
+    // Every interval, finished files move to .ship and are uploaded under capture/<service>/ of the model bucket.
+    expect(script).toMatch(/while true; do sleep 120 & wait \$!; ship; done/);
+    expect(script).toMatch(/! -name '\.\*'/);
+    expect(script).toContain(service.modelStore.name);
+    expect(script).toContain('capture/classifier');
+    expect(script).toContain('/capture/.ship');
+    expect(script).toMatch(/trap 'sleep 35; ship; exit 0' TERM/);
+    expect(pod.volumes).toContainEqual({ name: 'capture', emptyDir: { sizeLimit: '2Gi' } });
+    expect(restrictedViolations(pod)).toEqual([]);
+
+    // The drift job copies capture/classifier/classifier/ of the service's bucket and compares its last 6 hours.
+    const job = podOf(drift.manifests, 'CronJob', 'drift');
+    const fetch = job.initContainers!.find((c) => c.name === 'fetch-capture')!;
+    expect(JSON.stringify(fetch)).toContain(service.modelStore.name);
+    expect(JSON.stringify(fetch)).toContain('capture/classifier/classifier');
+    const run = job.containers.find((c) => c.name === 'drift')!;
+    // The copy keeps the prefix's path on some clouds: the window is where the copy says it is.
+    expect(run.command!.join(' ')).toMatch(
+      /--current \/capture(\/capture\/classifier\/classifier)? --since 6h/,
+    );
+    expect(run.volumeMounts).toContainEqual({ name: 'capture', mountPath: '/capture', readOnly: true });
+    expect(restrictedViolations(job)).toEqual([]);
+    const config = drift.manifests.find(
+      (m) => m.kind === 'ConfigMap' && m.metadata.name === 'drift-config',
+    ) as { data: Record<string, string> } | undefined;
+    expect(JSON.parse(config!.data['config.json'])).toMatchObject({ timestampColumn: 'timestamp' });
+  });
+});
+
+describe('capture refusals', () => {
+  it('refuses capture on Triton, a window of a service that does not capture, and an ambiguous model', () => {
+    const stack = stackFor('gcp');
+    const cluster = new GpuCluster(stack, 'Gpus', {
+      clusterName: 'ml',
+      gpuPools: [{ name: 'l4', gpu: { type: GpuType.NVIDIA_L4 } }],
+      alerts: [AlertDestination.none('test')],
+    });
+    expect(
+      () =>
+        new TritonService(stack, 'OnTriton', {
+          cluster,
+          models: [ServingModel.fromOnnxFile(CLASSIFIER, { name: 'classifier' })],
+          gpu: { type: GpuType.NVIDIA_L4 },
+          capture: {},
+        }),
+    ).toThrow(/'capture' .* is not possible with the Triton runtime.*ServingRuntime.ONNXRUNTIME/);
+    const plain = new TritonService(stack, 'Plain', {
+      cluster,
+      runtime: ServingRuntime.ONNXRUNTIME,
+      image: IMAGE,
+      models: [ServingModel.fromOnnxFile(CLASSIFIER, { name: 'classifier' })],
+      replicas: { min: 2, max: 3 },
+      serviceMonitor: false,
+    });
+    const drift = (current: DriftWindow) =>
+      new DriftPipeline(stack, `Drift${Math.random().toString(36).slice(2, 6)}`, {
+        cluster,
+        schedule: '0 * * * *',
+        reference: 'reference.jsonl',
+        current,
+        image: IMAGE,
+      });
+    expect(() => drift(DriftWindow.fromCapture(plain))).toThrow(
+      /reads requests that TritonService 'test\/Plain' does not capture. Set capture/,
+    );
+    const two = new TritonService(stack, 'Two', {
+      cluster,
+      runtime: ServingRuntime.ONNXRUNTIME,
+      image: IMAGE,
+      models: [
+        ServingModel.fromOnnxFile(CLASSIFIER, { name: 'a' }),
+        ServingModel.fromOnnxFile(CLASSIFIER, { name: 'b' }),
+      ],
+      replicas: { min: 2, max: 3 },
+      serviceMonitor: false,
+      capture: { sampleRate: 0.5 },
+    });
+    expect(() => drift(DriftWindow.fromCapture(two))).toThrow(
+      /'current.model' \(undefined\) is not one model of the service \(it serves a, b\)/,
+    );
+    expect(() => drift(DriftWindow.fromCapture(two, { model: 'b', lastHours: 0 }))).toThrow(
+      /'current.lastHours' \(0\) must be an integer between 1 and 720/,
+    );
+    expect(
+      () =>
+        new TritonService(stack, 'Rate', {
+          cluster,
+          runtime: ServingRuntime.ONNXRUNTIME,
+          image: IMAGE,
+          models: [ServingModel.fromOnnxFile(CLASSIFIER, { name: 'classifier' })],
+          replicas: { min: 2, max: 3 },
+          capture: { sampleRate: 2 },
+        }),
+    ).toThrow(/'capture.sampleRate' \(2\) must be above 0 and at most 1/);
+  });
+});
