@@ -291,6 +291,20 @@ export class DriftPipeline extends Construct {
         "List the features in 'features' so that overrides can be checked at synth.",
       );
     }
+    // A feature's statistics must be of its declared type (the job would fail on its first run otherwise).
+    for (const [name, o] of Object.entries(perFeature ?? {})) {
+      const type = features[name];
+      const own = type === 'numeric' ? ['psi', 'ks', 'wasserstein'] : ['chi_square', 'jensen_shannon'];
+      const wrong = type ? (o.statistics ?? []).filter((x) => !own.includes(x)) : [];
+      if (wrong.length) {
+        v.fail(
+          `thresholds.features.${name}.statistics`,
+          o.statistics,
+          `names ${wrong.join(', ')}, which do not apply to a ${type} feature`,
+          `Use ${own.join(', ')}.`,
+        );
+      }
+    }
     try {
       checkConfig(config, perFeature ? known : undefined);
     } catch (e) {

@@ -250,6 +250,12 @@ describe('DriftPipeline validation', () => {
       /'thresholds.features' \(\["age"\]\) overrides features that are not declared/,
     );
     expect(attempt({ thresholds: { minSamples: 0 } })).toThrow(/minSamples \(0\) must be a positive integer/);
+    expect(attempt({ thresholds: { features: { country: { statistics: ['wasserstein'] } } } })).toThrow(
+      /'thresholds.features.country.statistics' \(\["wasserstein"\]\) names wasserstein, which do not apply to a categorical feature. Use chi_square, jensen_shannon/,
+    );
+    expect(attempt({ thresholds: { statistics: ['emd' as 'psi'] } })).toThrow(
+      /thresholds.statistics: "emd" is not a statistic/,
+    );
     expect(attempt({ thresholds: { maxBadRows: 'some' } })).toThrow(
       /maxBadRows \("some"\) must be a count such as 100 or a share such as '5%'/,
     );

@@ -134,3 +134,47 @@ describe('too little data is insufficient_data, never a verdict', () => {
     expect(code).toBe(DRIFT_EXIT.noDrift);
   });
 });
+
+describe('statistics chosen per feature', () => {
+  it('judges numeric features by the normalized Wasserstein distance when the config says so, and only by it', async () => {
+    writeCsvWindow(file('shifted.csv'), { rows: 1500, seed: 5, ageShift: 3 });
+    const config = file('wasserstein.json');
+    fs.writeFileSync(
+      config,
+      JSON.stringify({
+        thresholds: { statistics: ['wasserstein', 'jensen_shannon'], wasserstein: { drift: 0.2 } },
+        features: { income: { statistics: ['psi', 'ks', 'wasserstein'] } },
+        datasetDriftShare: 0.5,
+      }),
+    );
+    const r = await run(file('reference.csv'), file('shifted.csv'), { config });
+    const age = r.report.features.find((f) => f.name === 'age')!;
+    expect(age.statistics.map((x) => x.name)).toEqual(['wasserstein_normed']);
+    // A shift of 3 on a standard deviation of about 10: about 0.3 normalized (plus sampling noise), over 0.2.
+    expect(age.statistics[0].value).toBeGreaterThan(0.25);
+    expect(age.statistics[0].value).toBeLessThan(0.4);
+    expect(age.verdict).toBe('drift');
+    const income = r.report.features.find((f) => f.name === 'income')!;
+    expect(income.statistics.map((x) => x.name)).toEqual([
+      'psi',
+      'ks_statistic',
+      'ks_pvalue',
+      'wasserstein_normed',
+    ]);
+    expect(income.verdict).toBe('ok');
+    const country = r.report.features.find((f) => f.name === 'country')!;
+    expect(country.statistics.map((x) => x.name)).toEqual(['jensen_shannon']);
+  });
+
+  it('refuses a statistic of the other type in a feature override, and unknown ones', async () => {
+    const bad = file('bad-stat.json');
+    fs.writeFileSync(bad, JSON.stringify({ features: { age: { statistics: ['chi_square'] } } }));
+    await expect(run(file('reference.csv'), file('current.csv'), { config: bad })).rejects.toThrow(
+      /features\.age\.statistics: age is numeric; its statistics are psi, ks, wasserstein \(got chi_square\)/,
+    );
+    fs.writeFileSync(bad, JSON.stringify({ thresholds: { statistics: ['emd'] } }));
+    await expect(run(file('reference.csv'), file('current.csv'), { config: bad })).rejects.toThrow(
+      /thresholds\.statistics: "emd" is not a statistic; use psi, ks, wasserstein, chi_square, jensen_shannon/,
+    );
+  });
+});

@@ -1,5 +1,15 @@
 import * as fs from 'node:fs';
-import { binCounts, chiSquare, jensenShannon, ksPValue, ksStatistic, psi, quantileEdges } from './stats';
+import {
+  binCounts,
+  chiSquare,
+  jensenShannon,
+  ksPValue,
+  ksStatistic,
+  psi,
+  quantileEdges,
+  standardDeviation,
+  wasserstein,
+} from './stats';
 import { type ColumnStats, DriftInputError, type FeatureType, inferType, type Window } from './window';
 
 export { DriftInputError };
@@ -26,7 +36,27 @@ export interface FeatureThresholds {
   readonly chiSquare?: { readonly pValue?: number };
   /** Jensen–Shannon distance (base 2, 0–1): `warn` from 0.1, `drift` from 0.2. */
   readonly jensenShannon?: { readonly warn?: number; readonly drift?: number };
+  /**
+   * Wasserstein distance normalized by the reference's standard deviation (as Evidently does): `drift` from 0.1.
+   */
+  readonly wasserstein?: { readonly drift?: number };
+  /**
+   * The statistics that decide the verdict (the others are not computed): for numeric features any of `psi`, `ks`,
+   * `wasserstein` (default `psi`, `ks`); for categorical ones `chi_square`, `jensen_shannon` (default both). In
+   * `thresholds` a list may name both kinds; in a feature's override, only its type's.
+   */
+  readonly statistics?: readonly DriftStatistic[];
 }
+
+/** A drift statistic a feature can be judged by. */
+export type DriftStatistic = 'psi' | 'ks' | 'wasserstein' | 'chi_square' | 'jensen_shannon';
+
+const NUMERIC_STATISTICS: readonly DriftStatistic[] = ['psi', 'ks', 'wasserstein'];
+const CATEGORICAL_STATISTICS: readonly DriftStatistic[] = ['chi_square', 'jensen_shannon'];
+const DEFAULT_STATISTICS: Record<FeatureType, readonly DriftStatistic[]> = {
+  numeric: ['psi', 'ks'],
+  categorical: ['chi_square', 'jensen_shannon'],
+};
 
 /** The drift job's configuration (`--config`). */
 export interface DriftConfig {
@@ -70,6 +100,9 @@ type Resolved = {
   ks: { pValue: number; minStatistic: number };
   chiSquare: { pValue: number };
   jensenShannon: { warn: number; drift: number };
+  wasserstein: { drift: number };
+  /** As configured; per type with {@link statisticsFor}. */
+  statistics?: readonly DriftStatistic[];
 };
 
 /** The documented defaults. */
@@ -78,6 +111,7 @@ export const DEFAULT_THRESHOLDS: Resolved = {
   ks: { pValue: 0.01, minStatistic: 0.1 },
   chiSquare: { pValue: 0.01 },
   jensenShannon: { warn: 0.1, drift: 0.2 },
+  wasserstein: { drift: 0.1 },
 };
 
 /** A bad configuration, named by its path. */
@@ -94,7 +128,26 @@ function resolve(base: Resolved, t: FeatureThresholds | undefined, where: string
     ks: { ...base.ks, ...(t?.ks ?? {}) },
     chiSquare: { ...base.chiSquare, ...(t?.chiSquare ?? {}) },
     jensenShannon: { ...base.jensenShannon, ...(t?.jensenShannon ?? {}) },
+    wasserstein: { ...base.wasserstein, ...(t?.wasserstein ?? {}) },
+    ...(t?.statistics
+      ? { statistics: t.statistics }
+      : base.statistics
+        ? { statistics: base.statistics }
+        : {}),
   };
+  if (t?.statistics !== undefined) {
+    const known = [...NUMERIC_STATISTICS, ...CATEGORICAL_STATISTICS];
+    if (!Array.isArray(t.statistics) || t.statistics.length === 0) {
+      throw new DriftConfigError(`${where}.statistics must be a non-empty list of ${known.join(', ')}.`);
+    }
+    for (const name of t.statistics) {
+      if (!known.includes(name)) {
+        throw new DriftConfigError(
+          `${where}.statistics: ${JSON.stringify(name)} is not a statistic; use ${known.join(', ')}.`,
+        );
+      }
+    }
+  }
   const range = (path: string, v: number, min: number, max: number) => {
     if (typeof v !== 'number' || !(v >= min && v <= max)) {
       throw new DriftConfigError(
@@ -113,10 +166,31 @@ function resolve(base: Resolved, t: FeatureThresholds | undefined, where: string
   range('chiSquare.pValue', r.chiSquare.pValue, 0, 1);
   range('jensenShannon.warn', r.jensenShannon.warn, 0, 1);
   range('jensenShannon.drift', r.jensenShannon.drift, 0, 1);
+  range('wasserstein.drift', r.wasserstein.drift, 0, 100);
   if (r.jensenShannon.warn > r.jensenShannon.drift) {
     throw new DriftConfigError(`${where}.jensenShannon.warn must not exceed jensenShannon.drift.`);
   }
   return r;
+}
+
+/**
+ * The statistics that judge a feature of `type`: those of its configuration that apply to the type, else the
+ * defaults. A feature's own override that names none of its type's is an error.
+ */
+function statisticsFor(
+  r: Resolved,
+  type: FeatureType,
+  name: string,
+  own: FeatureThresholds | undefined,
+): readonly DriftStatistic[] {
+  const applicable = type === 'numeric' ? NUMERIC_STATISTICS : CATEGORICAL_STATISTICS;
+  const chosen = (r.statistics ?? []).filter((x) => applicable.includes(x));
+  if (own?.statistics && own.statistics.some((x) => !applicable.includes(x))) {
+    throw new DriftConfigError(
+      `features.${name}.statistics: ${name} is ${type}; its statistics are ${applicable.join(', ')} (got ${own.statistics.join(', ')}).`,
+    );
+  }
+  return chosen.length ? chosen : DEFAULT_STATISTICS[type];
 }
 
 /** Checks a configuration; `featureNames`, when known, must include every per-feature override. */
@@ -206,7 +280,14 @@ export type FeatureVerdict = Verdict | 'insufficient_data';
 
 /** One statistic of a feature. */
 export interface StatisticResult {
-  readonly name: 'psi' | 'ks_statistic' | 'ks_pvalue' | 'chi_square' | 'chi_square_pvalue' | 'jensen_shannon';
+  readonly name:
+    | 'psi'
+    | 'ks_statistic'
+    | 'ks_pvalue'
+    | 'wasserstein_normed'
+    | 'chi_square'
+    | 'chi_square_pvalue'
+    | 'jensen_shannon';
   readonly value: number;
   /** The threshold(s) the value is compared with. */
   readonly threshold: Readonly<Record<string, number>>;
@@ -266,39 +347,64 @@ export interface DriftReport {
 const worst = (vs: Verdict[]): Verdict =>
   vs.includes('drift') ? 'drift' : vs.includes('warn') ? 'warn' : 'ok';
 
-function numericStats(a: ColumnStats, b: ColumnStats, t: Resolved, bins: number): StatisticResult[] {
+function numericStats(
+  a: ColumnStats,
+  b: ColumnStats,
+  t: Resolved,
+  bins: number,
+  use: readonly DriftStatistic[],
+): StatisticResult[] {
   const ra = a.numbers.sorted();
   const rb = b.numbers.sorted();
-  const edges = quantileEdges(ra, bins);
-  // Missing values get their own bin, so a rise in missing values shows in the PSI.
-  // Infinite values get a bin of their own.
-  const ca = [...binCounts(ra, edges), a.missing, a.nonFinite];
-  const cb = [...binCounts(rb, edges), b.missing + b.nonNumeric, b.nonFinite];
-  const p = psi(ca, cb);
-  const d = ksStatistic(ra, rb);
-  const pv = ksPValue(d, ra.length, rb.length);
-  const ksDrift = pv < t.ks.pValue && d >= t.ks.minStatistic;
-  return [
-    {
+  const out: StatisticResult[] = [];
+  if (use.includes('psi')) {
+    const edges = quantileEdges(ra, bins);
+    // Missing values get their own bin, so a rise in missing values shows in the PSI.
+    // Infinite values get a bin of their own.
+    const ca = [...binCounts(ra, edges), a.missing, a.nonFinite];
+    const cb = [...binCounts(rb, edges), b.missing + b.nonNumeric, b.nonFinite];
+    const p = psi(ca, cb);
+    out.push({
       name: 'psi',
       value: p,
       threshold: { ...t.psi },
       verdict: p >= t.psi.drift ? 'drift' : p >= t.psi.warn ? 'warn' : 'ok',
-    },
-    {
-      name: 'ks_statistic',
-      value: d,
-      threshold: { minStatistic: t.ks.minStatistic },
-      verdict: ksDrift ? 'drift' : 'ok',
-    },
-    { name: 'ks_pvalue', value: pv, threshold: { pValue: t.ks.pValue }, verdict: ksDrift ? 'drift' : 'ok' },
-  ];
+    });
+  }
+  if (use.includes('ks')) {
+    const d = ksStatistic(ra, rb);
+    const pv = ksPValue(d, ra.length, rb.length);
+    const ksDrift = pv < t.ks.pValue && d >= t.ks.minStatistic;
+    out.push(
+      {
+        name: 'ks_statistic',
+        value: d,
+        threshold: { minStatistic: t.ks.minStatistic },
+        verdict: ksDrift ? 'drift' : 'ok',
+      },
+      { name: 'ks_pvalue', value: pv, threshold: { pValue: t.ks.pValue }, verdict: ksDrift ? 'drift' : 'ok' },
+    );
+  }
+  if (use.includes('wasserstein')) {
+    // Normalized by the reference's spread, so one threshold fits features of any scale; a constant reference
+    // leaves the distance in the data's units.
+    const sd = standardDeviation(ra);
+    const w = wasserstein(ra, rb) / (sd > 0 ? sd : 1);
+    out.push({
+      name: 'wasserstein_normed',
+      value: w,
+      threshold: { ...t.wasserstein },
+      verdict: w >= t.wasserstein.drift ? 'drift' : 'ok',
+    });
+  }
+  return out;
 }
 
 function categoricalStats(
   a: ColumnStats,
   b: ColumnStats,
   t: Resolved,
+  use: readonly DriftStatistic[],
 ): { stats: StatisticResult[]; unseen: string[] } {
   const ref = a.categories ?? new Map<string, number>();
   const cur = b.categories ?? new Map<string, number>();
@@ -310,22 +416,25 @@ function categoricalStats(
   const jsVerdict: Verdict =
     js >= t.jensenShannon.drift ? 'drift' : js >= t.jensenShannon.warn ? 'warn' : 'ok';
   const chiDrift = chi.pValue < t.chiSquare.pValue && js >= t.jensenShannon.warn;
+  const all: StatisticResult[] = [
+    { name: 'jensen_shannon', value: js, threshold: { ...t.jensenShannon }, verdict: jsVerdict },
+    {
+      name: 'chi_square',
+      value: chi.statistic,
+      threshold: { df: chi.df },
+      verdict: chiDrift ? 'drift' : 'ok',
+    },
+    {
+      name: 'chi_square_pvalue',
+      value: chi.pValue,
+      threshold: { pValue: t.chiSquare.pValue },
+      verdict: chiDrift ? 'drift' : 'ok',
+    },
+  ];
   return {
-    stats: [
-      { name: 'jensen_shannon', value: js, threshold: { ...t.jensenShannon }, verdict: jsVerdict },
-      {
-        name: 'chi_square',
-        value: chi.statistic,
-        threshold: { df: chi.df },
-        verdict: chiDrift ? 'drift' : 'ok',
-      },
-      {
-        name: 'chi_square_pvalue',
-        value: chi.pValue,
-        threshold: { pValue: t.chiSquare.pValue },
-        verdict: chiDrift ? 'drift' : 'ok',
-      },
-    ],
+    stats: all.filter((x) =>
+      x.name === 'jensen_shannon' ? use.includes('jensen_shannon') : use.includes('chi_square'),
+    ),
     unseen: keys.filter((k) => !ref.has(k)),
   };
 }
@@ -417,7 +526,7 @@ export function compareWindows(
         });
         continue;
       }
-      const stats = numericStats(a, b, t, bins);
+      const stats = numericStats(a, b, t, bins, statisticsFor(t, type, name, config.features?.[name]));
       results.push({
         name,
         role,
@@ -428,7 +537,12 @@ export function compareWindows(
         statistics: stats,
       });
     } else {
-      const { stats, unseen } = categoricalStats(a, b, t);
+      const { stats, unseen } = categoricalStats(
+        a,
+        b,
+        t,
+        statisticsFor(t, type, name, config.features?.[name]),
+      );
       results.push({
         name,
         role,

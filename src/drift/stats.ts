@@ -71,6 +71,40 @@ export function ksStatistic(a: ArrayLike<number>, b: ArrayLike<number>): number 
 }
 
 /**
+ * The Wasserstein-1 (earth mover's) distance between two sorted samples: ∫ |F₁(x) − F₂(x)| dx over the merged
+ * values, in the data's units (scipy's `wasserstein_distance`).
+ */
+export function wasserstein(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  const m = b.length;
+  if (n === 0 || m === 0) return NaN;
+  let i = 0;
+  let j = 0;
+  let x = Math.min(a[0], b[0]);
+  let sum = 0;
+  while (i < n || j < m) {
+    const next = j >= m || (i < n && a[i] <= b[j]) ? a[i] : b[j];
+    sum += Math.abs(i / n - j / m) * (next - x);
+    x = next;
+    while (i < n && a[i] <= x) i++;
+    while (j < m && b[j] <= x) j++;
+  }
+  return sum;
+}
+
+/** The population standard deviation of a sample. */
+export function standardDeviation(a: ArrayLike<number>): number {
+  const n = a.length;
+  if (n === 0) return NaN;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += a[i];
+  mean /= n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (a[i] - mean) ** 2;
+  return Math.sqrt(ss / n);
+}
+
+/**
  * Two-sided p-value of the two-sample KS test: exact (counting the lattice paths that stay within D, as
  * scipy's `method='exact'`) when n·m ≤ 10,000 — scipy's `auto` rule — else the asymptotic Kolmogorov
  * distribution with Stephens' small-sample correction.

@@ -10,6 +10,8 @@ import {
   ksStatistic,
   psi,
   quantileEdges,
+  standardDeviation,
+  wasserstein,
 } from '../../src/drift/stats';
 import { normal } from '../support/drift-data';
 
@@ -45,6 +47,26 @@ describe('Kolmogorov–Smirnov', () => {
     const d = ksStatistic(ref, shifted);
     expect(d).toBeGreaterThan(0.15);
     expect(ksPValue(d, 5000, 5000)).toBeLessThan(1e-10);
+  });
+});
+
+describe('Wasserstein', () => {
+  it('matches scipy.stats.wasserstein_distance examples and a shift by c', () => {
+    // scipy docs: wasserstein_distance([0, 1, 3], [5, 6, 8]) == 5.0.
+    expect(wasserstein(sorted([0, 1, 3]), sorted([5, 6, 8]))).toBeCloseTo(5, 12);
+    // By hand: F₁ − F₂ is 1/2 − 1/3 on [0, 1) and 1 − 2/3 on [1, 2): 1/6 + 1/3.
+    expect(wasserstein(sorted([0, 1]), sorted([0, 1, 2]))).toBeCloseTo(0.5, 12);
+    // A sample shifted by c is c away; a sample from itself, 0.
+    const n = normal(4);
+    const a = Float64Array.from({ length: 1000 }, () => n()).sort();
+    expect(
+      wasserstein(
+        a,
+        a.map((x) => x + 0.7),
+      ),
+    ).toBeCloseTo(0.7, 10);
+    expect(wasserstein(a, a)).toBe(0);
+    expect(standardDeviation([2, 4, 4, 4, 5, 5, 7, 9])).toBe(2);
   });
 });
 
