@@ -88,6 +88,10 @@ export async function benchInstall(): Promise<{
       row('framework of a Google app: cdktf, provider-google, provider-random', gcp),
       row('framework of an Azure app: cdktf, provider-azurerm, provider-random', azure),
       row('onnxruntime-node (optional peer, only for `mlstack serve`)', onnx),
+      row(
+        '@kubernetes/client-node (optional peer, only for `mlstack apply`)',
+        closure(['@kubernetes/client-node']),
+      ),
     ];
     // Each direct dependency with the packages first reached through it, largest first.
     const counted = new Set<string>();

@@ -62,7 +62,7 @@ function installSection(pack: PackReport, rows: InstallRow[], largest: InstallRo
     ...rows.map((r) => `| ${r.what} | ${r.packages} | ${mib(r.bytes)} MiB |`),
     '',
     `So \`npm install mlstack\` adds ${mib(own.bytes + added('… of them not already in an aws-cdk-lib').bytes)} MiB to an aws-cdk-lib app and`,
-    `${mib(own.bytes + added('… of them not already in a cdktf Google').bytes)} MiB to a cdktf Google app; onnxruntime-node is installed only by those who run the server.`,
+    `${mib(own.bytes + added('… of them not already in a cdktf Google').bytes)} MiB to a cdktf Google app; onnxruntime-node is installed only by those who run the server, @kubernetes/client-node only by those who run \`mlstack apply\`.`,
     `The largest dependencies, with what they pull in: ${largest.map((r) => `${r.what} ${mib(r.bytes)} MiB`).join(', ')}`,
     '(tsx runs TypeScript apps for `mlstack synth`; aws-cdk-lib bundles its own dependencies, so none are shared).',
     'test/consumer.test.ts installs the same tarball into `cdk init` / `cdktf init` shaped projects and synthesizes them.',

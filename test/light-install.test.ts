@@ -1,5 +1,6 @@
-// A consumer without onnxruntime-node (an optional peer): the constructs load and the example platform, whose
-// services read ONNX model signatures, synthesizes; only `mlstack serve` asks for it, with the install line.
+// A consumer without the optional peers onnxruntime-node and @kubernetes/client-node: the constructs load and the
+// example platform, whose services read ONNX model signatures, synthesizes; only `mlstack serve` and `mlstack
+// apply` ask for them, each with the install line.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -55,6 +56,17 @@ describe('without onnxruntime-node', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       "mlstack: mlstack serve needs onnxruntime-node, an optional peer dependency: run 'npm install onnxruntime-node@^1.30.0' (synth does not need it).\n",
+    );
+  });
+});
+
+describe('without @kubernetes/client-node', () => {
+  it('refuses to apply with one line that says what to install', async () => {
+    const cluster = path.join(inject('example').out, 'k8s', 'ml-platform-gcp', 'ml-platform');
+    const r = await mlstackWithoutOrt(['apply', cluster, '--dry-run=server']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "mlstack: mlstack apply needs @kubernetes/client-node, an optional peer dependency: run 'npm install @kubernetes/client-node@~1.4.0' (synth does not need it).\n",
     );
   });
 });

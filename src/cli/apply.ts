@@ -18,7 +18,7 @@ import type {
 type K8s = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
 import { parseAllDocuments } from 'yaml';
 import { readOutputsFile, resolvePlaceholders, type StackOutputs } from '../synth/deploy-time';
-import { packageVersion } from '../synth/package-info';
+import { packageVersion, peerRange } from '../synth/package-info';
 
 /** Options of `mlstack apply`. */
 export interface ApplyOptions {
@@ -372,6 +372,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Applies a cluster folder; see {@link ApplyOptions}. */
 export async function applyCommand(source: string, opts: ApplyOptions): Promise<ApplyResult> {
   const log = opts.log;
+  // The client library is an optional peer: say what to install before reading anything.
+  if (opts.dryRun !== 'client') {
+    try {
+      require.resolve('@kubernetes/client-node');
+    } catch {
+      throw new Error(
+        `mlstack apply needs @kubernetes/client-node, an optional peer dependency: run 'npm install @kubernetes/client-node@${peerRange('@kubernetes/client-node')}' (synth does not need it).`,
+      );
+    }
+  }
   const { dir, stack, cluster } = clusterFolder(source, opts.stack, opts.cluster);
   const set = applySetFor(stack, cluster);
   const items = applyOrder(loadObjects(dir, opts.outputs ?? []));
