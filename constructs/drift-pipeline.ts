@@ -6,6 +6,7 @@ import {
   DriftConfigError,
   type DriftSchema,
   type FeatureThresholds,
+  statisticsOfType,
 } from '../src/drift/analyze';
 import { CAPTURE_MOUNT, DRIFT_METRICS, driftAlertRules, driftJobManifests } from '../src/drift/manifests';
 import { type Exporter, jobStateMetrics, pushgateway } from '../src/monitoring/exporters';
@@ -294,7 +295,7 @@ export class DriftPipeline extends Construct {
     // A feature's statistics must be of its declared type (the job would fail on its first run otherwise).
     for (const [name, o] of Object.entries(perFeature ?? {})) {
       const type = features[name];
-      const own = type === 'numeric' ? ['psi', 'ks', 'wasserstein'] : ['chi_square', 'jensen_shannon'];
+      const own = type ? statisticsOfType(type) : [];
       const wrong = type ? (o.statistics ?? []).filter((x) => !own.includes(x)) : [];
       if (wrong.length) {
         v.fail(

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
 import {
+  CAPTURE_SHIP_DIR,
   type GatewayRef,
   type ModelRepositorySource,
   SERVING_PORTS,
@@ -450,17 +451,17 @@ export class TritonService extends Construct {
       ...(props.modelBucketName ? { name: props.modelBucketName } : {}),
       contents,
     });
-    const capture = props.capture;
-    if (capture !== undefined) {
+    let capture: { sampleRate: number; intervalSeconds: number } | undefined;
+    if (props.capture !== undefined) {
       if (this.runtime === ServingRuntime.TRITON) {
         v.fail(
           'capture',
-          capture,
+          props.capture,
           'is not possible with the Triton runtime, which has no request capture',
           'Use runtime: ServingRuntime.ONNXRUNTIME (the mlstack server captures), or capture in your client and write the windows yourself.',
         );
       }
-      const rate = capture.sampleRate ?? 0.1;
+      const rate = props.capture.sampleRate ?? 0.1;
       if (!(typeof rate === 'number' && rate > 0 && rate <= 1)) {
         v.fail(
           'capture.sampleRate',
@@ -469,7 +470,9 @@ export class TritonService extends Construct {
           'Use e.g. 0.1 to capture 10% of requests.',
         );
       }
-      v.integer('capture.intervalSeconds', capture.intervalSeconds ?? 300, 10, 3600);
+      const intervalSeconds = props.capture.intervalSeconds ?? 300;
+      v.integer('capture.intervalSeconds', intervalSeconds, 10, 3600);
+      capture = { sampleRate: rate, intervalSeconds };
       this.capturePrefix = `capture/${this.serviceName}`;
     }
     const identity = (this.identity = cluster.addWorkloadIdentity(this, 'Identity', {
@@ -508,11 +511,7 @@ export class TritonService extends Construct {
         startupSeconds,
         ...(capture && this.capturePrefix
           ? {
-              capture: {
-                sampleRate: capture.sampleRate ?? 0.1,
-                intervalSeconds: capture.intervalSeconds ?? 300,
-                ship: this.modelStore.uploadStep('/capture/.ship', this.capturePrefix),
-              },
+              capture: { ...capture, ship: this.modelStore.uploadStep(CAPTURE_SHIP_DIR, this.capturePrefix) },
             }
           : {}),
         ...(props.canary

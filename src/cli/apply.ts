@@ -71,6 +71,8 @@ const APPLYSET_KINDS = 'applyset.kubernetes.io/contains-group-kinds';
 const APPLYSET_NAMESPACES = 'applyset.kubernetes.io/additional-namespaces';
 const APPLYSET_TOOLING = 'applyset.kubernetes.io/tooling';
 const FIELD_MANAGER = 'mlstack';
+/** The kinds `--wait` waits for (what {@link rolloutStatus} judges). */
+const ROLLED_OUT = ['Deployment', 'DaemonSet', 'StatefulSet', 'Job'];
 /** Where the ApplySet parent ConfigMap lives. */
 const PARENT_NAMESPACE = 'kube-system';
 
@@ -340,31 +342,28 @@ function isApiError(e: unknown): e is { code: number; body: unknown } {
   );
 }
 
-function apiMessage(e: unknown): string {
-  if (isApiError(e)) {
-    try {
-      const body = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) as { message?: string };
-      return `${e.code}: ${body.message ?? String(e.body)}`;
-    } catch {
-      return `${e.code}: ${String(e.body)}`;
-    }
+/** The Status object an API error carries (client-node gives its body as text or parsed). */
+function statusOf(e: { body: unknown }): {
+  message?: string;
+  details?: { causes?: { message?: string; field?: string }[] };
+} {
+  try {
+    return (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) ?? {};
+  } catch {
+    return { message: String(e.body) };
   }
-  return (e as Error).message;
+}
+
+function apiMessage(e: unknown): string {
+  return isApiError(e) ? `${e.code}: ${statusOf(e).message ?? String(e.body)}` : (e as Error).message;
 }
 
 /** The 409 of a server-side apply, as `field is managed by "x"` lines. */
 function conflicts(e: { body: unknown }): string[] {
-  try {
-    const body = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) as {
-      details?: { causes?: { message?: string; field?: string }[] };
-      message?: string;
-    };
-    const causes = body.details?.causes ?? [];
-    if (causes.length === 0) return [body.message ?? 'conflict'];
-    return causes.map((c) => `${c.field} is managed by ${(c.message ?? '').replace(/^conflict with /, '')}`);
-  } catch {
-    return [String(e.body)];
-  }
+  const status = statusOf(e);
+  const causes = status.details?.causes ?? [];
+  if (causes.length === 0) return [status.message ?? 'conflict'];
+  return causes.map((c) => `${c.field} is managed by ${(c.message ?? '').replace(/^conflict with /, '')}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -433,7 +432,7 @@ export async function applyCommand(source: string, opts: ApplyOptions): Promise<
   // CRDs first, each waited for until Established; kinds nothing serves fail before anything is applied.
   const crds = items.filter((i) => i.object.kind === 'CustomResourceDefinition');
   const rest = items.filter((i) => i.object.kind !== 'CustomResourceDefinition');
-  const unserved = new Map<string, string[]>();
+  const unserved = new Map<string, { group: string; objects: string[] }>();
   // Kinds the CRDs of this folder define are served once those are applied; every other kind must be served now.
   const defined = new Set(
     crds.flatMap(({ object }) => {
@@ -445,13 +444,15 @@ export async function applyCommand(source: string, opts: ApplyOptions): Promise<
     if (defined.has(groupKind(object))) continue;
     if (!(await client.serves(object.apiVersion, object.kind))) {
       const k = `${object.kind} (${object.apiVersion})`;
-      unserved.set(k, [...(unserved.get(k) ?? []), describe(object)]);
+      const entry = unserved.get(k) ?? { group: groupOf(object.apiVersion), objects: [] };
+      entry.objects.push(describe(object));
+      unserved.set(k, entry);
     }
   }
   if (unserved.size) {
-    const lines = [...unserved].map(([k, objs]) => {
-      const by = PROVIDED_BY[groupOf(k.replace(/^.*\(|\)$/g, ''))] ?? 'a CRD the cluster does not have';
-      return `${k}, which ${by} serves: ${objs.length} object(s)`;
+    const lines = [...unserved].map(([k, { group, objects }]) => {
+      const by = PROVIDED_BY[group] ?? 'a CRD the cluster does not have';
+      return `${k}, which ${by} serves: ${objects.length} object(s)`;
     });
     throw new Error(
       `the cluster does not serve ${unserved.size} kind(s) these objects use:\n  ${lines.join('\n  ')}\nInstall what serves them first (charts: mlstack resolve ${dir} --outputs … --to deploy/ && sh deploy/charts/install.sh), then apply again. Nothing was applied.`,
@@ -491,12 +492,9 @@ export async function applyCommand(source: string, opts: ApplyOptions): Promise<
       k8s.PatchStrategy.ServerSideApply,
     );
   };
-  if (!dryRun) {
-    await writeParent(
-      [...new Set([...oldKinds, ...kinds])].sort(),
-      [...new Set([...oldNamespaces, ...namespaces])].sort(),
-    );
-  }
+  // Every kind the ApplySet holds or held: what the parent lists until pruning, and what pruning looks through.
+  const everyKind = [...new Set([...oldKinds, ...kinds])].sort();
+  if (!dryRun) await writeParent(everyKind, [...new Set([...oldNamespaces, ...namespaces])].sort());
 
   const applyOne = async (object: ManifestObject): Promise<KubernetesObject | undefined> => {
     const live = await readOrUndefined(client, object);
@@ -560,11 +558,12 @@ export async function applyCommand(source: string, opts: ApplyOptions): Promise<
   // Pruning: only objects carrying this ApplySet's label, of the kinds it ever held, and not in this output.
   const pruned: string[] = [];
   if (opts.prune && failures.length === 0) {
-    for (const gk of [...new Set([...oldKinds, ...kinds])].sort()) {
+    for (const gk of everyKind) {
       const [kind, ...groupParts] = gk.split('.');
       const group = groupParts.join('.');
-      const candidates = [...items.map((i) => i.object.apiVersion)].filter((v) => groupOf(v) === group);
-      const apiVersion = candidates[0] ?? (await preferredVersion(k8s, kc, group));
+      const apiVersion =
+        items.map((i) => i.object.apiVersion).find((v) => groupOf(v) === group) ??
+        (await preferredVersion(k8s, kc, group));
       if (!apiVersion || !(await client.serves(apiVersion, kind))) continue;
       const list = await client.list(
         apiVersion,
@@ -593,9 +592,7 @@ export async function applyCommand(source: string, opts: ApplyOptions): Promise<
 
   if (opts.wait && !dryRun && failures.length === 0) {
     const pending = new Map(
-      applied
-        .filter((o) => ['Deployment', 'DaemonSet', 'StatefulSet', 'Job'].includes(o.kind ?? ''))
-        .map((o) => [describe(o), o]),
+      applied.filter((o) => ROLLED_OUT.includes(o.kind ?? '')).map((o) => [describe(o), o]),
     );
     const last = new Map<string, string>();
     while (pending.size) {

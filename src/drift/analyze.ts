@@ -53,6 +53,11 @@ export type DriftStatistic = 'psi' | 'ks' | 'wasserstein' | 'chi_square' | 'jens
 
 const NUMERIC_STATISTICS: readonly DriftStatistic[] = ['psi', 'ks', 'wasserstein'];
 const CATEGORICAL_STATISTICS: readonly DriftStatistic[] = ['chi_square', 'jensen_shannon'];
+
+/** The statistics that can judge a feature of `type`. */
+export function statisticsOfType(type: FeatureType): readonly DriftStatistic[] {
+  return type === 'numeric' ? NUMERIC_STATISTICS : CATEGORICAL_STATISTICS;
+}
 const DEFAULT_STATISTICS: Record<FeatureType, readonly DriftStatistic[]> = {
   numeric: ['psi', 'ks'],
   categorical: ['chi_square', 'jensen_shannon'],
@@ -183,7 +188,7 @@ function statisticsFor(
   name: string,
   own: FeatureThresholds | undefined,
 ): readonly DriftStatistic[] {
-  const applicable = type === 'numeric' ? NUMERIC_STATISTICS : CATEGORICAL_STATISTICS;
+  const applicable = statisticsOfType(type);
   const chosen = (r.statistics ?? []).filter((x) => applicable.includes(x));
   if (own?.statistics && own.statistics.some((x) => !applicable.includes(x))) {
     throw new DriftConfigError(

@@ -105,42 +105,34 @@ function addValue(w: Window, name: string, raw: unknown, line: number): void {
   addTo(column(w, name), raw, line);
 }
 
-/** Whether a character code is a digit, `-`, `+` or `.`: a value starting with one is no missing-value marker. */
-function numberLead(code: number): boolean {
-  return (code >= 48 && code <= 57) || code === 45 || code === 43 || code === 46;
+/**
+ * Whether a text value starts with a digit, sign or dot and ends with a digit or dot: then it has nothing to trim
+ * and is no missing-value marker, so it is read as it is.
+ */
+function plainNumberText(raw: string): boolean {
+  if (raw.length === 0) return false;
+  const first = raw.charCodeAt(0);
+  const last = raw.charCodeAt(raw.length - 1);
+  const digit = (code: number) => code >= 48 && code <= 57;
+  return (digit(first) || first === 45 || first === 43 || first === 46) && (digit(last) || last === 46);
 }
 
 function addTo(c: ColumnStats, raw: unknown, line: number): void {
   c.rows++;
-  // The common case, a plain finite number as text: no trimming, lower-casing or marker lookup. Same outcome as
-  // the general path below (which a value with surrounding spaces, a marker or text takes).
-  if (
-    typeof raw === 'string' &&
-    raw.length > 0 &&
-    numberLead(raw.charCodeAt(0)) &&
-    raw.charCodeAt(raw.length - 1) > 32
-  ) {
-    const n = Number(raw);
-    if (Number.isFinite(n)) {
-      c.numbers.push(n);
-      if (!c.fractional && !Number.isInteger(n)) c.fractional = true;
-      if (c.categories) {
-        c.categories.set(raw, (c.categories.get(raw) ?? 0) + 1);
-        if (c.categories.size > MAX_CATEGORIES) c.categories = undefined;
-      }
+  let text: string;
+  // The common case, a number as plain text, skips the trimming, lower-casing and marker lookup below.
+  if (typeof raw === 'string' && plainNumberText(raw)) text = raw;
+  else {
+    if (
+      raw === null ||
+      raw === undefined ||
+      (typeof raw === 'string' && MISSING.has(raw.trim().toLowerCase()))
+    ) {
+      c.missing++;
       return;
     }
+    text = typeof raw === 'string' ? raw.trim() : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
   }
-  if (
-    raw === null ||
-    raw === undefined ||
-    (typeof raw === 'string' && MISSING.has(raw.trim().toLowerCase()))
-  ) {
-    c.missing++;
-    return;
-  }
-  const text =
-    typeof raw === 'string' ? raw.trim() : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && text !== '' ? Number(text) : NaN;
   if (Number.isFinite(n)) {
     c.numbers.push(n);
@@ -247,15 +239,15 @@ async function readInto(w: Window, file: string, options: ReadWindowOptions, whe
   const since = options.since?.getTime();
   const ts = options.timestampColumn ?? (since !== undefined ? 'timestamp' : undefined);
   const fail = (line: number, message: string) => error(w, line, `${where}${message}`);
+  /** Whether a row is in the window by its timestamp (`since`); a row without a readable one is malformed. */
+  const inWindow = (timestamp: unknown, line: number): boolean => {
+    if (since === undefined) return true;
+    const t = timeOf(timestamp);
+    if (t === undefined) fail(line, `no readable '${ts}' timestamp`);
+    return t !== undefined && t >= since;
+  };
   const take = (record: Record<string, unknown>, line: number) => {
-    if (since !== undefined) {
-      const t = timeOf(record[ts!]);
-      if (t === undefined) {
-        fail(line, `no readable '${ts}' timestamp`);
-        return;
-      }
-      if (t < since) return;
-    }
+    if (!inWindow(record[ts!], line)) return;
     w.rows++;
     for (const [k, v] of Object.entries(record)) {
       if (k === ts) noteTime(w, v);
@@ -282,7 +274,7 @@ async function readInto(w: Window, file: string, options: ReadWindowOptions, whe
       take(obj as Record<string, unknown>, n);
     }
   } else if (!(await hasQuote(file))) {
-    await readPlainCsv(w, file, since, ts, fail);
+    await readPlainCsv(w, file, ts, inWindow, fail);
   } else {
     const parser = fs.createReadStream(file).pipe(
       parse({
@@ -322,8 +314,8 @@ async function hasQuote(file: string): Promise<boolean> {
 async function readPlainCsv(
   w: Window,
   file: string,
-  since: number | undefined,
   ts: string | undefined,
+  inWindow: (timestamp: unknown, line: number) => boolean,
   fail: (line: number, message: string) => void,
 ): Promise<void> {
   let header: string[] | undefined;
@@ -348,14 +340,7 @@ async function readPlainCsv(
       );
       return;
     }
-    if (since !== undefined) {
-      const t = tsIndex >= 0 ? timeOf(fields[tsIndex]) : undefined;
-      if (t === undefined) {
-        fail(lineNo, `no readable '${ts}' timestamp`);
-        return;
-      }
-      if (t < since) return;
-    }
+    if (!inWindow(tsIndex >= 0 ? fields[tsIndex] : undefined, lineNo)) return;
     w.rows++;
     // Columns exist from the first data row on, as with csv-parse.
     if (cols.length === 0) cols = header.map((name, i) => (i === tsIndex ? undefined : column(w, name)));

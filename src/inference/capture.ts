@@ -107,6 +107,8 @@ export class CaptureWriter {
   private writing: Promise<void> = Promise.resolve();
   private seq = 0;
   private readonly reported = new Set<string>();
+  /** The escaped `,"<column>":` prefixes of a tensor with `per` values an item, made once per tensor shape. */
+  private readonly keys = new Map<string, readonly string[]>();
 
   constructor(private readonly options: CaptureOptions) {
     if (!(options.sampleRate >= 0 && options.sampleRate <= 1)) {
@@ -151,14 +153,10 @@ export class CaptureWriter {
       buffer = { lines: [], bytes: 0, started: now };
       this.buffers.set(model, buffer);
     }
-    // Rows are built as text (keys escaped once per tensor): JSON.stringify of row objects cost 3× as much.
+    // Rows are built as text: JSON.stringify of row objects cost 3× as much.
     const parts = tensors.map(([name, t]) => {
       const per = Math.floor(t.data.length / items);
-      const keys =
-        per === 1
-          ? [`,${JSON.stringify(name)}:`]
-          : Array.from({ length: per }, (_, i) => `,${JSON.stringify(`${name}_${i}`)}:`);
-      return { t, per, keys };
+      return { t, per, keys: this.keysOf(name, per) };
     });
     const head = `{"timestamp":"${timestamp}"`;
     for (let item = 0; item < items; item++) {
@@ -174,6 +172,19 @@ export class CaptureWriter {
     this.counts.captured++;
     this.counts.rows += items;
     if (buffer.bytes >= this.maxBuffer) this.flushModel(model);
+  }
+
+  private keysOf(name: string, per: number): readonly string[] {
+    const id = `${per}|${name}`;
+    let keys = this.keys.get(id);
+    if (!keys) {
+      keys =
+        per === 1
+          ? [`,${JSON.stringify(name)}:`]
+          : Array.from({ length: per }, (_, i) => `,${JSON.stringify(`${name}_${i}`)}:`);
+      this.keys.set(id, keys);
+    }
+    return keys;
   }
 
   /** Writes what is buffered now and stops; resolves when every file is on disk. */

@@ -95,7 +95,7 @@ export interface ServingWorkloadSpec {
   readonly capture?: {
     readonly sampleRate: number;
     readonly intervalSeconds: number;
-    /** Uploads `/capture/.ship` (files keep their `<model>/<date>/` paths) to the store. */
+    /** Uploads {@link CAPTURE_SHIP_DIR} (files keep their `<model>/<date>/` paths) to the store. */
     readonly ship: {
       readonly image: string;
       readonly env: Readonly<Record<string, string>>;
@@ -156,6 +156,8 @@ export function canarySplit(total: number, weightPercent: number): { stable: num
 
 /** Where the server writes captured requests in the pod. */
 const CAPTURE_DIR = '/capture';
+/** Where the shipper gathers finished capture files to upload them: what the `ship` step uploads. */
+export const CAPTURE_SHIP_DIR = `${CAPTURE_DIR}/.ship`;
 
 /**
  * The capture shipper: every interval it moves the server's finished files (never its hidden temporary ones) to
@@ -166,11 +168,11 @@ function shipScript(intervalSeconds: number, upload: readonly string[]): string 
   return [
     'ship() {',
     `  cd ${CAPTURE_DIR} || return 0`,
-    "  find . -path ./.ship -prune -o -type f -name '*.jsonl' ! -name '.*' -print | while read -r f; do",
-    '    mkdir -p "./.ship/$(dirname "$f")" && mv "$f" "./.ship/$f"',
+    `  find . -path ./.ship -prune -o -type f -name '*.jsonl' ! -name '.*' -print | while read -r f; do`,
+    `    mkdir -p "${CAPTURE_SHIP_DIR}/$(dirname "$f")" && mv "$f" "${CAPTURE_SHIP_DIR}/$f"`,
     '  done',
-    '  if [ -n "$(find ./.ship -type f -name \'*.jsonl\' 2>/dev/null | head -n 1)" ]; then',
-    `    if ( set -e; ${upload.join('; ')} ); then rm -rf ./.ship; else echo "capture upload failed; retrying next interval" >&2; fi`,
+    `  if [ -n "$(find ${CAPTURE_SHIP_DIR} -type f -name '*.jsonl' 2>/dev/null | head -n 1)" ]; then`,
+    `    if ( set -e; ${upload.join('; ')} ); then rm -rf ${CAPTURE_SHIP_DIR}; else echo "capture upload failed; retrying next interval" >&2; fi`,
     '  fi',
     '}',
     "trap 'sleep 35; ship; exit 0' TERM",
@@ -194,7 +196,27 @@ function runtimeArgs(spec: ServingWorkloadSpec, repository: string): { command?:
       ],
     };
   }
-  return { args: ['serve', repository, '--host', '0.0.0.0', '--port', String(SERVING_PORTS.http)] };
+  const capture = spec.capture;
+  return {
+    args: [
+      'serve',
+      repository,
+      '--host',
+      '0.0.0.0',
+      '--port',
+      String(SERVING_PORTS.http),
+      ...(capture
+        ? [
+            '--capture-dir',
+            CAPTURE_DIR,
+            '--capture-sample-rate',
+            String(capture.sampleRate),
+            '--capture-interval',
+            `${capture.intervalSeconds}s`,
+          ]
+        : []),
+    ],
+  };
 }
 
 /**
@@ -224,20 +246,8 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
   const deployment = (name: string, track: string, replicas: number, repo: ModelRepositorySource) => {
     const labels = { ...app, 'mlstack.io/track': track };
     const local = repo.initContainer !== undefined;
-    const runtime = runtimeArgs(spec, local ? (repo.localPath ?? '/models') : repo.uri);
-    const { command } = runtime;
+    const { command, args } = runtimeArgs(spec, local ? (repo.localPath ?? '/models') : repo.uri);
     const capture = spec.capture;
-    const args = capture
-      ? [
-          ...runtime.args,
-          '--capture-dir',
-          CAPTURE_DIR,
-          '--capture-sample-rate',
-          String(capture.sampleRate),
-          '--capture-interval',
-          `${capture.intervalSeconds}s`,
-        ]
-      : runtime.args;
     const probe = (path: string) => ({ httpGet: { path, port: 'http' } });
     const server = container({
       name: spec.runtime === 'triton' ? 'triton' : 'mlstack-server',

@@ -23,7 +23,7 @@ import { capabilityOf, poolByName } from '../private/capability-of';
 import { validateAtSynth } from '../private/validation';
 import { EksNodegroup } from './eks-nodegroup';
 import { EksNetwork } from './eks-network';
-import { EksExistingCluster } from './eks-existing-cluster';
+import { EksExistingCluster, type EksExistingClusterAttributes } from './eks-existing-cluster';
 import { Karpenter } from './karpenter';
 import { kedaChart } from '../../src/k8s/keda';
 import { withDeployTimeTokens } from './private/deploy-time';
@@ -209,7 +209,7 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
    * cluster's objects through `kubectlRoleArn`, or through a role of its own given cluster-admin by an access entry.
    */
   private importCluster(
-    attrs: ReturnType<typeof EksExistingCluster.of>['attributes'],
+    attrs: EksExistingClusterAttributes,
     kubectlLayer: lambda.ILayerVersion | undefined,
   ): eks.ICluster {
     const base = {

@@ -128,9 +128,6 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
         this,
         `${existing.description}: mlstack's identities need workload identity on the cluster (az aks update -g ${existing.resourceGroupName} -n ${existing.name} --enable-workload-identity), which plan cannot check.`,
       );
-      if (userNetwork) {
-        validateAtSynth(this, () => userNetwork.checkCapacity(name, this.totalMaxNodes, this.surgeNodes));
-      }
     } else {
       const made = this.createCluster(props, userNetwork);
       this.created = made.cluster;
@@ -141,6 +138,10 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
       this.clusterId = this.created.id;
     }
 
+    // The subnet holds every pool at its maximum, pools added later included.
+    if (userNetwork) {
+      validateAtSynth(this, () => userNetwork.checkCapacity(name, this.totalMaxNodes, this.surgeNodes));
+    }
     new TerraformOutput(this, 'ClusterName', { value: existing ? name : this.created!.name });
     new TerraformOutput(this, 'KubeconfigCommand', {
       value: `az aks get-credentials --resource-group ${existing?.resourceGroupName ?? `${name}-rg`} --name ${name}`,
@@ -262,7 +263,6 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
         principalId: cluster.identity.principalId,
         principalType: 'ServicePrincipal',
       });
-      validateAtSynth(this, () => userNetwork.checkCapacity(name, this.totalMaxNodes, this.surgeNodes));
     }
 
     return { cluster, logs, subnetId, ...(vnet ? { vnet } : {}), ...(subnet ? { subnet } : {}) };

@@ -125,6 +125,7 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
         `GpuCluster '${scope.node.path}': ${existing.description} is not in the stack's region ${props.region}. Put the GpuCluster in a GcpMlStack of region ${this.location.replace(/-[a-z]$/, '')}.`,
       );
     }
+    if (existing) this.imported = this.importCluster(existing, props.project);
 
     const userNetwork = spec.network ? GkeNetwork.of(spec.network) : undefined;
     this.userNetwork = userNetwork;
@@ -134,8 +135,7 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
       this.subnetworkId = userNetwork.props.subnetwork;
       nodesCidr = userNetwork.props.subnetworkCidr;
       validateAtSynth(this, () => userNetwork.checkCapacity(name, this.totalMaxNodes));
-    } else if (existing) {
-      this.imported = this.importCluster(existing, props.project);
+    } else if (this.imported) {
       this.networkId = this.imported.network;
       this.subnetworkId = this.imported.subnetwork;
     } else {
@@ -189,8 +189,7 @@ export class GkeCluster extends Construct implements KubernetesClusterCapability
       });
     }
 
-    if (existing) {
-      this.imported ??= this.importCluster(existing, props.project);
+    if (this.imported) {
       this.clusterId = this.imported.id;
     } else {
       const made = this.createCluster(props, userNetwork, nodesCidr);
