@@ -113,8 +113,11 @@ function plainNumberText(raw: string): boolean {
   if (raw.length === 0) return false;
   const first = raw.charCodeAt(0);
   const last = raw.charCodeAt(raw.length - 1);
-  const digit = (code: number) => code >= 48 && code <= 57;
-  return (digit(first) || first === 45 || first === 43 || first === 46) && (digit(last) || last === 46);
+  return (isDigit(first) || first === 45 || first === 43 || first === 46) && (isDigit(last) || last === 46);
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
 }
 
 function addTo(c: ColumnStats, raw: unknown, line: number): void {
