@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import {
   binCounts,
+  binCountsAt,
   chiSquare,
   jensenShannon,
   ksPValue,
   ksStatistic,
+  ksStatisticAt,
   psi,
   quantileEdges,
   standardDeviation,
@@ -360,14 +362,20 @@ function numericStats(
   use: readonly DriftStatistic[],
 ): StatisticResult[] {
   const ra = a.numbers.sorted();
-  const rb = b.numbers.sorted();
+  // A current window read against this reference (countedFeatures) holds counts at its values, not the values.
+  const counted = b.numbers.counts;
+  const rb = counted ? undefined : b.numbers.sorted();
   const out: StatisticResult[] = [];
   if (use.includes('psi')) {
     const edges = quantileEdges(ra, bins);
     // Missing values get their own bin, so a rise in missing values shows in the PSI.
     // Infinite values get a bin of their own.
     const ca = [...binCounts(ra, edges), a.missing, a.nonFinite];
-    const cb = [...binCounts(rb, edges), b.missing + b.nonNumeric, b.nonFinite];
+    const cb = [
+      ...(rb ? binCounts(rb, edges) : binCountsAt(counted!, edges)),
+      b.missing + b.nonNumeric,
+      b.nonFinite,
+    ];
     const p = psi(ca, cb);
     out.push({
       name: 'psi',
@@ -377,8 +385,8 @@ function numericStats(
     });
   }
   if (use.includes('ks')) {
-    const d = ksStatistic(ra, rb);
-    const pv = ksPValue(d, ra.length, rb.length);
+    const d = rb ? ksStatistic(ra, rb) : ksStatisticAt(ra, counted!);
+    const pv = ksPValue(d, ra.length, b.numbers.length);
     const ksDrift = pv < t.ks.pValue && d >= t.ks.minStatistic;
     out.push(
       {
@@ -394,6 +402,7 @@ function numericStats(
     // Normalized by the reference's spread, so one threshold fits features of any scale; a constant reference
     // leaves the distance in the data's units.
     const sd = standardDeviation(ra);
+    if (!rb) throw new Error(`wasserstein: the current values of ${a.name} were counted, not kept`);
     const w = wasserstein(ra, rb) / (sd > 0 ? sd : 1);
     out.push({
       name: 'wasserstein_normed',
@@ -442,6 +451,30 @@ function categoricalStats(
     ),
     unseen: keys.filter((k) => !ref.has(k)),
   };
+}
+
+/**
+ * The numeric features of `reference` whose current values need only be counted at the reference's values, not
+ * kept (KS and PSI need no more; Wasserstein needs the values): each one's sorted reference values, for
+ * `readWindow(current, { countAt })`. The type of a feature comes from the schema or the reference, as in
+ * {@link compareWindows}, so the comparison is the same as with every value kept.
+ */
+export function countedFeatures(
+  reference: Window,
+  schema: DriftSchema = {},
+  config: DriftConfig = {},
+): Map<string, Float64Array> {
+  checkConfig(config);
+  const base = resolve(DEFAULT_THRESHOLDS, config.thresholds, 'thresholds');
+  const out = new Map<string, Float64Array>();
+  for (const [name, a] of reference.columns) {
+    if ((schema.features?.[name] ?? inferType(a)) !== 'numeric' || a.numbers.length === 0) continue;
+    const own = config.features?.[name];
+    const t = resolve(base, own, `features.${name}`);
+    if (statisticsFor(t, 'numeric', name, own).includes('wasserstein')) continue;
+    out.set(name, a.numbers.sorted());
+  }
+  return out;
 }
 
 /** Compares two windows column by column. */

@@ -1,7 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Gauge, Pushgateway, Registry } from 'prom-client';
-import { compareWindows, type DriftConfig, type DriftReport, type DriftSchema } from './analyze';
+import {
+  compareWindows,
+  countedFeatures,
+  type DriftConfig,
+  type DriftReport,
+  type DriftSchema,
+} from './analyze';
 import { readWindow } from './window';
 
 /** Exit codes of `mlstack drift`. */
@@ -102,13 +108,17 @@ export async function runDrift(o: DriftRunOptions): Promise<number> {
   };
   const schema = o.schema ? readJsonFile<DriftSchema>(o.schema, 'schema') : {};
   const started = Date.now();
-  const [reference, current] = await Promise.all([
-    readWindow(o.reference, config.timestampColumn ? { timestampColumn: config.timestampColumn } : {}),
-    readWindow(o.current, {
-      ...(config.timestampColumn ? { timestampColumn: config.timestampColumn } : {}),
-      ...(o.since ? { since: o.since } : {}),
-    }),
-  ]);
+  const reference = await readWindow(
+    o.reference,
+    config.timestampColumn ? { timestampColumn: config.timestampColumn } : {},
+  );
+  // The current window (the large one) is read against the reference: numeric features are counted at its
+  // values rather than kept, so memory stays flat in the current window's rows.
+  const current = await readWindow(o.current, {
+    ...(config.timestampColumn ? { timestampColumn: config.timestampColumn } : {}),
+    ...(o.since ? { since: o.since } : {}),
+    countAt: countedFeatures(reference, schema, config),
+  });
   const report = compareWindows(reference, current, schema, config);
   const job = config.job ?? 'mlstack-drift';
   const registry = driftMetrics(report, job);

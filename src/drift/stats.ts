@@ -71,6 +71,66 @@ export function ksStatistic(a: ArrayLike<number>, b: ArrayLike<number>): number 
 }
 
 /**
+ * A sample summarized at the distinct values of a sorted reference sample: how many of its values lie below the
+ * first, equal each, and lie between each and the next (above the last, for the last). KS and PSI against that
+ * reference need no more, so a window of any size is read in memory that does not grow with its rows.
+ */
+export interface CountsAtReference {
+  /** The reference's distinct values, ascending. */
+  readonly values: ArrayLike<number>;
+  readonly below: number;
+  readonly equal: ArrayLike<number>;
+  readonly between: ArrayLike<number>;
+  /** All values counted. */
+  readonly total: number;
+}
+
+/**
+ * {@link ksStatistic} of a sorted reference and a sample counted at its values: the same D, exactly. Between two
+ * reference values the reference's CDF is flat and the sample's only rises, so |F₁ − F₂| is largest at a reference
+ * value or at the last sample value before the next one — the points evaluated here, with the same arithmetic.
+ */
+export function ksStatisticAt(sortedReference: ArrayLike<number>, c: CountsAtReference): number {
+  const n = sortedReference.length;
+  const m = c.total;
+  if (n === 0 || m === 0) return NaN;
+  let i = 0;
+  let cum = c.below;
+  let d = Math.abs(0 / n - cum / m);
+  for (let k = 0; k < c.values.length; k++) {
+    const x = c.values[k];
+    while (i < n && sortedReference[i] <= x) i++;
+    cum += c.equal[k];
+    d = Math.max(d, Math.abs(i / n - cum / m));
+    if (c.between[k] > 0) {
+      cum += c.between[k];
+      d = Math.max(d, Math.abs(i / n - cum / m));
+    }
+  }
+  return d;
+}
+
+/**
+ * {@link binCounts} of a sample counted at a reference's values, for `edges` that are reference values (as
+ * {@link quantileEdges} gives): the same counts.
+ */
+export function binCountsAt(c: CountsAtReference, edges: readonly number[]): number[] {
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  counts[0] += c.below;
+  let bin = 0;
+  for (let k = 0; k < c.values.length; k++) {
+    const x = c.values[k];
+    while (bin < edges.length && x > edges[bin]) bin++;
+    counts[bin] += c.equal[k];
+    // Values between x and the next reference value are above every edge that is at most x.
+    let next = bin;
+    while (next < edges.length && edges[next] <= x) next++;
+    counts[next] += c.between[k];
+  }
+  return counts;
+}
+
+/**
  * The Wasserstein-1 (earth mover's) distance between two sorted samples: ∫ |F₁(x) − F₂(x)| dx over the merged
  * values, in the data's units (scipy's `wasserstein_distance`).
  */

@@ -2,17 +2,20 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   binCounts,
+  binCountsAt,
   chiSquare,
   chiSquareSurvival,
   jensenShannon,
   kolmogorovSurvival,
   ksPValue,
   ksStatistic,
+  ksStatisticAt,
   psi,
   quantileEdges,
   standardDeviation,
   wasserstein,
 } from '../../src/drift/stats';
+import { ReferenceCounts } from '../../src/drift/window';
 import { normal } from '../support/drift-data';
 
 const sorted = (xs: number[]) => Float64Array.from(xs).sort();
@@ -176,6 +179,28 @@ describe('properties (fast-check)', () => {
         expect(psi(a, b)).toBeGreaterThanOrEqual(-1e-12);
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('statistics of a sample counted at the reference values', () => {
+  it('KS and PSI bins equal those over the sorted sample (ties, values outside the reference)', () => {
+    const sample = fc.array(
+      fc.integer({ min: -40, max: 40 }).map((v) => v / 4),
+      { minLength: 1, maxLength: 300 },
+    );
+    fc.assert(
+      fc.property(sample, sample, fc.integer({ min: 2, max: 12 }), (r, c, bins) => {
+        const ref = Float64Array.from(r).sort();
+        const cur = Float64Array.from(c).sort();
+        const counts = new ReferenceCounts(ref);
+        for (const v of c) counts.add(v);
+        expect(counts.total).toBe(c.length);
+        expect(ksStatisticAt(ref, counts)).toBe(ksStatistic(ref, cur));
+        const edges = quantileEdges(ref, bins);
+        expect(binCountsAt(counts, edges)).toEqual(binCounts(cur, edges));
+      }),
+      { numRuns: 300, seed: 7 },
     );
   });
 });
