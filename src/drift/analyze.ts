@@ -77,6 +77,11 @@ export interface DriftConfig {
   readonly bins?: number;
   /** A timestamp column: not compared, its range is reported. */
   readonly timestampColumn?: string;
+  /**
+   * Only these columns are read and compared (Parquet windows do not read the others' column chunks); others are
+   * ignored rather than reported (default: every column).
+   */
+  readonly columns?: readonly string[];
   /** Pushgateway URL to push the metrics to. */
   readonly pushgateway?: string;
   /** URL that receives the report as a JSON POST when the dataset drifts. */
@@ -202,6 +207,16 @@ function statisticsFor(
 
 /** Checks a configuration; `featureNames`, when known, must include every per-feature override. */
 export function checkConfig(config: DriftConfig, featureNames?: readonly string[]): void {
+  if (
+    config.columns !== undefined &&
+    (!Array.isArray(config.columns) ||
+      config.columns.length === 0 ||
+      config.columns.some((c) => typeof c !== 'string' || c === ''))
+  ) {
+    throw new DriftConfigError(
+      `columns (${JSON.stringify(config.columns)}) must be a non-empty list of column names, or left out to read every column.`,
+    );
+  }
   const base = resolve(DEFAULT_THRESHOLDS, config.thresholds, 'thresholds');
   for (const [name, t] of Object.entries(config.features ?? {})) {
     if (featureNames && !featureNames.includes(name)) {

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Gauge, Pushgateway, Registry } from 'prom-client';
 import {
+  checkConfig,
   compareWindows,
   countedFeatures,
   type DriftConfig,
@@ -108,15 +109,18 @@ export async function runDrift(o: DriftRunOptions): Promise<number> {
   };
   const schema = o.schema ? readJsonFile<DriftSchema>(o.schema, 'schema') : {};
   const started = Date.now();
-  const reference = await readWindow(
-    o.reference,
-    config.timestampColumn ? { timestampColumn: config.timestampColumn } : {},
-  );
+  checkConfig(config);
+  const columns = config.columns ? { columns: config.columns } : {};
+  const reference = await readWindow(o.reference, {
+    ...(config.timestampColumn ? { timestampColumn: config.timestampColumn } : {}),
+    ...columns,
+  });
   // The current window (the large one) is read against the reference: numeric features are counted at its
   // values rather than kept, so memory stays flat in the current window's rows.
   const current = await readWindow(o.current, {
     ...(config.timestampColumn ? { timestampColumn: config.timestampColumn } : {}),
     ...(o.since ? { since: o.since } : {}),
+    ...columns,
     countAt: countedFeatures(reference, schema, config),
   });
   const report = compareWindows(reference, current, schema, config);

@@ -292,9 +292,22 @@ function classify(raw: unknown): Classified {
     ) {
       return MISSING_VALUE;
     }
-    text = typeof raw === 'string' ? raw.trim() : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
+    text =
+      typeof raw === 'string'
+        ? raw.trim()
+        : raw instanceof Date
+          ? raw.toISOString()
+          : typeof raw === 'object'
+            ? JSON.stringify(raw)
+            : String(raw);
   }
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && text !== '' ? Number(text) : NaN;
+  // Parquet's 64-bit integers arrive as bigints.
+  const n =
+    typeof raw === 'number' || typeof raw === 'bigint'
+      ? Number(raw)
+      : typeof raw === 'string' && text !== ''
+        ? Number(text)
+        : NaN;
   if (Number.isFinite(n)) return { kind: 'number', n, text };
   if (n === Infinity || n === -Infinity || INFINITE.test(text)) return { kind: 'infinite', n, text };
   return { kind: 'text', n, text };
@@ -337,9 +350,9 @@ function addTo(c: ColumnStats, raw: unknown, line: number): void {
 }
 
 function noteTime(w: Window, raw: unknown): void {
-  const t = typeof raw === 'number' ? new Date(raw > 1e12 ? raw : raw * 1000) : new Date(String(raw));
-  if (Number.isNaN(t.getTime())) return;
-  const iso = t.toISOString();
+  const ms = timeOf(raw);
+  if (ms === undefined) return;
+  const iso = new Date(ms).toISOString();
   if (!w.timeRange) w.timeRange = { from: iso, to: iso };
   else {
     if (iso < w.timeRange.from) w.timeRange.from = iso;
@@ -371,6 +384,11 @@ export interface ReadWindowOptions {
    */
   readonly countAt?: ReadonlyMap<string, Float64Array>;
   /**
+   * Only these columns are read (besides the timestamp); Parquet files do not even read the others' bytes.
+   * @default - every column
+   */
+  readonly columns?: readonly string[];
+  /**
    * Threads that read a large plain CSV file at once (byte ranges merged in file order).
    * @default - the machine's available parallelism (at most 8)
    */
@@ -390,7 +408,7 @@ export function windowFiles(dir: string): string[] {
       if (e.name.startsWith('.')) continue;
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (/\.(csv|jsonl|ndjson|json)$/i.test(e.name)) out.push(p);
+      else if (/\.(csv|jsonl|ndjson|json|parquet)$/i.test(e.name)) out.push(p);
     }
   };
   walk(dir);
@@ -433,6 +451,75 @@ export async function readWindow(file: string, options: ReadWindowOptions = {}):
 }
 
 /** Adds the rows of one file to `w`; `where` prefixes its row errors (the file's name within a folder). */
+/** Adds whole records (JSON Lines, CSV through csv-parse, Parquet) to `w`: the rows in the window, the columns asked for. */
+function rowTaker(
+  w: Window,
+  ts: string | undefined,
+  inWindow: (timestamp: unknown, line: number) => boolean,
+  columns: readonly string[] | undefined,
+) {
+  return (record: Record<string, unknown>, line: number) => {
+    if (!inWindow(record[ts!], line)) return;
+    w.rows++;
+    for (const [k, v] of Object.entries(record)) {
+      if (k === ts) noteTime(w, v);
+      else if (!columns || columns.includes(k)) addValue(w, k, v, line);
+    }
+  };
+}
+
+/** Parquet files, by name. */
+const PARQUET = /\.parquet$/i;
+
+/**
+ * Reads a Parquet file (what warehouses and capture pipelines write) with hyparquet, a row group at a time and only
+ * the columns asked for (`columns` and the timestamp: the others' column chunks are not read). Every codec
+ * pyarrow, Spark and DuckDB write is read (hyparquet-compressors: Snappy, gzip, Brotli, zstd, LZ4). Row numbers
+ * (1-based) stand in for line numbers.
+ */
+async function readParquet(
+  w: Window,
+  file: string,
+  options: ReadWindowOptions,
+  where: string,
+): Promise<void> {
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } =
+    await import('hyparquet');
+  const { compressors } = await import('hyparquet-compressors');
+  const { ts, inWindow } = rowFilter(w, options.timestampColumn, options.since?.getTime(), where);
+  const take = rowTaker(w, ts, inWindow, options.columns);
+  let buffer: Awaited<ReturnType<typeof asyncBufferFromFile>>;
+  let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
+  try {
+    buffer = await asyncBufferFromFile(file);
+    metadata = await parquetMetadataAsync(buffer);
+  } catch (e) {
+    throw new DriftInputError(`${file}: is not a readable Parquet file (${(e as Error).message})`);
+  }
+  const names = parquetSchema(metadata).children.map((c) => c.element.name);
+  const wanted = options.columns ? names.filter((n) => n === ts || options.columns!.includes(n)) : names;
+  let row = 0;
+  for (const group of metadata.row_groups) {
+    const rows = Number(group.num_rows);
+    let records: Record<string, unknown>[];
+    try {
+      records = await parquetReadObjects({
+        file: buffer,
+        metadata,
+        columns: wanted,
+        rowStart: row,
+        rowEnd: row + rows,
+        compressors,
+      });
+    } catch (e) {
+      throw new DriftInputError(
+        `${file}: rows ${row + 1}–${row + rows} cannot be read (${(e as Error).message})`,
+      );
+    }
+    for (const r of records) take(r, ++row);
+  }
+}
+
 /**
  * The timestamp column of a read, where its row errors go, and whether a row is in the window by its timestamp
  * (`since`, epoch ms); a row without a readable one is malformed.
@@ -451,6 +538,10 @@ function rowFilter(w: Window, timestampColumn: string | undefined, since: number
 
 async function readInto(w: Window, file: string, options: ReadWindowOptions, where: string): Promise<void> {
   if (!fs.statSync(file).isFile()) throw new Error(`${file}: no such file`);
+  if (PARQUET.test(file)) {
+    await readParquet(w, file, options, where);
+    return;
+  }
   const head = Buffer.alloc(8192);
   const fd = fs.openSync(file, 'r');
   let headBytes: number;
@@ -463,14 +554,7 @@ async function readInto(w: Window, file: string, options: ReadWindowOptions, whe
     throw new DriftInputError(`${file}: is not a text file (CSV or JSON Lines): it has NUL bytes`);
   }
   const { ts, fail, inWindow } = rowFilter(w, options.timestampColumn, options.since?.getTime(), where);
-  const take = (record: Record<string, unknown>, line: number) => {
-    if (!inWindow(record[ts!], line)) return;
-    w.rows++;
-    for (const [k, v] of Object.entries(record)) {
-      if (k === ts) noteTime(w, v);
-      else addValue(w, k, v, line);
-    }
-  };
+  const take = rowTaker(w, ts, inWindow, options.columns);
   if (/\.(jsonl|ndjson|json)$/i.test(file)) {
     const lines = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
     let n = 0;
@@ -640,6 +724,8 @@ class PlainCsvReader {
     private readonly ts: string | undefined,
     private readonly inWindow: (timestamp: unknown, line: number) => boolean,
     private readonly fail: (line: number, message: string) => void,
+    /** Only these columns are counted. */
+    private readonly columns?: readonly string[],
   ) {}
 
   /** The value `[s, e)` of `b` classified (short ones from the cache). */
@@ -694,13 +780,17 @@ class PlainCsvReader {
     }
     w.rows++;
     // Columns exist from the first data row on, as with csv-parse.
-    if (this.cols.length === 0)
-      this.cols = header.map((name, i) => (i === tsIndex ? undefined : column(w, name)));
+    if (this.cols.length === 0) {
+      const wanted = this.columns;
+      this.cols = header.map((name, i) =>
+        i === tsIndex || (wanted && !wanted.includes(name)) ? undefined : column(w, name),
+      );
+    }
     const cols = this.cols;
     for (let i = 0; i < width; i++) {
       const c = cols[i];
       if (!c) {
-        noteTime(w, b.toString('utf8', starts[i], ends[i]));
+        if (i === tsIndex) noteTime(w, b.toString('utf8', starts[i], ends[i]));
         continue;
       }
       const v = values[i];
@@ -768,7 +858,7 @@ async function readPlainCsv(
       ? await planRanges(file, size, threads)
       : undefined;
   if (!plan) {
-    await new PlainCsvReader(w, ts, inWindow, fail).read(file);
+    await new PlainCsvReader(w, ts, inWindow, fail, options.columns).read(file);
     return;
   }
   const jobs = plan.ranges.slice(1).map((r): RangeJob => ({
@@ -781,10 +871,11 @@ async function readPlainCsv(
     ...(options.timestampColumn !== undefined ? { timestampColumn: options.timestampColumn } : {}),
     ...(options.since ? { since: options.since.getTime() } : {}),
     ...(w.countAt ? { countAt: [...w.countAt] } : {}),
+    ...(options.columns ? { columns: [...options.columns] } : {}),
   }));
   const parts = jobs.map((job) => readRangeInWorker(job));
   // This thread reads the first range (with the header) meanwhile.
-  await new PlainCsvReader(w, ts, inWindow, fail).read(file, 0, plan.ranges[0].to);
+  await new PlainCsvReader(w, ts, inWindow, fail, options.columns).read(file, 0, plan.ranges[0].to);
   for (const part of await Promise.all(parts)) mergePart(w, part);
 }
 
@@ -800,6 +891,7 @@ export interface RangeJob {
   readonly timestampColumn?: string;
   readonly since?: number;
   readonly countAt?: [string, Float64Array][];
+  readonly columns?: string[];
 }
 
 /** What a worker read of its range: a window's counts, in a form that crosses threads. */
@@ -834,7 +926,7 @@ export async function readRange(job: RangeJob): Promise<WindowPart> {
     ...(job.countAt ? { countAt: new Map(job.countAt) } : {}),
   };
   const { ts, fail, inWindow } = rowFilter(w, job.timestampColumn, job.since, job.where);
-  await new PlainCsvReader(w, ts, inWindow, fail)
+  await new PlainCsvReader(w, ts, inWindow, fail, job.columns)
     .startAfter(job.header, job.linesBefore)
     .read(job.file, job.from, job.to);
   return {
@@ -990,11 +1082,17 @@ async function planRanges(
   }
 }
 
-/** A timestamp as epoch milliseconds (ISO strings, or epoch seconds/milliseconds), if it reads as one. */
+/**
+ * A timestamp as epoch milliseconds (ISO strings, epoch seconds/milliseconds, or a Parquet timestamp's Date), if
+ * it reads as one.
+ */
 function timeOf(raw: unknown): number | undefined {
   if (raw === null || raw === undefined || raw === '') return undefined;
-  const t = typeof raw === 'number' ? (raw > 1e12 ? raw : raw * 1000) : new Date(String(raw)).getTime();
-  return Number.isNaN(t) ? undefined : t;
+  if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? undefined : raw.getTime();
+  const n = typeof raw === 'bigint' ? Number(raw) : raw;
+  const t = typeof n === 'number' ? (n > 1e12 ? n : n * 1000) : new Date(String(n)).getTime();
+  // Beyond ±8.64e15 ms a Date is invalid.
+  return Number.isFinite(t) && Math.abs(t) <= 8.64e15 ? t : undefined;
 }
 
 /**
