@@ -39,7 +39,43 @@ function writeWindow(file: string, rows: number, seed: number, shift: number): v
   fs.closeSync(fd);
 }
 
-export function benchDrift(runs: number, rows = 1_000_000): DriftBenchRow[] {
+/** Compiles the package into a cache folder (what `npm install mlstack` runs: JavaScript, no tsx). */
+function buildCli(): string {
+  const root = path.join(repo, 'node_modules', '.cache', 'mlstack-bench', 'build');
+  fs.rmSync(root, { recursive: true, force: true });
+  process.stderr.write('building the CLI (tsc) …\n');
+  const r = spawnSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(root, 'dist')],
+    { cwd: repo, encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`tsc failed: ${r.stdout}${r.stderr}`);
+  fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
+  fs.copyFileSync(path.join(repo, 'bin', 'mlstack.js'), path.join(root, 'bin', 'mlstack.js'));
+  return path.join(root, 'bin', 'mlstack.js');
+}
+
+/** An @duckdb/node-api install for the columnar-engine row (not a dependency of mlstack), or why there is none. */
+function duckdb(): { dir: string } | { skipped: string } {
+  const dir = path.join(repo, 'node_modules', '.cache', 'mlstack-bench', 'duckdb');
+  if (!fs.existsSync(path.join(dir, 'node_modules', '@duckdb', 'node-api'))) {
+    process.stderr.write('installing @duckdb/node-api for the comparison …\n');
+    fs.mkdirSync(dir, { recursive: true });
+    const r = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', dir, DUCKDB], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) return { skipped: `npm install ${DUCKDB} failed: ${r.stderr.split('\n')[0]}` };
+  }
+  return { dir };
+}
+
+/** The DuckDB release measured (Node API over DuckDB 1.5). */
+export const DUCKDB = '@duckdb/node-api@1.5.6-r.1';
+
+export function benchDrift(
+  runs: number,
+  rows = 1_000_000,
+): { rows: DriftBenchRow[]; duckdbSkipped?: string } {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-bench-drift-'));
   try {
     const reference = path.join(tmp, 'reference.csv');
@@ -47,21 +83,45 @@ export function benchDrift(runs: number, rows = 1_000_000): DriftBenchRow[] {
     process.stderr.write(`writing a ${rows}-row current window and a 100,000-row reference …\n`);
     writeWindow(reference, 100_000, 1, 0);
     writeWindow(current, rows, 2, 0.3);
+    const built = buildCli();
+    const duck = duckdb();
+    const driftArgs = (bin: string) => [
+      bin,
+      'drift',
+      '--reference',
+      reference,
+      '--current',
+      current,
+      '--out',
+      path.join(tmp, 'out'),
+    ];
+    const both = rows + 100_000;
     const cases = [
       {
-        name: `mlstack drift, ${rows.toLocaleString('en')}-row current + 100,000-row reference, 20 features`,
-        args: [
-          path.join(repo, 'bin', 'mlstack.js'),
-          'drift',
-          '--reference',
-          reference,
-          '--current',
-          current,
-          '--out',
-          path.join(tmp, 'out'),
-        ],
-        rows: rows + 100_000,
+        name: `mlstack drift as installed (compiled), ${rows.toLocaleString('en')}-row current + 100,000-row reference, 20 features`,
+        args: driftArgs(built),
+        rows: both,
       },
+      {
+        name: 'the same from a checkout (TypeScript through tsx)',
+        args: driftArgs(path.join(repo, 'bin', 'mlstack.js')),
+        rows: both,
+      },
+      ...('dir' in duck
+        ? [
+            {
+              name: `columnar engine: DuckDB loads both windows, returns the 16 numeric columns sorted (${DUCKDB})`,
+              args: [
+                path.join(__dirname, 'baselines', 'duckdb-columns.mjs'),
+                duck.dir,
+                reference,
+                current,
+                '16',
+              ],
+              rows: both,
+            },
+          ]
+        : []),
       {
         name: `baseline: csv-parse alone over the ${rows.toLocaleString('en')}-row window`,
         args: [path.join(__dirname, 'baselines', 'csv-count.cjs'), current],
@@ -91,7 +151,7 @@ export function benchDrift(runs: number, rows = 1_000_000): DriftBenchRow[] {
         `${c.name}: median ${median(wallMs).toFixed(0)} ms, ${median(rssMiB).toFixed(0)} MiB\n`,
       );
     }
-    return out;
+    return { rows: out, ...('skipped' in duck ? { duckdbSkipped: duck.skipped } : {}) };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
