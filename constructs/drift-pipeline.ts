@@ -249,6 +249,14 @@ export class DriftPipeline extends Construct {
       }
       const hours = options.lastHours ?? 24;
       v.integer('current.lastHours', hours, 1, 720);
+      if (service.captureRetentionDays !== undefined && hours > service.captureRetentionDays * 24) {
+        v.fail(
+          'current.lastHours',
+          hours,
+          `reaches past the ${service.captureRetentionDays} days '${service.node.path}' keeps captured requests`,
+          'Shorten the window, or raise capture.retentionDays on the service.',
+        );
+      }
       captured = { store: service.modelStore, prefix: `${service.capturePrefix}/${model}`, hours };
     }
     for (const [prop, value] of [
@@ -369,7 +377,9 @@ export class DriftPipeline extends Construct {
       reference: props.reference,
       current: captured
         ? {
-            fetch: captured.store.copyContainer(captured.prefix, CAPTURE_MOUNT),
+            fetch: captured.store.copyContainer(captured.prefix, CAPTURE_MOUNT, {
+              recentHours: captured.hours,
+            }),
             sinceHours: captured.hours,
           }
         : (props.current as string),

@@ -215,6 +215,12 @@ export interface ServingCaptureProps {
    * @default 300
    */
   readonly intervalSeconds?: number;
+  /**
+   * Days captured requests are kept in the bucket (1 to 3650); a lifecycle rule deletes them after that. They are
+   * your users' inputs: keep them no longer than your drift windows and your data policy need.
+   * @default 30
+   */
+  readonly retentionDays?: number;
 }
 
 const SERVICE_NAME_MAX = 50;
@@ -260,6 +266,8 @@ export class TritonService extends Construct {
    * Undefined without `capture`.
    */
   public readonly capturePrefix?: string;
+  /** Days captured requests stay in the bucket (`capture.retentionDays`). Undefined without `capture`. */
+  public readonly captureRetentionDays?: number;
   private readonly repositories: { suffix: string; dir: string }[] = [];
   private readonly placeOnCluster: () => ServingPlacement;
   private readonly objects: () => KubernetesManifest[];
@@ -472,8 +480,12 @@ export class TritonService extends Construct {
       }
       const intervalSeconds = props.capture.intervalSeconds ?? 300;
       v.integer('capture.intervalSeconds', intervalSeconds, 10, 3600);
+      const retentionDays = props.capture.retentionDays ?? 30;
+      v.integer('capture.retentionDays', retentionDays, 1, 3650);
       capture = { sampleRate: rate, intervalSeconds };
       this.capturePrefix = `capture/${this.serviceName}`;
+      this.captureRetentionDays = retentionDays;
+      this.modelStore.expireObjects(this.capturePrefix, retentionDays);
     }
     const identity = (this.identity = cluster.addWorkloadIdentity(this, 'Identity', {
       namespace: this.namespace,

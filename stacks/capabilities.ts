@@ -106,6 +106,16 @@ export interface StoreCopyContainer {
   readonly localPath: string;
 }
 
+/** Options of {@link ObjectStoreCapability.copyContainer}. */
+export interface CopyOptions {
+  /**
+   * Copy only the date folders under the prefix that hold the last this many hours (time-partitioned objects such
+   * as captured requests), not every day ever written.
+   * @default - the whole prefix
+   */
+  readonly recentHours?: number;
+}
+
 /** An object store that was built: its name is concrete at synth, so Kubernetes manifests can name it. */
 export interface ObjectStoreCapability {
   /** The physical name (bucket, or storage account on Azure). */
@@ -120,8 +130,16 @@ export interface ObjectStoreCapability {
    * pod-local folder first; Triton copies remote repositories to local disk before loading anyway.
    */
   readonly tritonReadsUri: boolean;
-  /** A container that copies `prefix` into `target` (a mounted emptyDir) using the pod's workload identity. */
-  copyContainer(prefix: string, target: string): StoreCopyContainer;
+  /**
+   * Deletes objects under `prefix` `days` days after they were written (a lifecycle rule of the bucket or
+   * account; with versioning, the old versions then go with the store's noncurrent-version rule).
+   */
+  expireObjects(prefix: string, days: number): void;
+  /**
+   * A container that copies `prefix` into `target` (a mounted emptyDir) using the pod's workload identity; with
+   * `recentHours`, only the date folders (`<prefix>/<yyyy-mm-dd>/`, UTC) that hold the last that many hours.
+   */
+  copyContainer(prefix: string, target: string, options?: CopyOptions): StoreCopyContainer;
   /**
    * A shell step that uploads the files of `localDir` under `prefix` (which may use shell variables, e.g.
    * `reports/$ts`) with the pod's workload identity: the CLI image to run it in, its environment and the lines.

@@ -2,6 +2,9 @@
 // --capture-dir and a shipper sidecar that uploads the files to its model bucket under capture/<service>/ with the
 // service's identity; a DriftPipeline whose current window is DriftWindow.fromCapture(service) copies that prefix
 // in and compares the last hours. Who writes each file the drift job reads is checked here, end to end.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +17,10 @@ import { AlertDestination } from '../src/monitoring/destinations';
 import { ServingModel } from '../src/serving/model-repository';
 import { GpuType } from '../src/spec/gpu';
 import type { IMlStack } from '../stacks/ml-stack';
-import { stackFor } from './support/synth';
+import type { AwsMlStack } from '../stacks/aws';
+import type { AzureMlStack } from '../stacks/azure';
+import type { GcpMlStack } from '../stacks/gcp';
+import { awsTemplate, stackFor, terraformJson } from './support/synth';
 
 const CLASSIFIER = path.join(__dirname, '..', 'examples', 'models', 'classifier.onnx');
 const IMAGE = 'registry.example.com/mlstack-server:0.1.0';
@@ -98,6 +104,153 @@ describe.each(['aws', 'gcp', 'azure'] as const)('capture → drift on %s', (clou
       (m) => m.kind === 'ConfigMap' && m.metadata.name === 'drift-config',
     ) as { data: Record<string, string> } | undefined;
     expect(JSON.parse(config!.data['config.json'])).toMatchObject({ timestampColumn: 'timestamp' });
+  });
+});
+
+/** The UTC date `daysBack` days before now, as the fetch script names date folders. */
+const dayBefore = (daysBack: number) =>
+  new Date(Date.now() - daysBack * 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * Runs a fetch container's script with the cloud CLI replaced by a stub that records its arguments (and, for
+ * `gcloud storage ls`, lists the date folders in `listed`): which date folders the drift job asks the bucket for.
+ */
+function runFetch(command: string[], listed: string[] = []): string[] {
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-fetch-'));
+  try {
+    const log = path.join(bin, 'calls.log');
+    const stub = [
+      '#!/bin/sh',
+      `echo "$*" >> ${log}`,
+      `if [ "$1 $2" = "storage ls" ]; then for d in ${listed.join(' ')}; do echo "$3$d/"; done; fi`,
+    ].join('\n');
+    for (const cli of ['aws', 'gcloud', 'az'])
+      fs.writeFileSync(path.join(bin, cli), `${stub}\n`, { mode: 0o755 });
+    expect(command.slice(0, 2)).toEqual(['sh', '-ec']);
+    const target = path.join(bin, 'target');
+    execFileSync('sh', ['-ec', command[2].replace(/(["\s])\/capture/g, `$1${target}`)], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    return fs.readFileSync(log, 'utf8').trim().split('\n');
+  } finally {
+    fs.rmSync(bin, { recursive: true, force: true });
+  }
+}
+
+describe('captured requests expire', () => {
+  it.each(['aws', 'gcp', 'azure'] as const)('on %s, after capture.retentionDays', (cloud) => {
+    const stack = stackFor(cloud);
+    const cluster = new GpuCluster(stack, 'Gpus', {
+      clusterName: 'ml',
+      gpuPools: [{ name: 't4', gpu: { type: GpuType.NVIDIA_T4 } }],
+      alerts: [AlertDestination.email('ml-oncall@example.com')],
+    });
+    new TritonService(stack, 'Classifier', {
+      cluster,
+      runtime: ServingRuntime.ONNXRUNTIME,
+      image: IMAGE,
+      models: [ServingModel.fromOnnxFile(CLASSIFIER, { name: 'classifier', maxBatchSize: 8 })],
+      serviceMonitor: false,
+      capture: { retentionDays: 14 },
+    });
+    if (cloud === 'aws') {
+      const rules = Object.values(awsTemplate(stack as AwsMlStack).findResources('AWS::S3::Bucket'))
+        .map((b) => (b as { Properties: { LifecycleConfiguration?: { Rules: unknown[] } } }).Properties)
+        .flatMap((p) => p.LifecycleConfiguration?.Rules ?? []);
+      expect(rules).toContainEqual({
+        Id: 'expire-capture-classifier',
+        Prefix: 'capture/classifier/',
+        ExpirationInDays: 14,
+        Status: 'Enabled',
+      });
+    } else if (cloud === 'gcp') {
+      const { json } = terraformJson(stack as GcpMlStack);
+      const rules = Object.values(json.resource.google_storage_bucket).flatMap(
+        (b) => b.lifecycle_rule as unknown[],
+      );
+      expect(rules).toContainEqual({
+        condition: { age: 14, matches_prefix: ['capture/classifier/'] },
+        action: { type: 'Delete' },
+      });
+    } else {
+      const { json } = terraformJson(stack as AzureMlStack);
+      const rules = Object.values(json.resource.azurerm_storage_management_policy).flatMap(
+        (p) => p.rule as unknown[],
+      );
+      expect(rules).toContainEqual({
+        name: 'expire-capture-classifier',
+        enabled: true,
+        filters: { blob_types: ['blockBlob'], prefix_match: ['models/capture/classifier/'] },
+        actions: { base_blob: { delete_after_days_since_modification_greater_than: 14 } },
+      });
+    }
+  });
+
+  it('a drift window longer than the retention fails at synth', () => {
+    const stack = stackFor('gcp');
+    const { cluster } = platform(stack, false);
+    const service = new TritonService(stack, 'Short', {
+      cluster,
+      runtime: ServingRuntime.ONNXRUNTIME,
+      image: IMAGE,
+      models: [ServingModel.fromOnnxFile(CLASSIFIER, { name: 'classifier', maxBatchSize: 8 })],
+      serviceMonitor: false,
+      capture: { retentionDays: 7 },
+    });
+    expect(
+      () =>
+        new DriftPipeline(stack, 'Drift', {
+          cluster,
+          schedule: '0 * * * *',
+          reference: 'reference.jsonl',
+          current: DriftWindow.fromCapture(service, { lastHours: 200 }),
+          image: IMAGE,
+        }),
+    ).toThrow(/current.lastHours.*200.*reaches past the 7 days.*retentionDays/s);
+  });
+});
+
+describe('the drift job fetches only the date folders of its window', () => {
+  const fetchOf = (cloud: 'aws' | 'gcp' | 'azure', lastHours: number) => {
+    const stack = stackFor(cloud);
+    const { cluster, service } = platform(stack);
+    const drift = new DriftPipeline(stack, 'Drift', {
+      cluster,
+      schedule: '0 * * * *',
+      reference: 'reference.jsonl',
+      current: DriftWindow.fromCapture(service, { lastHours }),
+      image: IMAGE,
+    });
+    const job = podOf(drift.manifests, 'CronJob', 'drift');
+    return job.initContainers!.find((c) => c.name === 'fetch-capture')!.command!;
+  };
+
+  it('AWS syncs today and yesterday for 24 hours (a missing day syncs nothing)', () => {
+    const calls = runFetch(fetchOf('aws', 24));
+    expect(calls).toHaveLength(2);
+    for (const [i, call] of calls.entries()) {
+      expect(call).toMatch(
+        new RegExp(`^s3 sync .*s3://[^/]+/capture/classifier/classifier/${dayBefore(i)} `),
+      );
+    }
+  });
+
+  it('Google Cloud lists the date folders and copies those of the last 72 hours that exist', () => {
+    const listed = [dayBefore(9), dayBefore(3), dayBefore(1), dayBefore(0)];
+    const calls = runFetch(fetchOf('gcp', 72), listed);
+    expect(calls[0]).toMatch(/^storage ls gs:\/\/[^/]+\/capture\/classifier\/classifier\/$/);
+    const copied = calls.slice(1).map((c) => /classifier\/classifier\/(\d{4}-\d{2}-\d{2}) /.exec(c)![1]);
+    // 72 hours span four dates at most; of those, the listed ones — never the folder nine days old.
+    expect(copied).toEqual([dayBefore(0), dayBefore(1), dayBefore(3)]);
+  });
+
+  it('Azure downloads the blobs of each date of the last 6 hours', () => {
+    const calls = runFetch(fetchOf('azure', 6));
+    const downloads = calls.filter((c) => c.startsWith('storage blob download-batch'));
+    expect(downloads.map((c) => /--pattern (\S+)/.exec(c)![1])).toEqual([
+      `capture/classifier/classifier/${dayBefore(0)}/*`,
+      `capture/classifier/classifier/${dayBefore(1)}/*`,
+    ]);
   });
 });
 

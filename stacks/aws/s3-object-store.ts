@@ -4,10 +4,15 @@ import { Duration, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cd
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import type { ObjectStoreCapability, ObjectStoreSpec, StoreCopyContainer } from '../capabilities';
+import type {
+  CopyOptions,
+  ObjectStoreCapability,
+  ObjectStoreSpec,
+  StoreCopyContainer,
+} from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
 import { physicalName, visiblePath } from '../private/naming';
-import { STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
+import { forEachRecentDay, STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
 import { acknowledgeBucketDeploymentFindings } from './private/nag';
 import { addWarning } from './private/warnings';
 
@@ -137,6 +142,15 @@ export class S3ObjectStore extends Construct implements ObjectStoreCapability {
   }
 
   /** @inheritdoc */
+  public expireObjects(prefix: string, days: number): void {
+    this.bucket.addLifecycleRule({
+      id: `expire-${prefix.replace(/[^A-Za-z0-9-]/g, '-')}`,
+      prefix: `${prefix}/`,
+      expiration: Duration.days(days),
+    });
+  }
+
+  /** @inheritdoc */
   public uploadStep(localDir: string, prefix: string) {
     return {
       image: STORE_COPY_IMAGES.aws,
@@ -146,19 +160,22 @@ export class S3ObjectStore extends Construct implements ObjectStoreCapability {
   }
 
   /** @inheritdoc */
-  public copyContainer(prefix: string, target: string): StoreCopyContainer {
+  public copyContainer(prefix: string, target: string, options: CopyOptions = {}): StoreCopyContainer {
+    const sync = ['aws', 's3', 'sync', '--no-progress', '--only-show-errors'];
     return {
       container: storeCopyContainer({
         image: STORE_COPY_IMAGES.aws,
-        command: [
-          'aws',
-          's3',
-          'sync',
-          '--no-progress',
-          '--only-show-errors',
-          `s3://${this.name}/${prefix}`,
-          target,
-        ],
+        // A date folder that does not exist (no requests that day) syncs nothing.
+        command:
+          options.recentHours === undefined
+            ? [...sync, `s3://${this.name}/${prefix}`, target]
+            : [
+                'sh',
+                '-ec',
+                forEachRecentDay(options.recentHours, [
+                  `${sync.join(' ')} "s3://${this.name}/${prefix}/$day" "${target}/$day"`,
+                ]).join('\n'),
+              ],
         env: this.cliEnv(),
       }),
       localPath: target,

@@ -4,12 +4,20 @@ import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
-import { StorageManagementPolicy } from '@cdktf/provider-azurerm/lib/storage-management-policy';
+import {
+  StorageManagementPolicy,
+  type StorageManagementPolicyRule,
+} from '@cdktf/provider-azurerm/lib/storage-management-policy';
 import { Construct } from 'constructs';
-import type { ObjectStoreCapability, ObjectStoreSpec, StoreCopyContainer } from '../capabilities';
+import type {
+  CopyOptions,
+  ObjectStoreCapability,
+  ObjectStoreSpec,
+  StoreCopyContainer,
+} from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
 import { physicalName, visiblePath } from '../private/naming';
-import { STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
+import { forEachRecentDay, STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
 import { uploadDirectory } from '../private/terraform';
 import { AZ_LOGIN } from './private/az-login';
 
@@ -59,6 +67,9 @@ export class BlobObjectStore extends Construct implements ObjectStoreCapability 
   public readonly blobs: StorageBlob[] = [];
   /** Triton's Azure client takes account keys only, which are disabled: a copy container fills a folder. */
   public readonly tritonReadsUri = false;
+  /** The account's lifecycle policy and its rules (expireObjects adds to them). */
+  private readonly policy: StorageManagementPolicy;
+  private readonly rules: StorageManagementPolicyRule[] = [];
 
   constructor(scope: Construct, id: string, props: BlobObjectStoreProps) {
     super(scope, id);
@@ -98,26 +109,24 @@ export class BlobObjectStore extends Construct implements ObjectStoreCapability 
       tags: { ...props.tags, purpose: 'mlstack-data' },
       ...(props.retain ? { lifecycle: { preventDestroy: true } } : {}),
     });
-    new StorageManagementPolicy(scope, `${id}-Lifecycle`, {
+    this.rules.push({
+      name: 'old-versions',
+      enabled: true,
+      filters: { blobTypes: ['blockBlob'] },
+      actions: {
+        version: { deleteAfterDaysSinceCreation: props.lifecycle?.noncurrentVersionDays ?? 30 },
+        ...(props.lifecycle?.infrequentAccessAfterDays
+          ? {
+              baseBlob: {
+                tierToCoolAfterDaysSinceModificationGreaterThan: props.lifecycle.infrequentAccessAfterDays,
+              },
+            }
+          : {}),
+      },
+    });
+    this.policy = new StorageManagementPolicy(scope, `${id}-Lifecycle`, {
       storageAccountId: this.account.id,
-      rule: [
-        {
-          name: 'old-versions',
-          enabled: true,
-          filters: { blobTypes: ['blockBlob'] },
-          actions: {
-            version: { deleteAfterDaysSinceCreation: props.lifecycle?.noncurrentVersionDays ?? 30 },
-            ...(props.lifecycle?.infrequentAccessAfterDays
-              ? {
-                  baseBlob: {
-                    tierToCoolAfterDaysSinceModificationGreaterThan:
-                      props.lifecycle.infrequentAccessAfterDays,
-                  },
-                }
-              : {}),
-          },
-        },
-      ],
+      rule: this.rules,
     });
     this.container = new StorageContainer(scope, `${id}-Container`, {
       name: 'models',
@@ -149,6 +158,18 @@ export class BlobObjectStore extends Construct implements ObjectStoreCapability 
   }
 
   /** @inheritdoc */
+  public expireObjects(prefix: string, days: number): void {
+    this.rules.push({
+      name: `expire-${prefix.replace(/[^A-Za-z0-9-]/g, '-')}`,
+      enabled: true,
+      // Prefixes of a management policy start with the container's name.
+      filters: { blobTypes: ['blockBlob'], prefixMatch: [`models/${prefix}/`] },
+      actions: { baseBlob: { deleteAfterDaysSinceModificationGreaterThan: days } },
+    });
+    this.policy.putRule(this.rules);
+  }
+
+  /** @inheritdoc */
   public uploadStep(localDir: string, prefix: string) {
     return {
       image: STORE_COPY_IMAGES.azure,
@@ -161,7 +182,10 @@ export class BlobObjectStore extends Construct implements ObjectStoreCapability 
   }
 
   /** @inheritdoc */
-  public copyContainer(prefix: string, target: string): StoreCopyContainer {
+  public copyContainer(prefix: string, target: string, options: CopyOptions = {}): StoreCopyContainer {
+    const download = (pattern: string) =>
+      `az storage blob download-batch --auth-mode login --account-name ${this.name} --source models` +
+      ` --pattern ${pattern} --destination ${target} --overwrite --output none`;
     return {
       container: storeCopyContainer({
         image: STORE_COPY_IMAGES.azure,
@@ -170,8 +194,10 @@ export class BlobObjectStore extends Construct implements ObjectStoreCapability 
           '-ec',
           [
             AZ_LOGIN,
-            `az storage blob download-batch --auth-mode login --account-name ${this.name} --source models` +
-              ` --pattern '${prefix}/*' --destination ${target} --overwrite --output none`,
+            // A pattern that matches nothing (no requests that day) downloads nothing.
+            ...(options.recentHours === undefined
+              ? [download(`'${prefix}/*'`)]
+              : forEachRecentDay(options.recentHours, [download(`"${prefix}/$day/*"`)])),
           ].join('\n'),
         ],
         env: { HOME: '/tmp', AZURE_CONFIG_DIR: '/tmp/.azure' },

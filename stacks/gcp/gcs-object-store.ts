@@ -1,10 +1,15 @@
-import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
+import { StorageBucket, type StorageBucketLifecycleRule } from '@cdktf/provider-google/lib/storage-bucket';
 import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
 import { Construct } from 'constructs';
-import type { ObjectStoreCapability, ObjectStoreSpec, StoreCopyContainer } from '../capabilities';
+import type {
+  CopyOptions,
+  ObjectStoreCapability,
+  ObjectStoreSpec,
+  StoreCopyContainer,
+} from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
 import { physicalName, visiblePath } from '../private/naming';
-import { STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
+import { forEachRecentDay, STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
 import { uploadDirectory } from '../private/terraform';
 
 /** Props of {@link GcsObjectStore}. */
@@ -50,6 +55,8 @@ export class GcsObjectStore extends Construct implements ObjectStoreCapability {
   public readonly objects: StorageBucketObject[] = [];
   /** Triton reads `gs://` itself with the GKE metadata server's credentials. */
   public readonly tritonReadsUri = true;
+  /** The bucket's lifecycle rules (expireObjects adds to them). */
+  private readonly rules: StorageBucketLifecycleRule[] = [];
 
   constructor(scope: Construct, id: string, props: GcsObjectStoreProps) {
     super(scope, id);
@@ -67,26 +74,27 @@ export class GcsObjectStore extends Construct implements ObjectStoreCapability {
       );
     }
     this.name = name;
+    this.rules.push(
+      {
+        condition: { daysSinceNoncurrentTime: props.lifecycle?.noncurrentVersionDays ?? 30 },
+        action: { type: 'Delete' },
+      },
+      ...(props.lifecycle?.infrequentAccessAfterDays
+        ? [
+            {
+              condition: { age: props.lifecycle.infrequentAccessAfterDays },
+              action: { type: 'SetStorageClass', storageClass: 'NEARLINE' },
+            },
+          ]
+        : []),
+    );
     this.bucket = new StorageBucket(this, 'Default', {
       name,
       location: props.region.toUpperCase(),
       uniformBucketLevelAccess: true,
       publicAccessPrevention: 'enforced',
       versioning: { enabled: true },
-      lifecycleRule: [
-        {
-          condition: { daysSinceNoncurrentTime: props.lifecycle?.noncurrentVersionDays ?? 30 },
-          action: { type: 'Delete' },
-        },
-        ...(props.lifecycle?.infrequentAccessAfterDays
-          ? [
-              {
-                condition: { age: props.lifecycle.infrequentAccessAfterDays },
-                action: { type: 'SetStorageClass', storageClass: 'NEARLINE' },
-              },
-            ]
-          : []),
-      ],
+      lifecycleRule: this.rules,
       // A retained bucket outlives the stack; any other holds only what the apply uploads, and goes with it.
       forceDestroy: !props.retain,
       ...(props.retain ? { lifecycle: { preventDestroy: true } } : {}),
@@ -110,6 +118,12 @@ export class GcsObjectStore extends Construct implements ObjectStoreCapability {
   }
 
   /** @inheritdoc */
+  public expireObjects(prefix: string, days: number): void {
+    this.rules.push({ condition: { age: days, matchesPrefix: [`${prefix}/`] }, action: { type: 'Delete' } });
+    this.bucket.putLifecycleRule(this.rules);
+  }
+
+  /** @inheritdoc */
   public uploadStep(localDir: string, prefix: string) {
     return {
       image: STORE_COPY_IMAGES.gcp,
@@ -119,11 +133,28 @@ export class GcsObjectStore extends Construct implements ObjectStoreCapability {
   }
 
   /** @inheritdoc */
-  public copyContainer(prefix: string, target: string): StoreCopyContainer {
+  public copyContainer(prefix: string, target: string, options: CopyOptions = {}): StoreCopyContainer {
+    const base = `gs://${this.name}/${prefix}`;
     return {
       container: storeCopyContainer({
         image: STORE_COPY_IMAGES.gcp,
-        command: ['gcloud', 'storage', 'rsync', '--recursive', `gs://${this.name}/${prefix}`, target],
+        command:
+          options.recentHours === undefined
+            ? ['gcloud', 'storage', 'rsync', '--recursive', base, target]
+            : [
+                'sh',
+                '-ec',
+                [
+                  // gcloud fails on a source that matches nothing, so list the date folders first (an empty
+                  // prefix lists nothing; its message stays in the log) and copy those of the last hours.
+                  `days=$(gcloud storage ls "${base}/") || days=""`,
+                  ...forEachRecentDay(options.recentHours, [
+                    'case "$days" in',
+                    `  *"/$day/"*) mkdir -p "${target}/$day" && gcloud storage rsync --recursive "${base}/$day" "${target}/$day" ;;`,
+                    'esac',
+                  ]),
+                ].join('\n'),
+              ],
         env: { HOME: '/tmp', CLOUDSDK_CONFIG: '/tmp/gcloud' },
       }),
       localPath: target,

@@ -15,6 +15,21 @@ export const STORE_COPY_IMAGES = {
   azure: 'mcr.microsoft.com/azure-cli:2.67.0',
 } as const;
 
+/**
+ * Shell lines that run `body` once per UTC date (`$day`, `yyyy-mm-dd`) of the last `hours` hours, newest first:
+ * the date folders a copy of time-partitioned objects (`<prefix>/<yyyy-mm-dd>/…`) needs, and no older ones. GNU
+ * `date -d @<epoch>` (coreutils in each CLI image of STORE_COPY_IMAGES).
+ */
+export function forEachRecentDay(hours: number, body: string[]): string[] {
+  return [
+    'now=$(date -u +%s)',
+    `for back in $(seq 0 ${Math.ceil(hours / 24)}); do`,
+    '  day=$(date -u -d "@$((now - back * 86400))" +%Y-%m-%d)',
+    ...body.map((l) => `  ${l}`),
+    'done',
+  ];
+}
+
 /** An init container running a cloud CLI with a small, fixed footprint. */
 export function storeCopyContainer(opts: {
   readonly image: string;
