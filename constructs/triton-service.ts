@@ -490,8 +490,11 @@ export class TritonService extends Construct {
     const identity = (this.identity = cluster.addWorkloadIdentity(this, 'Identity', {
       namespace: this.namespace,
       serviceAccount: this.serviceName,
-      // With capture, the shipper writes captured requests under capture/.
-      ...(capture ? { read: [], readWrite: [this.modelStore] } : { read: [this.modelStore] }),
+      read: [this.modelStore],
+      // With capture, the shipper creates captured requests under capture/<service>/, and can do nothing else there.
+      ...(capture && this.capturePrefix
+        ? { createIn: [{ store: this.modelStore, prefix: this.capturePrefix }] }
+        : {}),
     }));
 
     const source = (prefix: string): ModelRepositorySource => {

@@ -192,6 +192,12 @@ export interface ManagedPrometheusCapability {
   autoscalerConnection(scope: Construct, identity: WorkloadIdentityCapability): PrometheusConnection;
 }
 
+/** A prefix of an object store (`capture/<service>`, no trailing slash). */
+export interface PrefixGrant {
+  readonly store: ObjectStoreCapability;
+  readonly prefix: string;
+}
+
 /** A Kubernetes ServiceAccount that should act as a cloud identity. */
 export interface WorkloadIdentitySpec {
   readonly namespace: string;
@@ -203,6 +209,13 @@ export interface WorkloadIdentitySpec {
    * @default []
    */
   readonly readWrite?: readonly ObjectStoreCapability[];
+  /**
+   * Prefixes of stores under which the identity may create objects, and nothing more with them: no reading beyond
+   * `read`, no delete, no write elsewhere in the store (a serving pod that ships captured requests cannot replace
+   * the models it serves).
+   * @default []
+   */
+  readonly createIn?: readonly PrefixGrant[];
   /**
    * Secrets the identity may read.
    * @default []

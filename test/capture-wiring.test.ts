@@ -186,6 +186,60 @@ describe('captured requests expire', () => {
     }
   });
 
+  it.each(['aws', 'gcp', 'azure'] as const)(
+    'on %s, the shipper may only create objects under capture/<service>/ (models stay read-only)',
+    (cloud) => {
+      const stack = stackFor(cloud);
+      platform(stack);
+      if (cloud === 'aws') {
+        // The service's own identity (the deploy-time BucketDeployment role uploads the models).
+        const statements = Object.entries(awsTemplate(stack as AwsMlStack).findResources('AWS::IAM::Policy'))
+          .filter(([id]) => id.startsWith('ClassifierIdentity'))
+          .flatMap(
+            ([, p]) =>
+              (p as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument
+                .Statement,
+          )
+          .map((st) => JSON.stringify(st));
+        const writes = statements.filter((st) => /s3:(PutObject|DeleteObject)/.test(st));
+        expect(writes).toHaveLength(1);
+        expect(writes[0]).toContain('"Action":"s3:PutObject"');
+        expect(writes[0]).toContain('/capture/classifier/*');
+      } else if (cloud === 'gcp') {
+        const { json } = terraformJson(stack as GcpMlStack);
+        const members = Object.values(json.resource.google_storage_bucket_iam_member).filter((m) =>
+          String(m.member).includes('Classifier_Identity'),
+        );
+        const roles = members.map((m) => m.role).sort();
+        expect(roles).toEqual([
+          'roles/storage.legacyBucketReader',
+          'roles/storage.objectCreator',
+          'roles/storage.objectViewer',
+        ]);
+        const creator = members.find((m) => m.role === 'roles/storage.objectCreator')!;
+        expect((creator.condition as { expression: string }).expression).toMatch(
+          /^resource\.name\.startsWith\("projects\/_\/buckets\/[^/]+\/objects\/capture\/classifier\/"\)$/,
+        );
+      } else {
+        const { json } = terraformJson(stack as AzureMlStack);
+        const assignments = Object.values(json.resource.azurerm_role_assignment).filter((a) =>
+          String(a.principal_id).includes('Classifier'),
+        );
+        const byRole = Object.fromEntries(assignments.map((a) => [String(a.role_definition_name), a]));
+        expect(Object.keys(byRole).sort()).toEqual([
+          'Storage Blob Data Contributor',
+          'Storage Blob Data Reader',
+        ]);
+        const contributor = byRole['Storage Blob Data Contributor'];
+        expect(contributor.condition_version).toBe('2.0');
+        expect(contributor.condition).toContain("blobs:path] StringStartsWith 'capture/classifier/'");
+        expect(contributor.condition).toContain(
+          "!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'})",
+        );
+      }
+    },
+  );
+
   it('a drift window longer than the retention fails at synth', () => {
     const stack = stackFor('gcp');
     const { cluster } = platform(stack, false);

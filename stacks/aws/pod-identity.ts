@@ -58,6 +58,21 @@ export class PodIdentity extends Construct implements WorkloadIdentityCapability
     });
     for (const store of props.read) this.grant(store, false);
     for (const store of props.readWrite ?? []) this.grant(store, true);
+    for (const { store, prefix } of props.createIn ?? []) {
+      const bucket = S3ObjectStore.of(store).bucket;
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject'],
+          resources: [bucket.arnForObjects(`${prefix}/*`)],
+        }),
+      );
+      Validations.of(this.role).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(
+          bucket.node.defaultChild as s3.CfnBucket,
+        )}.Arn>/${prefix}/*]`,
+        reason: `Create only (s3:PutObject) under ${prefix}/ of the bucket, where this workload ships what it captures; file names are new each time.`,
+      });
+    }
     for (const secret of props.secrets ?? []) SecretsManagerSecret.of(secret).secret.grantRead(this.role);
     this.association = new CfnPodIdentityAssociation(scope, `${id}Association`, {
       clusterName: props.cluster.clusterName,

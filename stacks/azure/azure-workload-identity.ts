@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import type { WorkloadIdentityCapability, WorkloadIdentitySpec } from '../capabilities';
 import { MlStack } from '../ml-stack';
 import { capabilityOf } from '../private/capability-of';
+import { shortHash } from '../private/naming';
 import { BlobObjectStore } from './blob-object-store';
 import { AzureKeyVaultSecret } from './key-vault-secret';
 
@@ -86,6 +87,23 @@ export class AzureWorkloadIdentity extends Construct implements WorkloadIdentity
         BlobObjectStore.of(store).container.resourceManagerId,
         'Storage Blob Data Contributor',
       );
+    }
+    for (const { store, prefix } of props.createIn ?? []) {
+      const blobs = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs';
+      // Contributor, with an ABAC condition: writes only under the prefix, no delete or move anywhere.
+      new RoleAssignment(scope, `${id}-CreateIn-${shortHash([store.name, prefix], 6)}`, {
+        scope: BlobObjectStore.of(store).container.resourceManagerId,
+        roleDefinitionName: 'Storage Blob Data Contributor',
+        principalId: identity.principalId,
+        principalType: 'ServicePrincipal',
+        conditionVersion: '2.0',
+        condition: [
+          `((!(ActionMatches{'${blobs}/write'}) AND !(ActionMatches{'${blobs}/add/action'}))`,
+          ` OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'models'`,
+          ` AND @Resource[${blobs}:path] StringStartsWith '${prefix}/'))`,
+          ` AND (!(ActionMatches{'${blobs}/delete'}) AND !(ActionMatches{'${blobs}/move/action'}))`,
+        ].join(''),
+      });
     }
     for (const secret of props.secrets ?? []) {
       const s = AzureKeyVaultSecret.of(secret);

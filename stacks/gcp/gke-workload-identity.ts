@@ -77,6 +77,19 @@ export class GkeWorkloadIdentity extends Construct implements WorkloadIdentityCa
     for (const store of props.readWrite ?? []) {
       grant(store, ['roles/storage.objectUser', 'roles/storage.legacyBucketReader']);
     }
+    for (const { store, prefix } of props.createIn ?? []) {
+      // objectCreator creates objects, and cannot read, replace or delete them; the condition keeps it to the prefix.
+      new StorageBucketIamMember(scope, `${id}-objectCreator-${shortHash([store.name, prefix], 6)}`, {
+        bucket: GcsObjectStore.of(store).bucket.name,
+        role: 'roles/storage.objectCreator',
+        member: gsa.member,
+        condition: {
+          title: `create under ${prefix}/`.slice(0, 100),
+          description: `Objects under ${prefix}/ only`,
+          expression: `resource.name.startsWith("projects/_/buckets/${store.name}/objects/${prefix}/")`,
+        },
+      });
+    }
     for (const secret of props.secrets ?? []) {
       new SecretManagerSecretIamMember(scope, `${id}-SecretAccessor-${shortHash([secret.name], 6)}`, {
         secretId: GcpSecret.of(secret).secret.id,
