@@ -90,7 +90,7 @@ export interface DriftPipelineProps {
   readonly cluster: GpuCluster;
   /** When to run, as a five-field cron expression (UTC), e.g. `0 * * * *`. */
   readonly schedule: string;
-  /** The reference window: a CSV or JSON Lines file under `windows/` in the pipeline's bucket. */
+  /** The reference window: a CSV, JSON Lines or Parquet file under `windows/` in the pipeline's bucket. */
   readonly reference: string;
   /**
    * The current window: a file under `windows/` written by your inference logging, or the requests a service
@@ -154,7 +154,7 @@ export interface DriftPipelineProps {
   readonly runbookBaseUrl?: string;
 }
 
-const WINDOW = /^[A-Za-z0-9][A-Za-z0-9._/-]*\.(csv|jsonl|ndjson|json)$/;
+const WINDOW = /^[A-Za-z0-9][A-Za-z0-9._\/-]*\.(csv|jsonl|ndjson|json|parquet)$/;
 
 /**
  * Scheduled data and prediction drift detection on a {@link GpuCluster}: a bucket for windows (`windows/`) and
@@ -268,7 +268,7 @@ export class DriftPipeline extends Construct {
           prop,
           value,
           'is not a window file name',
-          "Use a .csv or .jsonl path relative to windows/, e.g. 'current.csv'.",
+          "Use a .csv, .jsonl or .parquet path relative to windows/, e.g. 'current.csv'.",
         );
       }
     }

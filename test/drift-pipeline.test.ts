@@ -281,5 +281,17 @@ describe('DriftPipeline validation', () => {
     expect(attempt({ features: { age: 'text' as 'numeric' } })).toThrow(
       /'features.age' \("text"\) is not a feature type/,
     );
+    expect(attempt({ reference: 'reference.xlsx' })).toThrow(/Use a \.csv, \.jsonl or \.parquet path/);
+  });
+
+  it('takes Parquet windows (what warehouses export)', () => {
+    const p = pipeline(gcpStack(), {
+      reference: 'exports/reference.parquet',
+      current: 'exports/current.parquet',
+    });
+    const run = podSpec(p).containers.find((c) => c.name === 'drift')!;
+    expect(run.command!.join(' ')).toMatch(
+      /--reference \S*exports\/reference\.parquet --current \S*exports\/current\.parquet/,
+    );
   });
 });
