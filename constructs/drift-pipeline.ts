@@ -154,7 +154,7 @@ export interface DriftPipelineProps {
   readonly runbookBaseUrl?: string;
 }
 
-const WINDOW = /^[A-Za-z0-9][A-Za-z0-9._\/-]*\.(csv|jsonl|ndjson|json|parquet)$/;
+const WINDOW = /^[A-Za-z0-9][A-Za-z0-9._/-]*\.(csv|jsonl|ndjson|json|parquet)$/;
 
 /**
  * Scheduled data and prediction drift detection on a {@link GpuCluster}: a bucket for windows (`windows/`) and
