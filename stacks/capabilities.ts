@@ -321,6 +321,8 @@ export interface EdgeFleetSpec {
     readonly id: string;
     readonly architecture: 'amd64' | 'aarch64';
     readonly executionProviders: readonly string[];
+    /** The largest model file the device is sized for, in MiB. */
+    readonly sizeBudgetMiB: number;
   };
   /** The package archive (`package.tgz`, alone in its folder) and its SHA-256. */
   readonly archive: string;

@@ -224,10 +224,16 @@ describe('the GitHub Actions workflow', () => {
     );
     expect(steps.some((s) => s.uses?.startsWith('actions/github-script@'))).toBe(true);
     expect(steps.some((s) => s.uses?.startsWith('actions/upload-artifact@'))).toBe(true);
+    const sarif = steps.find((s) => s.uses?.startsWith('github/codeql-action/upload-sarif@'));
+    expect(sarif?.with?.sarif_file).toBe('${{ runner.temp }}/synth-head/policy/results.sarif');
   });
 
   it('needs no cloud credentials and no secrets', () => {
-    expect(workflow.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
+    expect(workflow.permissions).toEqual({
+      contents: 'read',
+      'pull-requests': 'write',
+      'security-events': 'write',
+    });
     expect(text).not.toMatch(/secrets\.|configure-aws-credentials|google-github-actions\/auth|azure\/login/);
   });
 });

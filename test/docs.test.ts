@@ -75,6 +75,7 @@ describe('the docs', () => {
         'mlstack/gcp': [path.join(repo, 'stacks', 'gcp', 'index.ts')],
         'mlstack/azure': [path.join(repo, 'stacks', 'azure', 'index.ts')],
         'mlstack/inference': [path.join(repo, 'src', 'inference', 'index.ts')],
+        'mlstack/policy': [path.join(repo, 'src', 'policy', 'index.ts')],
       },
     });
     const errors: string[] = [];

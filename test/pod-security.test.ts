@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, inject, it } from 'vitest';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
-import { POD_SECURITY_REASON } from '../src/k8s/namespace';
+import { ACKNOWLEDGE_KEY } from '../src/policy/rule';
 import { restrictedViolations } from '../src/k8s/pod-security';
 import { listFiles } from '../src/synth/files';
 
@@ -62,9 +62,11 @@ describe('Pod Security in the example platform', () => {
         expect(labels['pod-security.kubernetes.io/warn']).toBe(level);
         expect(labels['pod-security.kubernetes.io/audit']).toBe(level);
         if (level !== 'restricted') {
-          expect(ns.metadata.annotations?.[POD_SECURITY_REASON], `${cluster} ${ns.metadata.name}`).toMatch(
-            /.{40,}/,
-          );
+          const acks = JSON.parse(ns.metadata.annotations?.[ACKNOWLEDGE_KEY] ?? '{}') as Record<
+            string,
+            string
+          >;
+          expect(acks['MLS-K8S-PSA'], `${cluster} ${ns.metadata.name}`).toMatch(/.{40,}/);
         }
       }
     }

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { crosses, diffSynthOutputs, type FailOn } from '../diff';
 import { renderMarkdown } from '../diff/render';
@@ -9,6 +10,7 @@ import { resolveCommand } from './resolve';
 import { applyCommand } from './apply';
 import { synthCommand } from './synth';
 import { packageVersion } from '../synth/package-info';
+import { runPolicy } from '../policy/run';
 
 export { packageVersion };
 
@@ -39,14 +41,33 @@ export function buildProgram(): Command {
       "run aws-cdk-lib's CloudFormation validator on the AWS templates, its findings errors (for CI: ~40% of synth time)",
       false,
     )
+    .option('--strict', 'policy warnings fail synth too (for CI; docs/policy.md)', false)
     .action(
-      async (opts: { app: string; out: string; quiet: boolean; typecheck: boolean; check: boolean }) => {
-        await synthCommand({
-          ...opts,
-          log: (s) => (opts.quiet ? undefined : process.stdout.write(`${s}\n`)),
-        });
+      async (opts: {
+        app: string;
+        out: string;
+        quiet: boolean;
+        typecheck: boolean;
+        check: boolean;
+        strict: boolean;
+      }) => {
+        const log = (s: string) => (opts.quiet ? undefined : process.stdout.write(`${s}\n`));
+        const results = await synthCommand({ ...opts, log });
+        for (const outdir of new Set(results.map((r) => r.outdir))) policyGate(outdir, opts.strict, log);
       },
     );
+
+  program
+    .command('check')
+    .description(
+      "run the policy pack over a synth output: mlstack's rules on CloudFormation, Terraform and Kubernetes objects; writes policy/report.json and policy/results.sarif",
+    )
+    .argument('[dir]', 'a synth output', 'mlstack.out')
+    .option('--strict', 'warnings fail the check too', false)
+    .action((dir: string, opts: { strict: boolean }) => {
+      if (!fs.existsSync(dir)) throw new CliError(`${dir}: no such folder; run mlstack synth first.`, 2);
+      policyGate(dir, opts.strict, (s) => process.stdout.write(`${s}\n`));
+    });
 
   program
     .command('resolve')
@@ -474,4 +495,15 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   void main(process.argv).then((code) => process.exit(code));
+}
+
+/** Runs the policy pack over a synth output; findings that count fail the command (exit 1). */
+function policyGate(out: string, strict: boolean, log: (line: string) => void): void {
+  const { failures } = runPolicy(out, { strict, version: packageVersion(), log });
+  if (failures.length) {
+    throw new CliError(
+      `policy: ${failures.length} unacknowledged finding${failures.length === 1 ? '' : 's'}${strict ? ' (--strict: warnings count)' : ''}; fix them or acknowledge each with its reason (docs/policy.md)`,
+      1,
+    );
+  }
 }

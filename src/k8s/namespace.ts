@@ -1,10 +1,8 @@
 import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { acknowledgeObject } from '../policy/acknowledge';
 
 /** The Pod Security Standard a namespace enforces. */
 export type PodSecurityLevel = 'restricted' | 'baseline' | 'privileged';
-
-/** The annotation that carries why a namespace is not `restricted`. */
-export const POD_SECURITY_REASON = 'mlstack.io/pod-security-reason';
 
 /** A namespace mlstack creates: `restricted`, or a lower level with the reason next to the code that needs it. */
 export type NamespaceOptions = {
@@ -25,7 +23,7 @@ export function namespaceWithPodSecurity(o: NamespaceOptions): Namespace {
     throw new Error(`Namespace ${o.name}: pod security level '${o.podSecurity}' needs a reason.`);
   }
   const level = o.podSecurity;
-  return new Namespace({
+  const ns = new Namespace({
     metadata: {
       name: o.name,
       labels: {
@@ -35,7 +33,8 @@ export function namespaceWithPodSecurity(o: NamespaceOptions): Namespace {
         'pod-security.kubernetes.io/audit': level,
         'pod-security.kubernetes.io/warn': level,
       },
-      ...(o.podSecurity !== 'restricted' ? { annotations: { [POD_SECURITY_REASON]: o.reason } } : {}),
     },
   });
+  // Why it is not restricted: the acknowledgement of the policy rule that flags it (docs/policy.md).
+  return o.podSecurity === 'restricted' ? ns : acknowledgeObject(ns, 'MLS-K8S-PSA', o.reason);
 }

@@ -3,6 +3,7 @@ import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { stringify } from 'yaml';
 import { NODE_LABELS, type NodePoolSpec, type Taint, type TaintEffect } from '../spec/cluster';
 import type { ValidatableObject } from './manifest';
+import { acknowledgeObject } from '../policy/acknowledge';
 import { container } from './pod';
 
 /**
@@ -55,49 +56,65 @@ export function nvidiaDevicePlugin(pools: readonly NodePoolSpec[]): ValidatableO
         metadata: { name, namespace: DEVICE_PLUGIN_NAMESPACE, labels },
         data: { 'config.yaml': stringify(devicePluginConfig(pool)) },
       }),
-      new DaemonSet({
-        metadata: { name, namespace: DEVICE_PLUGIN_NAMESPACE, labels },
-        spec: {
-          selector: { matchLabels: labels },
-          updateStrategy: { type: 'RollingUpdate' },
-          template: {
-            metadata: { labels },
-            spec: {
-              priorityClassName: 'system-node-critical',
-              nodeSelector: { [NODE_LABELS.pool]: pool.name },
-              tolerations: [
-                { key: 'CriticalAddonsOnly', operator: 'Exists' },
-                ...tolerationsFor(pool.taints),
-              ],
-              containers: [
-                container({
-                  name: 'nvidia-device-plugin',
-                  image: NVIDIA_DEVICE_PLUGIN_IMAGE,
-                  args: ['--config-file=/etc/nvidia-device-plugin/config.yaml'],
-                  exception: {
-                    reason:
-                      'The plugin writes its socket into the kubelet device-plugins hostPath, so its root filesystem stays writable; it needs no privileges, no capabilities and never escalates.',
-                    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-                  },
-                  resources: {
-                    requests: { cpu: '50m', memory: '64Mi' },
-                    limits: { memory: '128Mi' },
-                  },
-                  volumeMounts: [
-                    { name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' },
-                    { name: 'config', mountPath: '/etc/nvidia-device-plugin', readOnly: true },
-                  ],
-                }),
-              ],
-              volumes: [
-                { name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins' } },
-                { name: 'config', configMap: { name } },
-              ],
+      acknowledge(
+        new DaemonSet({
+          metadata: { name, namespace: DEVICE_PLUGIN_NAMESPACE, labels },
+          spec: {
+            selector: { matchLabels: labels },
+            updateStrategy: { type: 'RollingUpdate' },
+            template: {
+              metadata: { labels },
+              spec: {
+                priorityClassName: 'system-node-critical',
+                nodeSelector: { [NODE_LABELS.pool]: pool.name },
+                tolerations: [
+                  { key: 'CriticalAddonsOnly', operator: 'Exists' },
+                  ...tolerationsFor(pool.taints),
+                ],
+                containers: [
+                  container({
+                    name: 'nvidia-device-plugin',
+                    image: NVIDIA_DEVICE_PLUGIN_IMAGE,
+                    args: ['--config-file=/etc/nvidia-device-plugin/config.yaml'],
+                    exception: {
+                      reason:
+                        'The plugin writes its socket into the kubelet device-plugins hostPath, so its root filesystem stays writable; it needs no privileges, no capabilities and never escalates.',
+                      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+                    },
+                    resources: {
+                      requests: { cpu: '50m', memory: '64Mi' },
+                      limits: { memory: '128Mi' },
+                    },
+                    volumeMounts: [
+                      { name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' },
+                      { name: 'config', mountPath: '/etc/nvidia-device-plugin', readOnly: true },
+                    ],
+                  }),
+                ],
+                volumes: [
+                  { name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins' } },
+                  { name: 'config', configMap: { name } },
+                ],
+              },
             },
           },
-        },
-      }),
+        }),
+      ),
     );
   }
   return objects;
+}
+
+/** The device plugin's host access and runtime seccomp, acknowledged with their reasons (docs/policy.md). */
+function acknowledge(d: DaemonSet): DaemonSet {
+  acknowledgeObject(
+    d,
+    'MLS-K8S-HOST-ACCESS',
+    'A device plugin registers with the kubelet through a socket in /var/lib/kubelet/device-plugins (hostPath); that is how nvidia.com/gpu becomes schedulable. It runs unprivileged with every capability dropped.',
+  );
+  return acknowledgeObject(
+    d,
+    'MLS-K8S-SECCOMP',
+    "Runs under the container runtime's own default (as NVIDIA's manifests do): RuntimeDefault is not verified with NVML on a GPU node here (no GPU in CI), and a device plugin that fails leaves every GPU unschedulable.",
+  );
 }

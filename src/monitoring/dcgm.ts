@@ -7,6 +7,7 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { ValidatableObject } from '../k8s/manifest';
 import { container } from '../k8s/pod';
+import { acknowledgeObject } from '../policy/acknowledge';
 import { tolerationsFor } from '../k8s/nvidia-device-plugin';
 import { NODE_LABELS, type Taint } from '../spec/cluster';
 import type { GpuNodeLayout } from '../spec/clouds';
@@ -184,25 +185,35 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
       metadata: metadata(`${spec.name}-counters`),
       data: { 'counters.csv': renderCounters() },
     }),
-    new DaemonSet({
-      metadata: metadata(spec.name),
-      spec: {
-        selector: { matchLabels: { ...labels } },
-        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%' } },
-        template: {
-          metadata: { labels: { ...labels } },
+    acknowledgeObject(
+      acknowledgeObject(
+        new DaemonSet({
+          metadata: metadata(spec.name),
           spec: {
-            serviceAccountName: spec.name,
-            automountServiceAccountToken: false,
-            nodeSelector: { [NODE_LABELS.gpu]: 'true' },
-            tolerations: tolerationsFor(spec.gpuTaints),
-            containers: [exporter],
-            volumes,
-            terminationGracePeriodSeconds: 30,
+            selector: { matchLabels: { ...labels } },
+            updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%' } },
+            template: {
+              metadata: { labels: { ...labels } },
+              spec: {
+                serviceAccountName: spec.name,
+                automountServiceAccountToken: false,
+                nodeSelector: { [NODE_LABELS.gpu]: 'true' },
+                tolerations: tolerationsFor(spec.gpuTaints),
+                containers: [exporter],
+                volumes,
+                terminationGracePeriodSeconds: 30,
+              },
+            },
           },
-        },
-      },
-    }),
+        }),
+        'MLS-K8S-HOST-ACCESS',
+        privileged
+          ? `Reads the kubelet pod-resources socket (hostPath) to label GPU metrics with their pods, and the GKE driver under ${driver ?? 'the host'} (hostPath); privileged because COS shows GPU devices only to privileged containers or to pods that take a GPU. docs/dcgm-monitoring.md says what a less privileged setup would need.`
+          : 'Reads the kubelet pod-resources socket (hostPath, read-only) to label GPU metrics with the pods that use each GPU; not privileged, only SYS_ADMIN for the profiling fields.',
+      ),
+      'MLS-K8S-SECCOMP',
+      "Runs under the container runtime's own default, as NVIDIA's dcgm-exporter chart does: DCGM's profiling fields with RuntimeDefault are not verified on a GPU node here (no GPU in CI).",
+    ),
     new Service({
       metadata: metadata(spec.name),
       spec: {

@@ -4,6 +4,7 @@ import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
+import { acknowledgeTerraform } from '../../src/policy/acknowledge';
 import {
   StorageManagementPolicy,
   type StorageManagementPolicyRule,
@@ -109,6 +110,11 @@ export class BlobObjectStore extends Construct implements ObjectStoreCapability 
       tags: { ...props.tags, purpose: 'mlstack-data' },
       ...(props.retain ? { lifecycle: { preventDestroy: true } } : {}),
     });
+    acknowledgeTerraform(
+      this.account,
+      'MLS-AZ-PUBLIC-NETWORK',
+      'Reachable from public networks, with Entra ID data-plane roles as the only gate (shared keys are off): terraform apply uploads blobs from wherever it runs and the cluster reaches it without a private endpoint; mlstack has no private endpoint or deployer-address firewall props yet.',
+    );
     this.rules.push({
       name: 'old-versions',
       enabled: true,

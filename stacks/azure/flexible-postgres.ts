@@ -1,3 +1,4 @@
+import { acknowledgeTerraform } from '../../src/policy/acknowledge';
 import { DataAzurermClientConfig } from '@cdktf/provider-azurerm/lib/data-azurerm-client-config';
 import { KeyVault } from '@cdktf/provider-azurerm/lib/key-vault';
 import { KeyVaultSecret } from '@cdktf/provider-azurerm/lib/key-vault-secret';
@@ -177,6 +178,11 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
       softDeleteRetentionDays: 90,
       tags,
     });
+    acknowledgeTerraform(
+      this.vault,
+      'MLS-AZ-PUBLIC-NETWORK',
+      'Reachable from public networks, with RBAC (Entra ID) as the only gate: terraform apply writes the secret from wherever it runs, and mlstack has no private endpoint or deployer-address firewall props yet.',
+    );
     // Whoever runs terraform writes the secret; the workload identity only reads it.
     const officer = new RoleAssignment(scope, `${id}-VaultOfficer`, {
       scope: this.vault.id,

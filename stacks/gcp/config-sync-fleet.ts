@@ -4,6 +4,8 @@ import { TerraformOutput } from 'cdktf';
 import { Construct, type IConstruct } from 'constructs';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { namespaceWithPodSecurity } from '../../src/k8s/namespace';
+import { container, RESTRICTED_POD_SECURITY } from '../../src/k8s/pod';
+import { acknowledgeObject } from '../../src/policy/acknowledge';
 import type { EdgeFleetCapability, EdgeFleetSpec } from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
 import { addTerraformWarning } from '../private/terraform';
@@ -85,6 +87,12 @@ export class ConfigSyncFleet extends Construct implements EdgeFleetCapability {
     );
     const labels = { 'app.kubernetes.io/name': spec.name, 'app.kubernetes.io/managed-by': 'mlstack' };
     const probe = (p: string) => ({ httpGet: { path: p, port: 8000, host: '127.0.0.1' } });
+    // Sized from the target: onnxruntime holds the model and its arena (about twice the largest model the device
+    // is sized for) beside the server's own ~256 MiB.
+    const serverResources = {
+      requests: { cpu: '250m', memory: '256Mi' },
+      limits: { memory: `${spec.target.sizeBudgetMiB * 2 + 256}Mi` },
+    };
     const objects = [
       namespaceWithPodSecurity({
         name: 'mlstack-edge',
@@ -93,37 +101,37 @@ export class ConfigSyncFleet extends Construct implements EdgeFleetCapability {
         reason:
           "The kiosk server uses the device's host network so that the kiosk's local apps reach it on 127.0.0.1; baseline forbids hostNetwork.",
       }),
-      new Deployment({
-        metadata: { name: spec.name, namespace: 'mlstack-edge', labels },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              hostNetwork: true,
-              containers: [
-                {
-                  name: 'mlstack-server',
-                  image: spec.image,
-                  args: ['serve', '/models', '--host', '127.0.0.1', '--port', '8000'],
-                  readinessProbe: probe('/v2/health/ready'),
-                  livenessProbe: probe('/v2/health/live'),
-                  securityContext: {
-                    runAsNonRoot: true,
-                    runAsUser: 1000,
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    capabilities: { drop: ['ALL'] },
-                  },
-                  volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-                },
-              ],
-              volumes: [{ name: 'tmp', emptyDir: {} }],
+      acknowledgeObject(
+        new Deployment({
+          metadata: { name: spec.name, namespace: 'mlstack-edge', labels },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: labels },
+            template: {
+              metadata: { labels },
+              spec: {
+                hostNetwork: true,
+                // Non-root, RuntimeDefault seccomp: everything restricted asks but the host network.
+                securityContext: { ...RESTRICTED_POD_SECURITY },
+                containers: [
+                  container({
+                    name: 'mlstack-server',
+                    image: spec.image,
+                    args: ['serve', '/models', '--host', '127.0.0.1', '--port', '8000'],
+                    readinessProbe: probe('/v2/health/ready'),
+                    livenessProbe: probe('/v2/health/live'),
+                    resources: serverResources,
+                    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+                  }),
+                ],
+                volumes: [{ name: 'tmp', emptyDir: {} }],
+              },
             },
           },
-        },
-      }),
+        }),
+        'MLS-K8S-HOST-ACCESS',
+        "hostNetwork: the kiosk's local apps reach the server on the device's 127.0.0.1:8000, where it listens only (no port is open to the network).",
+      ),
     ];
     for (const o of objects) o.validate();
     this.files = objects.map((o) => ({

@@ -1,0 +1,45 @@
+import { ACKNOWLEDGE_KEY } from './rule';
+
+/** A Kubernetes object's metadata, as constructs build it. */
+interface Meta {
+  metadata?: { annotations?: Record<string, string> | undefined } | undefined;
+}
+
+function checkReason(rule: string, reason: string): void {
+  if (!/^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$/.test(rule)) {
+    throw new Error(
+      `acknowledge: '${rule}' is not a policy rule id (upper-case words joined by '-', e.g. MLS-K8S-PSA)`,
+    );
+  }
+  if (reason.trim().length < 20) {
+    throw new Error(`acknowledge ${rule}: give the reason in a sentence (got '${reason}')`);
+  }
+}
+
+/**
+ * Acknowledges a finding of `rule` on a Kubernetes object with its reason (an annotation the checker reads, and
+ * the cluster's admins see). Returns the object.
+ */
+export function acknowledgeObject<T extends Meta>(object: T, rule: string, reason: string): T {
+  checkReason(rule, reason);
+  const metadata = (object.metadata ??= {});
+  const annotations = (metadata.annotations ??= {});
+  const current = annotations[ACKNOWLEDGE_KEY]
+    ? (JSON.parse(annotations[ACKNOWLEDGE_KEY]) as Record<string, string>)
+    : {};
+  annotations[ACKNOWLEDGE_KEY] = JSON.stringify({ ...current, [rule]: reason });
+  return object;
+}
+
+/**
+ * Acknowledges a finding of `rule` on a Terraform resource, or on a whole stack (a cdktf `TerraformResource` or
+ * `TerraformStack`: anything with `addOverride`), with its reason.
+ */
+export function acknowledgeTerraform(
+  element: { addOverride(path: string, value: unknown): void },
+  rule: string,
+  reason: string,
+): void {
+  checkReason(rule, reason);
+  element.addOverride(`//.mlstack_acknowledge.${rule}`, reason);
+}

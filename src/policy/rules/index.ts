@@ -1,0 +1,23 @@
+import type { PolicyRule } from '../rule';
+import { azurePublicNetwork } from './az-public-network';
+import { defaultDeny } from './k8s-default-deny';
+import { gpuPlacement } from './k8s-gpu-placement';
+import { hostAccess } from './k8s-host-access';
+import { imageDigest } from './k8s-image-digest';
+import { podSecurityLabels } from './k8s-pod-security-labels';
+import { containerResources } from './k8s-resources';
+import { seccomp } from './k8s-seccomp';
+import { remoteState } from './tf-remote-state';
+
+/** mlstack's own rules (docs/policy.md lists them). */
+export const BUILTIN_RULES: readonly PolicyRule[] = [
+  podSecurityLabels,
+  hostAccess,
+  gpuPlacement,
+  containerResources,
+  seccomp,
+  defaultDeny,
+  imageDigest,
+  remoteState,
+  azurePublicNetwork,
+];

@@ -1,0 +1,348 @@
+// The policy pack: each rule failing on a non-compliant object and passing on the fixed one, acknowledgements
+// read from where the code put them, the example platform with zero unacknowledged errors on every cloud, the
+// report and SARIF files, --strict, and `mlstack check` failing on a bad output (the real CLI).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { stringify } from 'yaml';
+import { acknowledgeObject } from '../src/policy/acknowledge';
+import { checkOutput, type PolicyReport } from '../src/policy/check';
+import { PolicyPack } from '../src/policy/registry';
+import type { KubernetesObject, KubernetesRule, TerraformRule } from '../src/policy/rule';
+import { BUILTIN_RULES } from '../src/policy/rules';
+import { azurePublicNetwork } from '../src/policy/rules/az-public-network';
+import { defaultDeny } from '../src/policy/rules/k8s-default-deny';
+import { gpuPlacement } from '../src/policy/rules/k8s-gpu-placement';
+import { hostAccess } from '../src/policy/rules/k8s-host-access';
+import { imageDigest } from '../src/policy/rules/k8s-image-digest';
+import { podSecurityLabels } from '../src/policy/rules/k8s-pod-security-labels';
+import { containerResources } from '../src/policy/rules/k8s-resources';
+import { seccomp } from '../src/policy/rules/k8s-seccomp';
+import { remoteState } from '../src/policy/rules/tf-remote-state';
+import { mlstack } from './support/cli';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-policy-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const DIGEST = `@sha256:${'a'.repeat(64)}`;
+
+/** A compliant GPU Deployment; `change` makes it non-compliant in one way. */
+function gpuDeployment(
+  change: (spec: Record<string, unknown>, c: Record<string, unknown>) => void = () => {},
+) {
+  const c: Record<string, unknown> = {
+    name: 'server',
+    image: `registry.example.com/server:1.0${DIGEST}`,
+    resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2Gi', 'nvidia.com/gpu': 1 } },
+  };
+  const spec: Record<string, unknown> = {
+    securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+    nodeSelector: { 'mlstack.io/pool': 't4' },
+    tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+    containers: [c],
+  };
+  change(spec, c);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'server', namespace: 'serving' },
+    spec: { selector: {}, template: { spec } },
+  } as KubernetesObject;
+}
+
+const namespace = (level?: string): KubernetesObject => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: {
+    name: 'serving',
+    ...(level ? { labels: { 'pod-security.kubernetes.io/enforce': level } } : {}),
+  },
+});
+
+const denyAll: KubernetesObject = {
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name: 'default-deny', namespace: 'serving' },
+  spec: { podSelector: {}, policyTypes: ['Ingress'] },
+};
+
+const k8s = (rule: KubernetesRule, ...objects: KubernetesObject[]) => rule.check({ objects });
+const tf = (rule: TerraformRule, json: Record<string, unknown>) => rule.check({ json });
+
+describe('each rule fails on the non-compliant case and passes on the fixed one', () => {
+  it('MLS-K8S-PSA', () => {
+    expect(k8s(podSecurityLabels, namespace())[0].message).toMatch(/no pod-security.kubernetes.io\/enforce/);
+    expect(k8s(podSecurityLabels, namespace('privileged'))[0].message).toMatch(/enforces 'privileged'/);
+    expect(k8s(podSecurityLabels, namespace('strict'))[0].message).toMatch(/not a Pod Security level/);
+    expect(k8s(podSecurityLabels, namespace('restricted'))).toEqual([]);
+  });
+
+  it('MLS-K8S-HOST-ACCESS', () => {
+    const bad = gpuDeployment((s, c) => {
+      s.hostNetwork = true;
+      s.volumes = [{ name: 'sock', hostPath: { path: '/var/run' } }];
+      c.securityContext = { privileged: true };
+    });
+    expect(k8s(hostAccess, bad)[0].message).toBe(
+      'Deployment serving/server: container server is privileged, hostNetwork, hostPath volume sock',
+    );
+    expect(k8s(hostAccess, gpuDeployment())).toEqual([]);
+  });
+
+  it('MLS-K8S-GPU-PLACEMENT', () => {
+    const bad = gpuDeployment((s) => {
+      delete s.tolerations;
+      delete s.nodeSelector;
+    });
+    expect(k8s(gpuPlacement, bad)[0].message).toMatch(
+      /requests nvidia.com\/gpu with no toleration .* and no node selector or node affinity/,
+    );
+    expect(k8s(gpuPlacement, gpuDeployment())).toEqual([]);
+    // A CPU workload needs neither.
+    const cpu = gpuDeployment((s, c) => {
+      delete s.tolerations;
+      delete s.nodeSelector;
+      c.resources = { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '1Gi' } };
+    });
+    expect(k8s(gpuPlacement, cpu)).toEqual([]);
+  });
+
+  it('MLS-K8S-RESOURCES', () => {
+    const bad = gpuDeployment((_, c) => {
+      c.resources = { limits: { 'nvidia.com/gpu': 1 } };
+    });
+    expect(k8s(containerResources, bad)[0].message).toBe(
+      'Deployment serving/server: no server (requests.cpu, requests.memory, limits.memory)',
+    );
+    expect(k8s(containerResources, gpuDeployment())).toEqual([]);
+  });
+
+  it('MLS-K8S-SECCOMP', () => {
+    const bad = gpuDeployment((s) => delete s.securityContext);
+    expect(k8s(seccomp, bad)[0].message).toMatch(/no seccomp profile \(server\)/);
+    const perContainer = gpuDeployment((s, c) => {
+      delete s.securityContext;
+      c.securityContext = { seccompProfile: { type: 'RuntimeDefault' } };
+    });
+    expect(k8s(seccomp, perContainer)).toEqual([]);
+    expect(k8s(seccomp, gpuDeployment())).toEqual([]);
+  });
+
+  it('MLS-K8S-IMAGE-DIGEST', () => {
+    const bad = gpuDeployment((_, c) => (c.image = 'registry.example.com/server:1.0'));
+    expect(k8s(imageDigest, bad)[0].message).toMatch(/server:1.0 pinned by tag only/);
+    expect(k8s(imageDigest, gpuDeployment())).toEqual([]);
+  });
+
+  it('MLS-K8S-DEFAULT-DENY', () => {
+    expect(k8s(defaultDeny, namespace('restricted'), gpuDeployment())[0].message).toBe(
+      'namespace serving has workloads and no default-deny ingress NetworkPolicy',
+    );
+    expect(k8s(defaultDeny, namespace('restricted'), gpuDeployment(), denyAll)).toEqual([]);
+    // A policy that allows something is not a default deny.
+    const allow = { ...denyAll, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] } };
+    expect(k8s(defaultDeny, gpuDeployment(), allow)).toHaveLength(1);
+  });
+
+  it('MLS-TF-REMOTE-STATE', () => {
+    expect(tf(remoteState, { terraform: { backend: { local: { path: 'x' } } } })).toHaveLength(1);
+    expect(tf(remoteState, { terraform: {} })[0].message).toMatch(/no backend configured/);
+    expect(tf(remoteState, { terraform: { backend: { gcs: { bucket: 'state' } } } })).toEqual([]);
+  });
+
+  it('MLS-AZ-PUBLIC-NETWORK', () => {
+    const account = (extra: Record<string, unknown>) => ({
+      resource: { azurerm_storage_account: { Models: { name: 'models', ...extra } } },
+    });
+    expect(tf(azurePublicNetwork, account({}))[0]).toEqual({
+      resource: 'azurerm_storage_account.Models',
+      message: 'azurerm_storage_account models accepts requests from public networks',
+    });
+    expect(tf(azurePublicNetwork, account({ public_network_access_enabled: false }))).toEqual([]);
+    expect(tf(azurePublicNetwork, account({ network_rules: { default_action: 'Deny' } }))).toEqual([]);
+    const vault = { resource: { azurerm_key_vault: { V: { network_acls: [{ default_action: 'Deny' }] } } } };
+    expect(tf(azurePublicNetwork, vault)).toEqual([]);
+  });
+
+  it('every built-in rule has a test above, an id, a fix and a description', () => {
+    const tested = [
+      podSecurityLabels,
+      hostAccess,
+      gpuPlacement,
+      containerResources,
+      seccomp,
+      imageDigest,
+      defaultDeny,
+      remoteState,
+      azurePublicNetwork,
+    ].map((r) => r.id);
+    expect(BUILTIN_RULES.map((r) => r.id).sort()).toEqual([...tested].sort());
+    const docs = fs.readFileSync(path.join(__dirname, '..', 'docs', 'policy.md'), 'utf8');
+    for (const r of BUILTIN_RULES) {
+      expect(docs, `docs/policy.md lists ${r.id}`).toMatch(
+        new RegExp(`\\| \`${r.id}\`\\s+\\| ${r.level}\\s+\\|`),
+      );
+      expect(r.id).toMatch(/^MLS-[A-Z0-9]+(-[A-Z0-9]+)+$/);
+      expect(r.fix.length).toBeGreaterThan(30);
+      expect(r.description.length).toBeGreaterThan(60);
+    }
+  });
+});
+
+describe('acknowledgements', () => {
+  /** A synth-output-shaped folder with one cluster's objects. */
+  function output(name: string, objects: KubernetesObject[], terraform?: Record<string, unknown>): string {
+    const out = path.join(tmp, name);
+    const dir = path.join(out, 'k8s', 'stack', 'cluster');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'objects.yaml'), objects.map((o) => stringify(o)).join('---\n'));
+    if (terraform) {
+      fs.mkdirSync(path.join(out, 'azure', 'stacks', 'stack'), { recursive: true });
+      fs.writeFileSync(
+        path.join(out, 'azure', 'stacks', 'stack', 'cdk.tf.json'),
+        JSON.stringify(terraform, null, 2),
+      );
+    }
+    return out;
+  }
+
+  it('are read from the object that carries them, with their reason, and only for the rule they name', () => {
+    const reason = 'The exporter reads the kubelet pod-resources socket to map GPUs to pods.';
+    const pod = acknowledgeObject(
+      gpuDeployment(
+        (s) => (s.volumes = [{ name: 'pr', hostPath: { path: '/var/lib/kubelet/pod-resources' } }]),
+      ),
+      'MLS-K8S-HOST-ACCESS',
+      reason,
+    );
+    const r = checkOutput(output('acked', [namespace('restricted'), denyAll, pod]));
+    const host = r.findings.find((f) => f.rule === 'MLS-K8S-HOST-ACCESS')!;
+    expect(host).toMatchObject({
+      acknowledged: reason,
+      stack: 'stack',
+      file: 'k8s/stack/cluster/objects.yaml',
+    });
+    expect(host.line).toBeGreaterThan(1);
+    expect(r.stacks).toEqual([{ stack: 'stack', errors: 0, warnings: 0, acknowledged: 1 }]);
+    expect(() => acknowledgeObject(gpuDeployment(), 'MLS-K8S-SECCOMP', 'because')).toThrow(/give the reason/);
+  });
+
+  it('of Terraform resources are read from their "//" key', () => {
+    const r = checkOutput(
+      output('tf', [namespace('restricted')], {
+        terraform: { backend: { azurerm: {} } },
+        resource: {
+          azurerm_storage_account: {
+            A: {
+              name: 'a',
+              '//': { mlstack_acknowledge: { 'MLS-AZ-PUBLIC-NETWORK': 'Open on purpose for this test.' } },
+            },
+            B: { name: 'b' },
+          },
+        },
+      }),
+    );
+    const az = r.findings.filter((f) => f.rule === 'MLS-AZ-PUBLIC-NETWORK');
+    expect(az.map((f) => [f.target, f.acknowledged])).toEqual([
+      ['azurerm_storage_account.A', 'Open on purpose for this test.'],
+      ['azurerm_storage_account.B', undefined],
+    ]);
+  });
+
+  it("an app's own rule runs beside mlstack's", () => {
+    PolicyPack.addRule({
+      id: 'ACME-TEAM-LABEL',
+      level: 'warning',
+      target: 'kubernetes',
+      title: 'Workloads carry a team label',
+      description: 'Cost reports group by team.',
+      fix: 'Add metadata.labels.team.',
+      check: ({ objects }) =>
+        objects
+          .filter((o) => o.kind === 'Deployment' && !o.metadata.labels?.team)
+          .map((o) => ({ object: o, message: `${o.metadata.name} has no team label` })),
+    });
+    const r = checkOutput(output('custom', [gpuDeployment()]), PolicyPack.rules());
+    expect(r.findings.find((f) => f.rule === 'ACME-TEAM-LABEL')?.message).toBe('server has no team label');
+    expect(() => PolicyPack.addRule({ ...BUILTIN_RULES[0] })).toThrow(/exists already/);
+  });
+});
+
+describe('the example platform', () => {
+  const example = inject('example');
+  const report = JSON.parse(
+    fs.readFileSync(path.join(example.out, 'policy', 'report.json'), 'utf8'),
+  ) as PolicyReport;
+
+  it('synthesizes with zero unacknowledged errors on every cloud, and says so per stack', () => {
+    expect(report.stacks.map((s) => [s.stack, s.errors])).toEqual([
+      ['ml-platform-aws', 0],
+      ['ml-platform-azure', 0],
+      ['ml-platform-gcp', 0],
+    ]);
+    for (const s of report.stacks) {
+      expect(example.stdout).toContain(`policy ${s.stack}: 0 errors, ${s.warnings} warning`);
+    }
+    // Every acknowledgement gives a reason of at least a sentence.
+    for (const f of report.findings.filter((x) => x.acknowledged))
+      expect(f.acknowledged!.length).toBeGreaterThan(60);
+    // The GPU system components are the privileged exceptions, each acknowledged.
+    const host = report.findings.filter((f) => f.rule === 'MLS-K8S-HOST-ACCESS').map((f) => f.target);
+    expect(new Set(host.map((t) => t.split('/').slice(0, 2).join('/')))).toEqual(
+      new Set(['DaemonSet/gpu-monitoring', 'DaemonSet/kube-system', 'Deployment/mlstack-edge']),
+    );
+  });
+
+  it('writes SARIF 2.1.0 that names every rule and puts each finding at a file and line', () => {
+    const sarif = JSON.parse(fs.readFileSync(path.join(example.out, 'policy', 'results.sarif'), 'utf8')) as {
+      version: string;
+      runs: {
+        tool: { driver: { rules: { id: string }[] } };
+        results: {
+          ruleId: string;
+          level: string;
+          locations: {
+            physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } };
+          }[];
+          suppressions?: { kind: string; justification: string }[];
+        }[];
+      }[];
+    };
+    expect(sarif.version).toBe('2.1.0');
+    const run = sarif.runs[0];
+    expect(run.tool.driver.rules.map((r) => r.id)).toEqual(BUILTIN_RULES.map((r) => r.id));
+    expect(run.results).toHaveLength(report.findings.length);
+    for (const r of run.results) {
+      const loc = r.locations[0].physicalLocation;
+      expect(fs.existsSync(path.join(example.out, loc.artifactLocation.uri)), loc.artifactLocation.uri).toBe(
+        true,
+      );
+      expect(loc.region.startLine).toBeGreaterThanOrEqual(1);
+    }
+    const suppressed = run.results.filter((r) => r.suppressions);
+    expect(suppressed.length).toBe(report.findings.filter((f) => f.acknowledged).length);
+    expect(suppressed[0].suppressions![0].kind).toBe('inSource');
+  });
+
+  it('mlstack check --strict fails on the warnings; a privileged pod added to the output fails plain check', async () => {
+    const copy = path.join(tmp, 'example-copy');
+    fs.cpSync(example.out, copy, { recursive: true });
+    const strict = await mlstack(['check', copy, '--strict']);
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toMatch(/warning: MLS-K8S-IMAGE-DIGEST /);
+    expect(strict.stderr).toMatch(/--strict: warnings count/);
+    expect((await mlstack(['check', copy])).code).toBe(0);
+
+    const rogue = gpuDeployment((_, c) => (c.securityContext = { privileged: true }));
+    fs.writeFileSync(
+      path.join(copy, 'k8s', 'ml-platform-gcp', 'ml-platform', '99-rogue.yaml'),
+      stringify({ ...rogue, metadata: { name: 'rogue', namespace: 'classifier' } }),
+    );
+    const r = await mlstack(['check', copy]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      'error: MLS-K8S-HOST-ACCESS k8s/ml-platform-gcp/ml-platform/99-rogue.yaml:4 Deployment classifier/rogue: container server is privileged',
+    );
+  });
+});
