@@ -32,6 +32,7 @@ import { Validator } from '../src/spec/errors';
 import { type ManagedPrometheusCapability, MlStack, type ScrapeTarget } from '../stacks/ml-stack';
 import { SYNTH_OUTPUT, type SynthOutputFolder } from '../src/synth/output';
 import { type GpuCluster, type ServingWorkloadInfo } from './gpu-cluster';
+import { scrapersOf } from './private/scrapers';
 import { addAlertGroups, addInClusterAlertGroups, checkDestinations } from './private/alerts';
 import { requireClusterProp } from './private/cluster-prop';
 
@@ -226,6 +227,7 @@ export class DcgmMonitoring extends Construct {
             gpuTaints: uniqueTaints(cluster.gpuPools.flatMap((p) => p.taints)),
             scrapeInterval: interval,
             serviceMonitor: backend === PrometheusBackend.IN_CLUSTER,
+            scrapers: scrapersOf(cluster, backend === PrometheusBackend.MANAGED),
           }),
         ),
       );

@@ -20,6 +20,8 @@ import { type GpuCluster } from './gpu-cluster';
 import type { TritonService } from './triton-service';
 import { addAlertGroups, addInClusterAlertGroups, checkDestinations } from './private/alerts';
 import { requireClusterProp } from './private/cluster-prop';
+import { scrapersOf } from './private/scrapers';
+import { allowIngress, defaultDenyIngress } from '../src/k8s/network-policy';
 
 /** Thresholds of the drift job: defaults for every feature, per-feature overrides, and the dataset share. */
 export interface DriftThresholdsProps extends FeatureThresholds {
@@ -416,9 +418,23 @@ export class DriftPipeline extends Construct {
       },
     ];
     const managed = backend === PrometheusBackend.MANAGED ? cluster.managedPrometheus() : undefined;
+    // Ingress: none by default; the collectors reach the exporters, the job reaches its Pushgateway.
+    objects.push(defaultDenyIngress(this.namespace));
     for (const { exporter, metrics, honorLabels } of exporters) {
       objects.push(...exporter.objects);
       const job = exporter.selector['app.kubernetes.io/name'];
+      const scrapers = scrapersOf(cluster, managed !== undefined);
+      objects.push(
+        allowIngress({
+          name: job,
+          namespace: this.namespace,
+          podLabels: exporter.selector,
+          ports: [exporter.podPort],
+          from: honorLabels
+            ? { ...scrapers, namespaces: [...scrapers.namespaces, this.namespace] }
+            : scrapers,
+        }),
+      );
       if (managed) {
         objects.push(
           ...managed.addScrapeTarget(this, `Scrape-${job}`, {

@@ -149,6 +149,33 @@ describe('DriftPipeline: what its alerts read', () => {
     expect(cluster.wiring.check()).toEqual([]);
   });
 
+  it('denies ingress by default: the collectors reach both exporters, the job only its Pushgateway', () => {
+    const p = pipeline(gcpStack(), { pushgateway: undefined });
+    type Policy = {
+      metadata: { name: string };
+      spec: {
+        podSelector: Record<string, unknown>;
+        ingress?: { from: unknown[]; ports: { port: number }[] }[];
+      };
+    };
+    const policies = p.manifests.filter((m) => m.kind === 'NetworkPolicy') as unknown as Policy[];
+    const byName = Object.fromEntries(policies.map((x) => [x.metadata.name, x.spec]));
+    expect(Object.keys(byName).sort()).toEqual([
+      'default-deny-ingress',
+      'drift-job-metrics',
+      'drift-pushgateway',
+    ]);
+    expect(byName['default-deny-ingress']).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
+    const ns = (n: string) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': n } } });
+    // GKE's managed collectors run in gmp-system.
+    expect(byName['drift-pushgateway'].ingress).toEqual([
+      { from: [ns('gmp-system'), ns('drift')], ports: [{ port: 9091, protocol: 'TCP' }] },
+    ]);
+    expect(byName['drift-job-metrics'].ingress).toEqual([
+      { from: [ns('gmp-system')], ports: [{ port: 8080, protocol: 'TCP' }] },
+    ]);
+  });
+
   it("with the user's own Pushgateway, deploys none and says the alerts depend on it", () => {
     const stack = gcpStack();
     const p = pipeline(stack);

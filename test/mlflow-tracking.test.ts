@@ -289,7 +289,9 @@ describe('MlflowTracking on Azure (PostgreSQL flexible server, Blob storage, Key
       'nginx.ingress.kubernetes.io/auth-secret': 'mlflow-users',
     });
     expect(ingress.spec!.tls).toEqual([{ hosts: ['mlflow.example.com'], secretName: 'mlflow-tls' }]);
-    const policy = m.manifests.find((x) => x.kind === 'NetworkPolicy') as unknown as {
+    const policy = m.manifests.find(
+      (x) => x.kind === 'NetworkPolicy' && x.metadata.name !== 'default-deny-ingress',
+    ) as unknown as {
       spec: { ingress: { from: { namespaceSelector: { matchLabels: Record<string, string> } }[] }[] };
     };
     expect(

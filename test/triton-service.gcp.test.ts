@@ -109,7 +109,9 @@ describe('TritonService on Google Cloud (GCS + GKE Workload Identity)', () => {
   });
 
   it("admits the cloud's managed Prometheus collectors to the metrics port", () => {
-    const policy = service.manifests.find((m) => m.kind === 'NetworkPolicy') as unknown as {
+    const policy = service.manifests.find(
+      (m) => m.kind === 'NetworkPolicy' && m.metadata.name !== 'default-deny-ingress',
+    ) as unknown as {
       spec: { ingress: { from: unknown[]; ports: { port: number }[] }[] };
     };
     const metrics = policy.spec.ingress[1];

@@ -1,4 +1,5 @@
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { defaultDenyIngress } from '../k8s/network-policy';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
@@ -203,6 +204,7 @@ export function mlflowManifests(spec: MlflowWorkloadSpec): ValidatableObject[] {
       metadata: metadata(spec.name),
       spec: { maxUnavailable: 1, selector: { matchLabels: { ...labels } } },
     }),
+    defaultDenyIngress(spec.namespace),
     new NetworkPolicy({
       metadata: metadata(spec.name),
       spec: {

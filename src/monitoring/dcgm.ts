@@ -6,6 +6,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { ValidatableObject } from '../k8s/manifest';
+import { allowIngress, defaultDenyIngress, type IngressPeers } from '../k8s/network-policy';
 import { container } from '../k8s/pod';
 import { acknowledgeObject } from '../policy/acknowledge';
 import { tolerationsFor } from '../k8s/nvidia-device-plugin';
@@ -102,6 +103,8 @@ export interface DcgmExporterSpec {
   readonly scrapeInterval: string;
   /** Whether to emit the prometheus-operator ServiceMonitor (the in-cluster path). */
   readonly serviceMonitor: boolean;
+  /** Who scrapes the exporter: the only ingress its namespace allows. */
+  readonly scrapers: IngressPeers;
 }
 
 const COUNTERS_PATH = '/etc/dcgm-exporter';
@@ -221,6 +224,14 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
         selector: { ...labels },
         ports: [{ name: 'metrics', port: DCGM_EXPORTER_PORT, targetPort: 'metrics', protocol: 'TCP' }],
       },
+    }),
+    defaultDenyIngress(spec.namespace),
+    allowIngress({
+      name: spec.name,
+      namespace: spec.namespace,
+      podLabels: labels,
+      ports: [DCGM_EXPORTER_PORT],
+      from: spec.scrapers,
     }),
   ];
   if (spec.serviceMonitor) {

@@ -1,4 +1,5 @@
 import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import { defaultDenyIngress, peersOf } from '../k8s/network-policy';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -437,6 +438,7 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
             },
           }),
         ]),
+    defaultDenyIngress(spec.namespace),
     new NetworkPolicy({
       metadata: metadata(spec.name),
       spec: {
@@ -458,14 +460,10 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
               .map((p) => ({ port: p.containerPort, protocol: 'TCP' as const })),
           },
           {
-            from: [
-              ...[...new Set([spec.monitoringNamespace, ...(spec.metricsCollectors?.namespaces ?? [])])].map(
-                (ns) => ({
-                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-                }),
-              ),
-              ...(spec.metricsCollectors?.cidrs ?? []).map((cidr) => ({ ipBlock: { cidr } })),
-            ],
+            from: peersOf({
+              namespaces: [spec.monitoringNamespace, ...(spec.metricsCollectors?.namespaces ?? [])],
+              cidrs: spec.metricsCollectors?.cidrs ?? [],
+            }),
             ports: [{ port: metricsPort, protocol: 'TCP' as const }],
           },
         ],

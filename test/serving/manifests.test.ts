@@ -61,6 +61,7 @@ describe('servingManifests', () => {
       'HorizontalPodAutoscaler/classifier',
       'PodDisruptionBudget/classifier',
       'ServiceMonitor/classifier',
+      'NetworkPolicy/default-deny-ingress',
       'NetworkPolicy/classifier',
     ]);
   });
@@ -155,7 +156,7 @@ describe('servingManifests', () => {
   });
 
   it('lets only its namespace and the declared client namespaces in, and Prometheus to the metrics port', () => {
-    const np = byKind(ms, 'NetworkPolicy').spec;
+    const np = byKind(ms, 'NetworkPolicy', 'classifier').spec;
     expect(
       np.ingress[0].from.map(
         (f: { namespaceSelector: { matchLabels: Record<string, string> } }) =>
@@ -283,7 +284,7 @@ describe('servingManifests with a canary behind a Gateway', () => {
   });
 
   it("lets the gateway's namespace through the NetworkPolicy and validates every object", () => {
-    const from = byKind(ms, 'NetworkPolicy').spec.ingress[0].from.map(
+    const from = byKind(ms, 'NetworkPolicy', 'classifier').spec.ingress[0].from.map(
       (f: { namespaceSelector: { matchLabels: Record<string, string> } }) =>
         f.namespaceSelector.matchLabels['kubernetes.io/metadata.name'],
     );
