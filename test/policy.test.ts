@@ -11,6 +11,7 @@ import { checkOutput, type PolicyReport } from '../src/policy/check';
 import { PolicyPack } from '../src/policy/registry';
 import type { KubernetesObject, KubernetesRule, TerraformRule } from '../src/policy/rule';
 import { BUILTIN_RULES } from '../src/policy/rules';
+import { ackContradicted } from '../src/policy/rules/aws-ack-contradicted';
 import { azurePublicNetwork } from '../src/policy/rules/az-public-network';
 import { defaultDeny } from '../src/policy/rules/k8s-default-deny';
 import { gpuPlacement } from '../src/policy/rules/k8s-gpu-placement';
@@ -165,6 +166,51 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
     expect(tf(azurePublicNetwork, vault)).toEqual([]);
   });
 
+  it('MLS-AWS-ACK-CONTRADICTED', () => {
+    const bucket = { Type: 'AWS::S3::Bucket', Properties: {} };
+    const writer = {
+      Type: 'AWS::IAM::Policy',
+      Properties: {
+        PolicyDocument: {
+          Statement: [
+            {
+              Action: ['s3:GetObject', 's3:PutObject'],
+              Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['Data', 'Arn'] }, '/*']] },
+            },
+          ],
+        },
+      },
+    };
+    const claim = {
+      Data: {
+        'AwsSolutions::AwsSolutions-S1': 'Written only by cdk deploy; CloudTrail records its API calls.',
+      },
+    };
+    const found = ackContradicted.check({
+      template: { Resources: { Data: bucket, PodRoleDefaultPolicy: writer } },
+      acknowledgements: claim,
+    });
+    expect(found.map((f) => f.message)).toEqual([
+      'the AwsSolutions::AwsSolutions-S1 acknowledgement says CloudTrail records the calls, and no AWS::CloudTrail::Trail is in the template',
+      'the AwsSolutions::AwsSolutions-S1 acknowledgement says the bucket is written only by the deploy, and PodRoleDefaultPolicy may write it',
+    ]);
+    // True once no pod may write it and a trail exists; a reason that claims nothing is never contradicted.
+    const trail = { Type: 'AWS::CloudTrail::Trail', Properties: {} };
+    expect(
+      ackContradicted.check({
+        template: { Resources: { Data: bucket, Trail: trail } },
+        acknowledgements: claim,
+      }),
+    ).toEqual([]);
+    const honest = { Data: { 'AwsSolutions::AwsSolutions-S1': 'Access logging is off: no log bucket yet.' } };
+    expect(
+      ackContradicted.check({
+        template: { Resources: { Data: bucket, PodRoleDefaultPolicy: writer } },
+        acknowledgements: honest,
+      }),
+    ).toEqual([]);
+  });
+
   it('every built-in rule has a test above, an id, a fix and a description', () => {
     const tested = [
       podSecurityLabels,
@@ -176,6 +222,7 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
       defaultDeny,
       remoteState,
       azurePublicNetwork,
+      ackContradicted,
     ].map((r) => r.id);
     expect(BUILTIN_RULES.map((r) => r.id).sort()).toEqual([...tested].sort());
     const docs = fs.readFileSync(path.join(__dirname, '..', 'docs', 'policy.md'), 'utf8');

@@ -51,6 +51,7 @@ type Input =
       file: string;
       text: string;
       template: CloudFormationInput['template'];
+      acknowledgements: NonNullable<CloudFormationInput['acknowledgements']>;
     };
 
 function walk(dir: string, keep: (file: string) => boolean): string[] {
@@ -73,12 +74,14 @@ function inputsOf(out: string): Input[] {
     (f) => f.endsWith('.template.json') && !f.includes(`${path.sep}cdk.out${path.sep}`),
   )) {
     const text = fs.readFileSync(file, 'utf8');
+    const stack = path.basename(file, '.template.json');
     inputs.push({
       kind: 'cloudformation',
-      stack: path.basename(file, '.template.json'),
+      stack,
       file: rel(file),
       text,
       template: JSON.parse(text) as CloudFormationInput['template'],
+      acknowledgements: assemblyAcknowledgements(path.join(path.dirname(file), `${stack}.metadata.json`)),
     });
   }
   for (const cloud of ['gcp', 'azure']) {
@@ -117,6 +120,28 @@ function inputsOf(out: string): Input[] {
     for (const { stack, files } of byFolder.values()) inputs.push({ kind: 'kubernetes', stack, files });
   }
   return inputs;
+}
+
+/**
+ * The acknowledgements recorded in a cloud assembly's `<stack>.metadata.json` (`aws:cdk:acknowledged-rules`), by
+ * the logical id of the resource (the construct's own, or its `Resource` child's).
+ */
+function assemblyAcknowledgements(file: string): Record<string, Record<string, string>> {
+  if (!fs.existsSync(file)) return {};
+  const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, { type: string; data: unknown }[]>;
+  const logicalId = (p: string) =>
+    [p, `${p}/Resource`]
+      .map((q) => meta[q]?.find((e) => e.type === 'aws:cdk:logicalId')?.data)
+      .find((d): d is string => typeof d === 'string');
+  const out: Record<string, Record<string, string>> = {};
+  for (const [p, entries] of Object.entries(meta)) {
+    for (const e of entries) {
+      if (e.type !== 'aws:cdk:acknowledged-rules') continue;
+      const id = logicalId(p);
+      if (id) out[id] = { ...out[id], ...(e.data as Record<string, string>) };
+    }
+  }
+  return out;
 }
 
 function jsonOrUndefined(text: string): unknown {
@@ -185,7 +210,7 @@ export function checkOutput(out: string, rules: readonly PolicyRule[] = BUILTIN_
           });
         }
       } else if (input.kind === 'cloudformation' && rule.target === 'cloudformation') {
-        for (const v of rule.check({ template: input.template })) {
+        for (const v of rule.check({ template: input.template, acknowledgements: input.acknowledgements })) {
           const meta = v.resource ? input.template.Resources?.[v.resource]?.Metadata : undefined;
           const acknowledged = parseAcks(meta?.[ACKNOWLEDGE_KEY])[rule.id];
           findings.push({

@@ -34,8 +34,10 @@ export interface TerraformInput {
   };
 }
 
-/** One CloudFormation template. */
+/** One CloudFormation template, and the acknowledgements its constructs made (the cloud assembly's metadata). */
 export interface CloudFormationInput {
+  /** Per logical id, rule id to reason: aws-cdk-lib `Validations` acknowledgements (cdk-nag's) and mlstack's. */
+  readonly acknowledgements?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly template: {
     readonly Resources?: Readonly<
       Record<

@@ -1,4 +1,5 @@
 import type { PolicyRule } from '../rule';
+import { ackContradicted } from './aws-ack-contradicted';
 import { azurePublicNetwork } from './az-public-network';
 import { defaultDeny } from './k8s-default-deny';
 import { gpuPlacement } from './k8s-gpu-placement';
@@ -20,4 +21,5 @@ export const BUILTIN_RULES: readonly PolicyRule[] = [
   imageDigest,
   remoteState,
   azurePublicNetwork,
+  ackContradicted,
 ];
