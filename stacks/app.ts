@@ -30,6 +30,13 @@ export interface MlAppProps {
    * @default {}
    */
   readonly awsContext?: Record<string, unknown>;
+  /**
+   * Run cdk-nag's AwsSolutions pack on the AWS stacks at synth (aws-cdk-lib policy validation: an unacknowledged
+   * finding fails synth, each acknowledgement carries its reason). cdk-nag is an optional peer: when it is not
+   * installed the checks are skipped and synth says so.
+   * @default true
+   */
+  readonly awsSolutionsChecks?: boolean;
 }
 
 const WARNING_TYPES = new Set(['aws:cdk:warning', 'mlstack:warning']);
@@ -65,6 +72,9 @@ export class MlApp implements SynthesizableApp {
   /** The output folder. */
   public readonly outdir: string;
   private readonly awsContext: Record<string, unknown>;
+  private readonly awsSolutionsChecks: boolean;
+  /** The policy pack that checks the AWS stacks at synth (`awsSolutionsChecks`), once the AWS app exists. */
+  public awsChecks?: 'AwsSolutions' | 'cdk-nag not installed';
   /** What the last `synth()` wrote; undefined before it ran. */
   public lastSynth?: SynthResult;
   private awsApp?: AwsApp;
@@ -80,6 +90,7 @@ export class MlApp implements SynthesizableApp {
     );
     this.awsOutdir = underCdkCli ? this.outdir : path.join(this.outdir, 'aws');
     this.awsContext = props.awsContext ?? {};
+    this.awsSolutionsChecks = props.awsSolutionsChecks ?? true;
     registerApp(this);
   }
 
@@ -101,6 +112,7 @@ export class MlApp implements SynthesizableApp {
         context: { ...DETERMINISTIC_AWS_CONTEXT, [MLAPP_CONTEXT]: true, ...this.awsContext },
         autoSynth: false,
       });
+      if (this.awsSolutionsChecks) this.awsChecks = addAwsSolutionsChecks(this.awsApp);
     }
     return this.awsApp;
   }
@@ -195,6 +207,7 @@ export class MlApp implements SynthesizableApp {
       files: listFiles(this.outdir),
       warnings: dedupe(warnings),
       deployTimeValues,
+      ...(this.awsChecks ? { awsChecks: this.awsChecks } : {}),
     };
     return this.lastSynth;
   }
@@ -242,4 +255,22 @@ function dedupe(ws: SynthWarning[]): SynthWarning[] {
     seen.add(k);
     return true;
   });
+}
+
+/**
+ * Adds cdk-nag's AwsSolutions pack to an aws-cdk-lib app as a policy validation plugin, when cdk-nag is installed.
+ * @returns whether it was added
+ */
+function addAwsSolutionsChecks(app: import('aws-cdk-lib').App): 'AwsSolutions' | 'cdk-nag not installed' {
+  let nag: typeof import('cdk-nag');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    nag = require('cdk-nag') as typeof import('cdk-nag');
+  } catch {
+    return 'cdk-nag not installed';
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Validations } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
+  Validations.of(app).addPlugins(new nag.AwsSolutionsChecks(app));
+  return 'AwsSolutions';
 }

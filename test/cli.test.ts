@@ -27,11 +27,15 @@ describe('mlstack synth (child process)', () => {
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('synthesizes the example platform for all three clouds with no credentials', () => {
-    // The shared synth runs with --check: the CloudFormation validator passed, its report is in the assembly.
-    expect(
-      JSON.parse(fs.readFileSync(path.join(first.out, 'aws', 'validation-report.json'), 'utf8'))
-        .pluginReports[0],
-    ).toMatchObject({ pluginName: 'CloudFormation Validate', conclusion: 'success', violations: [] });
+    // The shared synth runs with --check: the CloudFormation validator and cdk-nag's AwsSolutions pack passed,
+    // their reports are in the assembly.
+    const reports = (
+      JSON.parse(fs.readFileSync(path.join(first.out, 'aws', 'validation-report.json'), 'utf8')) as {
+        pluginReports: { pluginName: string }[];
+      }
+    ).pluginReports;
+    expect(reports.map((r) => r.pluginName).sort()).toEqual(['AwsSolutions', 'CloudFormation Validate']);
+    for (const r of reports) expect(r).toMatchObject({ conclusion: 'success', violations: [] });
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/aws\s+ml-platform-aws/);

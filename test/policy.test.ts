@@ -331,6 +331,8 @@ describe('the example platform', () => {
     for (const s of report.stacks) {
       expect(example.stdout).toContain(`policy ${s.stack}: 0 errors, ${s.warnings} warning`);
     }
+    // cdk-nag's AwsSolutions pack ran during synth (an unacknowledged finding would have failed it).
+    expect(example.stdout).toContain("policy: cdk-nag's AwsSolutions pack checked the AWS stacks");
     // Every acknowledgement gives a reason of at least a sentence.
     for (const f of report.findings.filter((x) => x.acknowledged))
       expect(f.acknowledged!.length).toBeGreaterThan(60);

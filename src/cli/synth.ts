@@ -79,6 +79,13 @@ export async function synthCommand(opts: SynthOptions): Promise<SynthResult[]> {
   for (const r of results) {
     for (const s of r.stacks) opts.log(`${s.cloud.padEnd(5)}  ${s.name}`);
     for (const w of r.warnings) opts.log(`warning: ${w.path}: ${w.message}`);
+    if (r.awsChecks === 'AwsSolutions') {
+      opts.log(
+        "policy: cdk-nag's AwsSolutions pack checked the AWS stacks (every finding acknowledged with its reason)",
+      );
+    } else if (r.awsChecks) {
+      opts.log('policy: cdk-nag is not installed, so its AwsSolutions pack did not run (npm i -D cdk-nag@3)');
+    }
     for (const d of r.deployTimeValues) {
       opts.log(
         `after deploy: ${d.folder} needs ${d.outputs.map((o) => `${o.stack}/${o.output}`).join(', ')} from the deploy's outputs: mlstack apply ${path.join(path.relative(process.cwd(), r.outdir) || '.', d.folder)} --outputs <outputs> (charts: mlstack resolve … --to <dir>; docs/deploy.md)`,

@@ -22,6 +22,8 @@ export interface SynthResult {
    * read (`mlstack resolve` fills them).
    */
   readonly deployTimeValues: readonly { readonly folder: string; readonly outputs: readonly OutputRef[] }[];
+  /** The policy pack that checked the AWS stacks during synth, when there were any. */
+  readonly awsChecks?: 'AwsSolutions' | 'cdk-nag not installed';
 }
 
 /** An app that `mlstack synth` can synthesize: `MlApp` registers itself here when it is made. */
