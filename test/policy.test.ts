@@ -12,6 +12,7 @@ import { PolicyPack } from '../src/policy/registry';
 import type { KubernetesObject, KubernetesRule, TerraformRule } from '../src/policy/rule';
 import { BUILTIN_RULES } from '../src/policy/rules';
 import { ackContradicted } from '../src/policy/rules/aws-ack-contradicted';
+import { secretOutlivesDatabase } from '../src/policy/rules/aws-secret-outlives';
 import { azurePublicNetwork } from '../src/policy/rules/az-public-network';
 import { defaultDeny } from '../src/policy/rules/k8s-default-deny';
 import { gpuPlacement } from '../src/policy/rules/k8s-gpu-placement';
@@ -211,6 +212,26 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
     ).toEqual([]);
   });
 
+  it('MLS-AWS-SECRET-RETAINED', () => {
+    const template = (secretPolicy: string) => ({
+      Resources: {
+        Db: { Type: 'AWS::RDS::DBInstance', DeletionPolicy: 'Retain' },
+        Secret: { Type: 'AWS::SecretsManager::Secret', DeletionPolicy: secretPolicy },
+        Attach: {
+          Type: 'AWS::SecretsManager::SecretTargetAttachment',
+          Properties: { SecretId: { Ref: 'Secret' }, TargetId: { Ref: 'Db' } },
+        },
+      },
+    });
+    expect(secretOutlivesDatabase.check({ template: template('Delete') })).toEqual([
+      {
+        resource: 'Secret',
+        message: 'secret Secret is deleted with the stack, while database Db it unlocks is kept (Retain)',
+      },
+    ]);
+    expect(secretOutlivesDatabase.check({ template: template('Retain') })).toEqual([]);
+  });
+
   it('every built-in rule has a test above, an id, a fix and a description', () => {
     const tested = [
       podSecurityLabels,
@@ -223,6 +244,7 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
       remoteState,
       azurePublicNetwork,
       ackContradicted,
+      secretOutlivesDatabase,
     ].map((r) => r.id);
     expect(BUILTIN_RULES.map((r) => r.id).sort()).toEqual([...tested].sort());
     const docs = fs.readFileSync(path.join(__dirname, '..', 'docs', 'policy.md'), 'utf8');

@@ -118,6 +118,10 @@ export class RdsPostgres extends Construct implements PostgresCapability {
       autoMinorVersionUpgrade: true,
       copyTagsToSnapshot: true,
     });
+    // The database outlives its stack (Retain), so does the secret that unlocks it: deleting the stack leaves both,
+    // and a new stack of the same name must import or remove them first (the secret's name is fixed).
+    // (`instance.secret` is the attachment; the generated secret is the instance's `Secret` child.)
+    (this.instance.node.findChild('Secret') as rds.DatabaseSecret).applyRemovalPolicy(RemovalPolicy.RETAIN);
     this.connectionSecret = new SecretsManagerSecret(secretName, this.instance.secret!, stack.region);
     Validations.of(this.instance).acknowledge(
       {

@@ -1,5 +1,6 @@
 import type { PolicyRule } from '../rule';
 import { ackContradicted } from './aws-ack-contradicted';
+import { secretOutlivesDatabase } from './aws-secret-outlives';
 import { azurePublicNetwork } from './az-public-network';
 import { defaultDeny } from './k8s-default-deny';
 import { gpuPlacement } from './k8s-gpu-placement';
@@ -22,4 +23,5 @@ export const BUILTIN_RULES: readonly PolicyRule[] = [
   remoteState,
   azurePublicNetwork,
   ackContradicted,
+  secretOutlivesDatabase,
 ];
