@@ -10,7 +10,7 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { describe, expect, it } from 'vitest';
 import { DriftPipeline, DriftWindow } from '../constructs/drift-pipeline';
 import { GpuCluster } from '../constructs/gpu-cluster';
-import { ServingRuntime, TritonService } from '../constructs/triton-service';
+import { type ServingCaptureProps, ServingRuntime, TritonService } from '../constructs/triton-service';
 import type { KubernetesManifest } from '../src/k8s/manifest';
 import { restrictedViolations } from '../src/k8s/pod-security';
 import { AlertDestination } from '../src/monitoring/destinations';
@@ -25,7 +25,10 @@ import { awsTemplate, stackFor, terraformJson } from './support/synth';
 const CLASSIFIER = path.join(__dirname, '..', 'examples', 'models', 'classifier.onnx');
 const IMAGE = 'registry.example.com/mlstack-server:0.1.0';
 
-function platform(stack: IMlStack, capture = true) {
+function platform(
+  stack: IMlStack,
+  capture: ServingCaptureProps | false = { sampleRate: 0.2, intervalSeconds: 120 },
+) {
   const cluster = new GpuCluster(stack, 'Gpus', {
     clusterName: 'ml',
     gpuPools: [{ name: 't4', gpu: { type: GpuType.NVIDIA_T4 } }],
@@ -38,7 +41,7 @@ function platform(stack: IMlStack, capture = true) {
     models: [ServingModel.fromOnnxFile(CLASSIFIER, { name: 'classifier', maxBatchSize: 8 })],
     replicas: { min: 2, max: 3 },
     serviceMonitor: false,
-    ...(capture ? { capture: { sampleRate: 0.2, intervalSeconds: 120 } } : {}),
+    ...(capture ? { capture } : {}),
   });
   return { cluster, service };
 }
@@ -140,19 +143,7 @@ function runFetch(command: string[], listed: string[] = []): string[] {
 describe('captured requests expire', () => {
   it.each(['aws', 'gcp', 'azure'] as const)('on %s, after capture.retentionDays', (cloud) => {
     const stack = stackFor(cloud);
-    const cluster = new GpuCluster(stack, 'Gpus', {
-      clusterName: 'ml',
-      gpuPools: [{ name: 't4', gpu: { type: GpuType.NVIDIA_T4 } }],
-      alerts: [AlertDestination.email('ml-oncall@example.com')],
-    });
-    new TritonService(stack, 'Classifier', {
-      cluster,
-      runtime: ServingRuntime.ONNXRUNTIME,
-      image: IMAGE,
-      models: [ServingModel.fromOnnxFile(CLASSIFIER, { name: 'classifier', maxBatchSize: 8 })],
-      serviceMonitor: false,
-      capture: { retentionDays: 14 },
-    });
+    platform(stack, { retentionDays: 14 });
     if (cloud === 'aws') {
       const rules = Object.values(awsTemplate(stack as AwsMlStack).findResources('AWS::S3::Bucket'))
         .map((b) => (b as { Properties: { LifecycleConfiguration?: { Rules: unknown[] } } }).Properties)
@@ -242,15 +233,7 @@ describe('captured requests expire', () => {
 
   it('a drift window longer than the retention fails at synth', () => {
     const stack = stackFor('gcp');
-    const { cluster } = platform(stack, false);
-    const service = new TritonService(stack, 'Short', {
-      cluster,
-      runtime: ServingRuntime.ONNXRUNTIME,
-      image: IMAGE,
-      models: [ServingModel.fromOnnxFile(CLASSIFIER, { name: 'classifier', maxBatchSize: 8 })],
-      serviceMonitor: false,
-      capture: { retentionDays: 7 },
-    });
+    const { cluster, service } = platform(stack, { retentionDays: 7 });
     expect(
       () =>
         new DriftPipeline(stack, 'Drift', {

@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DriftInputError, readWindow, type Window } from '../src/drift/window';
+import { DriftInputError, readWindow } from '../src/drift/window';
 import { mlstack } from './support/cli';
-import { normal } from './support/drift-data';
+import { normal, windowSummary as summary } from './support/drift-data';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-parquet-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -50,22 +50,6 @@ function writeCsv(file: string, r: Rows): void {
   const lines = ['x,n,c,t'];
   for (let i = 0; i < r.x.length; i++) lines.push(`${r.x[i]},${r.n[i]},${r.c[i]},${r.t[i].toISOString()}`);
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
-}
-
-function summary(w: Window) {
-  return {
-    rows: w.rows,
-    skipped: w.skipped,
-    timeRange: w.timeRange,
-    columns: [...w.columns.values()].map((c) => ({
-      name: c.name,
-      rows: c.rows,
-      missing: c.missing,
-      nonNumeric: c.nonNumeric,
-      numbers: [...c.numbers.sorted()],
-      categories: c.categories ? [...c.categories].sort() : undefined,
-    })),
-  };
 }
 
 const reference = rows(3000, 1, 0);

@@ -184,6 +184,26 @@ export function checkOutput(out: string, rules: readonly PolicyRule[] = BUILTIN_
   }
   const findings: Finding[] = [];
   const stacks = new Set<string>();
+  /** A finding of a Terraform or CloudFormation rule: its line is where `needle` (the resource's key) first is. */
+  const add = (
+    rule: PolicyRule,
+    input: { stack: string; file: string; text: string },
+    v: Violation,
+    needle: string | undefined,
+    acks: Record<string, string>,
+  ) => {
+    const acknowledged = acks[rule.id];
+    findings.push({
+      rule: rule.id,
+      level: rule.level,
+      message: v.message,
+      stack: input.stack,
+      file: input.file,
+      line: needle ? lineOf(input.text, needle) : 1,
+      target: v.resource ?? input.stack,
+      ...(acknowledged ? { acknowledged } : {}),
+    });
+  };
   for (const input of inputsOf(out)) {
     stacks.add(input.stack);
     for (const rule of rules) {
@@ -195,34 +215,23 @@ export function checkOutput(out: string, rules: readonly PolicyRule[] = BUILTIN_
         for (const v of rule.check({ json: input.json })) {
           const [type, name] = (v.resource ?? '').split('.');
           const own = v.resource ? input.json.resource?.[type]?.[name]?.['//'] : input.json['//'];
-          const acknowledged = parseAcks((own as Record<string, unknown> | undefined)?.mlstack_acknowledge)[
-            rule.id
-          ];
-          findings.push({
-            rule: rule.id,
-            level: rule.level,
-            message: v.message,
-            stack: input.stack,
-            file: input.file,
-            line: v.resource ? lineOf(input.text, `"${name}": {`) : 1,
-            target: v.resource ?? input.stack,
-            ...(acknowledged ? { acknowledged } : {}),
-          });
+          add(
+            rule,
+            input,
+            v,
+            v.resource ? `"${name}": {` : undefined,
+            parseAcks((own as Record<string, unknown> | undefined)?.mlstack_acknowledge),
+          );
         }
       } else if (input.kind === 'cloudformation' && rule.target === 'cloudformation') {
         for (const v of rule.check({ template: input.template, acknowledgements: input.acknowledgements })) {
+          // mlstack's Metadata key, or aws-cdk-lib's own `Validations.of(x).acknowledge({ id, reason })`.
           const meta = v.resource ? input.template.Resources?.[v.resource]?.Metadata : undefined;
-          const acknowledged = parseAcks(meta?.[ACKNOWLEDGE_KEY])[rule.id];
-          findings.push({
-            rule: rule.id,
-            level: rule.level,
-            message: v.message,
-            stack: input.stack,
-            file: input.file,
-            line: v.resource ? lineOf(input.text, `"${v.resource}": {`) : 1,
-            target: v.resource ?? input.stack,
-            ...(acknowledged ? { acknowledged } : {}),
-          });
+          const acks = {
+            ...(v.resource ? input.acknowledgements[v.resource] : {}),
+            ...parseAcks(meta?.[ACKNOWLEDGE_KEY]),
+          };
+          add(rule, input, v, v.resource ? `"${v.resource}": {` : undefined, acks);
         }
       }
     }

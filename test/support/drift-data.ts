@@ -1,5 +1,6 @@
 // Deterministic drift windows: numeric features from seeded normals, categorical ones from fixed weights.
 import * as fs from 'node:fs';
+import type { Window } from '../../src/drift/window';
 
 /** A seeded uniform generator (mulberry32). */
 export function uniform(seed: number): () => number {
@@ -52,4 +53,24 @@ export function writeCsvWindow(file: string, s: WindowShape): void {
     lines.push(cols.map((c) => row[c]).join(','));
   }
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+/** What a window holds, comparable with toEqual. */
+export function windowSummary(w: Window) {
+  return {
+    rows: w.rows,
+    skipped: w.skipped,
+    errorLines: w.errors.map((e) => e.line),
+    timeRange: w.timeRange,
+    columns: [...w.columns.values()].map((c) => ({
+      name: c.name,
+      rows: c.rows,
+      missing: c.missing,
+      nonNumeric: c.nonNumeric,
+      nonFinite: c.nonFinite,
+      fractional: c.fractional,
+      numbers: [...c.numbers.sorted()],
+      categories: c.categories ? [...c.categories].sort() : undefined,
+    })),
+  };
 }

@@ -8,30 +8,11 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compareWindows, countedFeatures } from '../../src/drift/analyze';
-import { readWindow, type Window } from '../../src/drift/window';
+import { readWindow } from '../../src/drift/window';
+import { windowSummary as summary } from '../support/drift-data';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-csv-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** What a window holds, comparable with toEqual. */
-function summary(w: Window) {
-  return {
-    rows: w.rows,
-    skipped: w.skipped,
-    errorLines: w.errors.map((e) => e.line),
-    timeRange: w.timeRange,
-    columns: [...w.columns.values()].map((c) => ({
-      name: c.name,
-      rows: c.rows,
-      missing: c.missing,
-      nonNumeric: c.nonNumeric,
-      nonFinite: c.nonFinite,
-      fractional: c.fractional,
-      numbers: [...c.numbers.sorted()],
-      categories: c.categories ? [...c.categories].sort() : undefined,
-    })),
-  };
-}
 
 const value = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }).map((x) => String(x)),
