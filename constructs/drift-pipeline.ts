@@ -420,10 +420,10 @@ export class DriftPipeline extends Construct {
     const managed = backend === PrometheusBackend.MANAGED ? cluster.managedPrometheus() : undefined;
     // Ingress: none by default; the collectors reach the exporters, the job reaches its Pushgateway.
     objects.push(defaultDenyIngress(this.namespace));
+    const scrapers = scrapersOf(cluster, managed !== undefined);
     for (const { exporter, metrics, honorLabels } of exporters) {
       objects.push(...exporter.objects);
       const job = exporter.selector['app.kubernetes.io/name'];
-      const scrapers = scrapersOf(cluster, managed !== undefined);
       objects.push(
         allowIngress({
           name: job,

@@ -46,6 +46,17 @@ function platform(
   return { cluster, service };
 }
 
+/** A DriftPipeline over the last `lastHours` of `service`'s captured requests. */
+function captureDrift(stack: IMlStack, cluster: GpuCluster, service: TritonService, lastHours: number) {
+  return new DriftPipeline(stack, 'Drift', {
+    cluster,
+    schedule: '0 * * * *',
+    reference: 'reference.jsonl',
+    current: DriftWindow.fromCapture(service, { lastHours }),
+    image: IMAGE,
+  });
+}
+
 function podOf(manifests: readonly KubernetesManifest[], kind: string, name: string): IPodSpec {
   const o = manifests.find((m) => m.kind === kind && m.metadata.name === name) as unknown as {
     spec: { template?: { spec: IPodSpec }; jobTemplate?: { spec: { template: { spec: IPodSpec } } } };
@@ -57,13 +68,7 @@ describe.each(['aws', 'gcp', 'azure'] as const)('capture → drift on %s', (clou
   it('ships captured requests to the model bucket and the drift job reads the last hours of them', () => {
     const stack = stackFor(cloud);
     const { cluster, service } = platform(stack);
-    const drift = new DriftPipeline(stack, 'Drift', {
-      cluster,
-      schedule: '0 * * * *',
-      reference: 'reference.jsonl',
-      current: DriftWindow.fromCapture(service, { lastHours: 6 }),
-      image: IMAGE,
-    });
+    const drift = captureDrift(stack, cluster, service, 6);
     expect(service.capturePrefix).toBe('capture/classifier');
 
     const pod = podOf(service.manifests, 'Deployment', 'classifier');
@@ -234,16 +239,9 @@ describe('captured requests expire', () => {
   it('a drift window longer than the retention fails at synth', () => {
     const stack = stackFor('gcp');
     const { cluster, service } = platform(stack, { retentionDays: 7 });
-    expect(
-      () =>
-        new DriftPipeline(stack, 'Drift', {
-          cluster,
-          schedule: '0 * * * *',
-          reference: 'reference.jsonl',
-          current: DriftWindow.fromCapture(service, { lastHours: 200 }),
-          image: IMAGE,
-        }),
-    ).toThrow(/current.lastHours.*200.*reaches past the 7 days.*retentionDays/s);
+    expect(() => captureDrift(stack, cluster, service, 200)).toThrow(
+      /current.lastHours.*200.*reaches past the 7 days.*retentionDays/s,
+    );
   });
 });
 
@@ -251,13 +249,7 @@ describe('the drift job fetches only the date folders of its window', () => {
   const fetchOf = (cloud: 'aws' | 'gcp' | 'azure', lastHours: number) => {
     const stack = stackFor(cloud);
     const { cluster, service } = platform(stack);
-    const drift = new DriftPipeline(stack, 'Drift', {
-      cluster,
-      schedule: '0 * * * *',
-      reference: 'reference.jsonl',
-      current: DriftWindow.fromCapture(service, { lastHours }),
-      image: IMAGE,
-    });
+    const drift = captureDrift(stack, cluster, service, lastHours);
     const job = podOf(drift.manifests, 'CronJob', 'drift');
     return job.initContainers!.find((c) => c.name === 'fetch-capture')!.command!;
   };

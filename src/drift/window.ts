@@ -97,18 +97,28 @@ export class ReferenceCounts implements CountsAtReference {
     else this.between[lo - 1]++;
     this.total++;
   }
+
+  /** Adds counts made at the same reference values (another thread's part of the window). */
+  public merge(c: Omit<CountsAtReference, 'values'>): void {
+    this.below += c.below;
+    for (let i = 0; i < this.values.length; i++) {
+      this.equal[i] += c.equal[i];
+      this.between[i] += c.between[i];
+    }
+    this.total += c.total;
+  }
 }
 
-/**
- * The numbers of a column: a growable Float64Array (a million numbers without a million objects), or, for a
- * current window whose statistics need only counts at the reference's values, those counts (memory flat in rows).
- */
 /**
  * Values a counted column collects before counting them: 64 Ki (512 KiB) keeps one column's reference values and
  * counts in the cache for a whole batch (1 Ki batches were 2× slower on the 20-feature benchmark).
  */
 const COUNT_BATCH = 1 << 16;
 
+/**
+ * The numbers of a column: a growable Float64Array (a million numbers without a million objects), or, for a
+ * current window whose statistics need only counts at the reference's values, those counts (memory flat in rows).
+ */
 export class NumberColumn {
   private data = new Float64Array(1024);
   public length = 0;
@@ -166,15 +176,10 @@ export class NumberColumn {
   }
 
   /** Adds counts at the same reference values made elsewhere (another thread's part of the window). */
-  public addCounts(c: { below: number; equal: Float64Array; between: Float64Array; total: number }): void {
+  public addCounts(c: Omit<CountsAtReference, 'values'>): void {
     const counts = this.counts;
     if (!counts) throw new Error('counts added to a column that keeps its values');
-    counts.below += c.below;
-    for (let i = 0; i < c.equal.length; i++) {
-      counts.equal[i] += c.equal[i];
-      counts.between[i] += c.between[i];
-    }
-    counts.total += c.total;
+    counts.merge(c);
     this.length += c.total;
   }
 
@@ -574,9 +579,12 @@ async function readInto(w: Window, file: string, options: ReadWindowOptions, whe
       }
       take(obj as Record<string, unknown>, n);
     }
-  } else if (!(await hasQuote(file))) {
-    await readPlainCsv(w, file, options, where);
   } else {
+    const scan = await scanCsv(file, options);
+    if (!scan.quoted) {
+      await readPlainCsv(w, file, options, where, scan.plan);
+      return;
+    }
     const parser = fs.createReadStream(file).pipe(
       parse({
         columns: true,
@@ -599,43 +607,13 @@ async function readInto(w: Window, file: string, options: ReadWindowOptions, whe
   }
 }
 
-/** Whether a file has a `"` anywhere: only then can a CSV field be quoted (and need the full RFC 4180 parser). */
-async function hasQuote(file: string): Promise<boolean> {
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
-    if ((chunk as Buffer).includes(0x22)) return true;
-  }
-  return false;
-}
-
 /** Exact powers of ten (10^0 … 10^22 are exact doubles). */
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
-/**
- * The bytes `[s, e)` as a plain decimal (`[+-]digits[.digits]`, at most 15 digits), else NaN. For these the value
- * is exactly what `Number()` gives the text: the digits are an exact integer below 2^53 and the power of ten is
- * exact, so the one division is correctly rounded (Clinger's fast path). Anything else takes `Number()`.
- */
-export function plainDecimal(b: Uint8Array, s: number, e: number): number {
-  let i = s;
-  let neg = false;
-  if (b[i] === 45) {
-    neg = true;
-    i++;
-  } else if (b[i] === 43) i++;
-  let m = 0;
-  let digits = 0;
-  let frac = -1;
-  for (; i < e; i++) {
-    const c = b[i];
-    if (c >= 48 && c <= 57) {
-      m = m * 10 + (c - 48);
-      digits++;
-    } else if (c === 46 && frac < 0) frac = digits;
-    else return NaN;
-  }
-  if (digits === 0 || digits > 15) return NaN;
-  const v = frac < 0 || frac === digits ? m : m / POW10[digits - frac];
-  return neg ? -v : v;
+/** The fields of a header line `[s, e)` (without its newline and CR); the first line of a file may start with a BOM. */
+function headerFields(b: Buffer, s: number, e: number, firstLine: boolean): string[] {
+  const bom = firstLine && b[s] === 0xef && b[s + 1] === 0xbb && b[s + 2] === 0xbf;
+  return b.toString('utf8', bom ? s + 3 : s, e).split(',');
 }
 
 /** Short values (up to 6 bytes) as one number: the key of the cache of values already classified. */
@@ -650,8 +628,10 @@ const MAX_CACHED = 1 << 16;
 
 /**
  * Splits the line `[s, e)` of `b` at commas: the first `starts.length` fields' offsets go to `starts`/`ends` and
- * their values, when plain decimals (the rule of {@link plainDecimal}, read on the same pass), to `values` (NaN
- * otherwise). Returns the number of fields.
+ * their values, read on the same pass, to `values` when they are plain decimals (`[+-]digits[.digits]`, at most 15
+ * digits; NaN otherwise, for `Number()` to read). For those the value is exactly what `Number()` gives the text: the
+ * digits are an exact integer below 2^53 and the power of ten is exact, so the one division is correctly rounded
+ * (Clinger's fast path). Returns the number of fields.
  */
 function splitLine(
   b: Uint8Array,
@@ -762,8 +742,7 @@ class PlainCsvReader {
     if (e === s) return;
     const header = this.header;
     if (!header) {
-      if (lineNo === 1 && b[s] === 0xef && b[s + 1] === 0xbb && b[s + 2] === 0xbf) s += 3;
-      this.setHeader(b.toString('utf8', s, e).split(','));
+      this.setHeader(headerFields(b, s, e, lineNo === 1));
       return;
     }
     const { starts, ends, values, tsIndex, w } = this;
@@ -839,24 +818,91 @@ class PlainCsvReader {
 /** Plain CSV files at least this large are read in byte ranges on several threads at once. */
 const PARALLEL_MIN_BYTES = 32 << 20;
 
+/** Where the threads of a plain CSV file read: its header and byte ranges that start at line starts. */
+interface RangePlan {
+  readonly header: string[];
+  readonly ranges: readonly { from: number; to: number; linesBefore: number }[];
+}
+
 /**
- * Reads a plain CSV file into `w`: on one thread, or, when it is large and the machine has more than one core, in
- * byte ranges (split at line starts) read at once by worker threads and this one, merged in file order into the
- * same window (test/unit/drift-csv.test.ts compares both ways).
+ * One pass over a CSV file's bytes: whether it has a `"` anywhere (then only the RFC 4180 parser reads it right),
+ * and, for a large file to be read on several threads, where to split it: at the first line start after each
+ * equal share of the bytes, with the lines before each cut (for line numbers). No plan when the file is small,
+ * one thread is asked for, or the header is not within the first chunk.
+ */
+async function scanCsv(
+  file: string,
+  options: ReadWindowOptions,
+): Promise<{ quoted: boolean; plan?: RangePlan }> {
+  const size = fs.statSync(file).size;
+  const threads = Math.max(1, Math.min(options.threads ?? os.availableParallelism(), 8));
+  const split = threads > 1 && size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES);
+  const guesses = split
+    ? Array.from({ length: threads - 1 }, (_, i) => Math.floor((size * (i + 1)) / threads))
+    : [];
+  let header: string[] | undefined;
+  let headerEnd = 0;
+  const cuts: { at: number; linesBefore: number }[] = [];
+  let lines = 0;
+  let position = 0;
+  let next = 0;
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
+    const b = chunk as Buffer;
+    if (b.includes(0x22)) return { quoted: true };
+    if (position === 0 && guesses.length) {
+      // The header: the first non-empty line, as the reader takes it.
+      for (let s = 0, nl = b.indexOf(10); nl !== -1; s = nl + 1, nl = b.indexOf(10, s)) {
+        const e = nl > s && b[nl - 1] === 13 ? nl - 1 : nl;
+        if (e > s) {
+          header = headerFields(b, s, e, s === 0);
+          headerEnd = nl + 1;
+          break;
+        }
+      }
+      if (!header) guesses.length = 0;
+    }
+    if (next < guesses.length) {
+      for (let nl = b.indexOf(10); nl !== -1; nl = b.indexOf(10, nl + 1)) {
+        lines++;
+        const at = position + nl + 1;
+        // Each share starts at the first line start after its guess, after the header and before the end.
+        for (; next < guesses.length && guesses[next] <= position + nl; next++) {
+          if (at > headerEnd && at < size && at > (cuts[cuts.length - 1]?.at ?? 0))
+            cuts.push({ at, linesBefore: lines });
+        }
+        if (next === guesses.length) break;
+      }
+    }
+    position += b.length;
+  }
+  if (!header || cuts.length === 0) return { quoted: false };
+  const starts = [{ at: 0, linesBefore: 0 }, ...cuts];
+  return {
+    quoted: false,
+    plan: {
+      header,
+      ranges: starts.map((c, k) => ({
+        from: c.at,
+        to: starts[k + 1]?.at ?? size,
+        linesBefore: c.linesBefore,
+      })),
+    },
+  };
+}
+
+/**
+ * Reads a plain CSV file into `w`: on one thread, or, with a plan (a large file on a machine with more than one
+ * core), in byte ranges read at once by worker threads and this one, merged in file order into the same window
+ * (test/unit/drift-csv.test.ts compares both ways).
  */
 async function readPlainCsv(
   w: Window,
   file: string,
   options: ReadWindowOptions,
   where: string,
+  plan: RangePlan | undefined,
 ): Promise<void> {
   const { ts, fail, inWindow } = rowFilter(w, options.timestampColumn, options.since?.getTime(), where);
-  const threads = Math.max(1, Math.min(options.threads ?? os.availableParallelism(), 8));
-  const size = fs.statSync(file).size;
-  const plan =
-    threads > 1 && size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES)
-      ? await planRanges(file, size, threads)
-      : undefined;
   if (!plan) {
     await new PlainCsvReader(w, ts, inWindow, fail, options.columns).read(file);
     return;
@@ -1011,74 +1057,6 @@ function mergePart(w: Window, part: WindowPart): void {
     else c.numbers.append(p.numbers);
     if (!p.categories) c.categories = undefined;
     else if (c.categories) for (const [k, n] of p.categories) countCategory(c, k, n);
-  }
-}
-
-/**
- * Where to split a plain CSV file for `threads` readers: its header (the first non-empty line) and byte ranges
- * that start at line starts, with the lines before each. Undefined when the file does not split (a header or a
- * line longer than 1 MiB): then one thread reads it.
- */
-async function planRanges(
-  file: string,
-  size: number,
-  threads: number,
-): Promise<{ header: string[]; ranges: { from: number; to: number; linesBefore: number }[] } | undefined> {
-  const fh = await fs.promises.open(file, 'r');
-  try {
-    const probe = Buffer.allocUnsafe(1 << 20);
-    const at = async (position: number) => (await fh.read(probe, 0, probe.length, position)).bytesRead;
-    // The header: the first non-empty line (BOM and CR removed, as the reader does).
-    let n = await at(0);
-    let header: string[] | undefined;
-    let headerEnd = 0;
-    for (let s = 0, nl = probe.indexOf(10); nl !== -1 && nl < n; s = nl + 1, nl = probe.indexOf(10, s)) {
-      let from = s;
-      let to = nl > s && probe[nl - 1] === 13 ? nl - 1 : nl;
-      if (s === 0 && probe[0] === 0xef && probe[1] === 0xbb && probe[2] === 0xbf) from = 3;
-      if (to > from) {
-        header = probe.toString('utf8', from, to).split(',');
-        headerEnd = nl + 1;
-        break;
-      }
-      to = 0;
-    }
-    if (!header) return undefined;
-    const cuts = [headerEnd];
-    for (let i = 1; i < threads; i++) {
-      const guess = Math.max(
-        cuts[cuts.length - 1],
-        headerEnd + Math.floor(((size - headerEnd) * i) / threads),
-      );
-      n = await at(guess);
-      const nl = probe.subarray(0, n).indexOf(10);
-      if (nl === -1) return undefined;
-      if (guess + nl + 1 < size) cuts.push(guess + nl + 1);
-    }
-    cuts.push(size);
-    // Lines before each cut, for line numbers: one counting pass over the bytes.
-    const linesBefore = [0];
-    let lines = 0;
-    let position = 0;
-    for (let k = 1; k < cuts.length - 1; k++) {
-      while (position < cuts[k]) {
-        n = await at(position);
-        const end = Math.min(n, cuts[k] - position);
-        for (let nl = probe.indexOf(10); nl !== -1 && nl < end; nl = probe.indexOf(10, nl + 1)) lines++;
-        position += end;
-      }
-      linesBefore.push(lines);
-    }
-    return {
-      header,
-      ranges: cuts.slice(0, -1).map((from, k) => ({
-        from: k === 0 ? 0 : from,
-        to: cuts[k + 1],
-        linesBefore: linesBefore[k] ?? 0,
-      })),
-    };
-  } finally {
-    await fh.close();
   }
 }
 

@@ -1,4 +1,4 @@
-import { ACKNOWLEDGE_KEY } from './rule';
+import { ACKNOWLEDGE_KEY, RULE_ID } from './rule';
 
 /** A Kubernetes object's metadata, as constructs build it. */
 interface Meta {
@@ -6,7 +6,7 @@ interface Meta {
 }
 
 function checkReason(rule: string, reason: string): void {
-  if (!/^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$/.test(rule)) {
+  if (!RULE_ID.test(rule)) {
     throw new Error(
       `acknowledge: '${rule}' is not a policy rule id (upper-case words joined by '-', e.g. MLS-K8S-PSA)`,
     );

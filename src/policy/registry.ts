@@ -1,4 +1,4 @@
-import type { PolicyRule } from './rule';
+import { type PolicyRule, RULE_ID } from './rule';
 import { BUILTIN_RULES } from './rules';
 
 const added: PolicyRule[] = [];
@@ -17,7 +17,7 @@ const added: PolicyRule[] = [];
 export class PolicyPack {
   /** Adds a rule to every check of this process (call it in the app program, before it synthesizes). */
   public static addRule(rule: PolicyRule): void {
-    if (!/^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$/.test(rule.id)) {
+    if (!RULE_ID.test(rule.id)) {
       throw new Error(
         `PolicyPack.addRule: '${rule.id}' is not a rule id; use upper-case words joined by '-'.`,
       );

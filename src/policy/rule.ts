@@ -94,6 +94,9 @@ export interface CloudFormationRule extends RuleBase {
 /** A rule of the policy pack (mlstack's own or a user's). */
 export type PolicyRule = KubernetesRule | TerraformRule | CloudFormationRule;
 
+/** What a rule id looks like: upper-case words joined by `-` (`MLS-K8S-PSA`, `ACME-TEAM-LABEL`). */
+export const RULE_ID = /^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$/;
+
 /**
  * The annotation (Kubernetes), the `Metadata` key (CloudFormation) and the `//` key (Terraform) that carry
  * acknowledgements: a JSON object of rule id to reason, set by the code that made the object.

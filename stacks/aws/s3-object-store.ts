@@ -11,7 +11,7 @@ import type {
   StoreCopyContainer,
 } from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
-import { physicalName, visiblePath } from '../private/naming';
+import { expiryRuleName, physicalName, visiblePath } from '../private/naming';
 import { forEachRecentDay, STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
 import { acknowledgeBucketDeploymentFindings } from './private/nag';
 import { addWarning } from './private/warnings';
@@ -144,7 +144,7 @@ export class S3ObjectStore extends Construct implements ObjectStoreCapability {
   /** @inheritdoc */
   public expireObjects(prefix: string, days: number): void {
     this.bucket.addLifecycleRule({
-      id: `expire-${prefix.replace(/[^A-Za-z0-9-]/g, '-')}`,
+      id: expiryRuleName(prefix),
       prefix: `${prefix}/`,
       expiration: Duration.days(days),
     });

@@ -17,7 +17,7 @@ import type {
   StoreCopyContainer,
 } from '../capabilities';
 import { capabilityOf } from '../private/capability-of';
-import { physicalName, visiblePath } from '../private/naming';
+import { expiryRuleName, physicalName, visiblePath } from '../private/naming';
 import { forEachRecentDay, STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
 import { uploadDirectory } from '../private/terraform';
 import { AZ_LOGIN } from './private/az-login';
@@ -166,7 +166,7 @@ export class BlobObjectStore extends Construct implements ObjectStoreCapability 
   /** @inheritdoc */
   public expireObjects(prefix: string, days: number): void {
     this.rules.push({
-      name: `expire-${prefix.replace(/[^A-Za-z0-9-]/g, '-')}`,
+      name: expiryRuleName(prefix),
       enabled: true,
       // Prefixes of a management policy start with the container's name.
       filters: { blobTypes: ['blockBlob'], prefixMatch: [`models/${prefix}/`] },

@@ -45,3 +45,8 @@ export function visiblePath(c: IConstruct): string {
     .filter((p) => p !== 'Default')
     .join('/');
 }
+
+/** The name of the lifecycle rule that expires objects under `prefix` (S3 rule id, Azure management-policy rule). */
+export function expiryRuleName(prefix: string): string {
+  return `expire-${prefix.replace(/[^A-Za-z0-9-]/g, '-')}`;
+}
