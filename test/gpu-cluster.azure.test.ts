@@ -26,13 +26,21 @@ describe('GpuCluster on Azure (AKS)', () => {
   });
   const { text, json } = terraformJson(stack);
 
-  it('configures the azurerm provider from props and a relative local backend', () => {
+  it('configures the azurerm provider from props and remote state in the subscription state account', () => {
     expect(
       Testing.toHaveProviderWithProperties(text, 'azurerm', {
         subscription_id: '00000000-0000-0000-0000-000000000000',
       }),
     ).toBe(true);
-    expect(json.terraform.backend).toEqual({ local: { path: 'terraform.test.tfstate' } });
+    expect(json.terraform.backend).toEqual({
+      azurerm: {
+        resource_group_name: 'tfstate',
+        storage_account_name: 'tfstate12b9377cbe',
+        container_name: 'tfstate',
+        key: 'mlstack/test.tfstate',
+        use_azuread_auth: true,
+      },
+    });
   });
 
   it('is a private AKS cluster with managed identity, OIDC issuer, workload identity and Entra RBAC', () => {

@@ -34,14 +34,16 @@ describe('GpuCluster on Google Cloud (GKE)', () => {
   });
   const { text, json } = terraformJson(stack);
 
-  it('configures the google provider from props and a relative local backend', () => {
+  it('configures the google provider from props and remote state in the project state bucket', () => {
     expect(
       Testing.toHaveProviderWithProperties(text, 'google', {
         project: 'acme-ml-test',
         region: 'us-central1',
       }),
     ).toBe(true);
-    expect(json.terraform.backend).toEqual({ local: { path: 'terraform.test.tfstate' } });
+    expect(json.terraform.backend).toEqual({
+      gcs: { bucket: 'acme-ml-test-tfstate', prefix: 'mlstack/test' },
+    });
   });
 
   it('is a regional, private, shielded GKE cluster with Workload Identity and KMS secrets encryption', () => {

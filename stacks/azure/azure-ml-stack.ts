@@ -3,8 +3,8 @@ import type { Construct, IConstruct } from 'constructs';
 import type { KubernetesClusterSpec } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import type { EdgeFleetSpec } from '../capabilities';
+import { TerraformState } from '../private/terraform-state';
 import { type IMlStack, MlStack, type MlPlatform, type ServerImageResolution } from '../ml-stack';
-import { configureBackend, type TerraformBackendFactory } from '../private/terraform';
 import { AzurePlatform, type AzurePlatformProps, checkAzurePlatformProps } from './azure-platform';
 import type { AksCluster } from './aks-cluster';
 import type { IotHubFleet } from './iot-hub-fleet';
@@ -12,10 +12,10 @@ import type { IotHubFleet } from './iot-hub-fleet';
 /** Props of {@link AzureMlStack}. */
 export interface AzureMlStackProps extends AzurePlatformProps {
   /**
-   * The Terraform backend.
-   * @default - a local backend at `terraform.<stack>.tfstate`, relative to the stack's folder
+   * Where Terraform keeps the stack's state (it holds generated passwords and connection strings).
+   * @default - the storage account `tfstate<hash of the subscription>` in resource group `tfstate`, container `tfstate` (TerraformState.defaultFor)
    */
-  readonly backend?: TerraformBackendFactory;
+  readonly state?: TerraformState;
 }
 
 /**
@@ -55,7 +55,10 @@ export class AzureMlStack extends TerraformStack implements IMlStack {
     this.platform = new AzurePlatform(this, props);
     this.location = this.platform.location;
     this.subscriptionId = this.platform.subscriptionId;
-    configureBackend(this, id, props.backend);
+    (props.state ?? TerraformState.defaultFor({ cloud: 'azure', subscriptionId: this.subscriptionId })).bind(
+      this,
+      `AzureMlStack '${id}'`,
+    );
   }
 
   /** @inheritdoc */

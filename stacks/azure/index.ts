@@ -8,6 +8,6 @@ export * from './key-vault-secret';
 export * from './flexible-postgres';
 export * from './managed-prometheus';
 export * from './iot-hub-fleet';
-export type { TerraformBackendFactory } from '../private/terraform';
+export * from '../private/terraform-state';
 export * from './azure-platform';
 export * from './aks-existing-cluster';

@@ -4,8 +4,9 @@ import type { Construct, IConstruct } from 'constructs';
 import type { KubernetesClusterSpec } from '../../src/spec/cluster';
 import type { Cloud } from '../../src/spec/gpu';
 import type { EdgeFleetSpec } from '../capabilities';
+import { TerraformState } from '../private/terraform-state';
 import { type IMlStack, MlStack, type MlPlatform, type ServerImageResolution } from '../ml-stack';
-import { configureBackend, defaultProvider, type TerraformBackendFactory } from '../private/terraform';
+import { defaultProvider } from '../private/terraform';
 import { checkGcpPlatformProps, GcpPlatform, type GcpPlatformProps } from './gcp-platform';
 import type { ConfigSyncFleet } from './config-sync-fleet';
 import type { GkeCluster } from './gke-cluster';
@@ -13,10 +14,10 @@ import type { GkeCluster } from './gke-cluster';
 /** Props of {@link GcpMlStack}. */
 export interface GcpMlStackProps extends GcpPlatformProps {
   /**
-   * The Terraform backend.
-   * @default - a local backend at `terraform.<stack>.tfstate`, relative to the stack's folder
+   * Where Terraform keeps the stack's state (it holds generated passwords and connection strings).
+   * @default - the GCS bucket `<project>-tfstate`, prefix `mlstack/<stack>` (TerraformState.defaultFor)
    */
-  readonly backend?: TerraformBackendFactory;
+  readonly state?: TerraformState;
 }
 
 /**
@@ -56,7 +57,10 @@ export class GcpMlStack extends TerraformStack implements IMlStack {
     this.platform = new GcpPlatform(this, props);
     this.project = this.platform.project;
     this.region = this.platform.region;
-    configureBackend(this, id, props.backend);
+    (props.state ?? TerraformState.defaultFor({ cloud: 'gcp', project: this.project })).bind(
+      this,
+      `GcpMlStack '${id}'`,
+    );
   }
 
   /** @inheritdoc */

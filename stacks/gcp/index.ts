@@ -8,6 +8,6 @@ export * from './secret-manager-secret';
 export * from './cloud-sql-postgres';
 export * from './managed-prometheus';
 export * from './config-sync-fleet';
-export type { TerraformBackendFactory } from '../private/terraform';
+export * from '../private/terraform-state';
 export * from './gcp-platform';
 export * from './gke-existing-cluster';

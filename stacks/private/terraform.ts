@@ -4,8 +4,6 @@ import { replaceFolder } from '../../src/synth/files';
 import {
   Annotations,
   AssetType,
-  LocalBackend,
-  type TerraformBackend,
   TerraformAsset,
   TerraformOutput,
   TerraformProvider,
@@ -18,22 +16,6 @@ import type { Construct, IConstruct, Node } from 'constructs';
 import type { Cloud } from '../../src/spec/gpu';
 import type { MlPlatform, ObjectStoreContents, ServerImageResolution } from '../ml-stack';
 import { shortHash } from './naming';
-
-/**
- * Creates the Terraform backend of a stack, e.g.
- * `(stack) => new GcsBackend(stack, { bucket: 'my-state', prefix: 'ml-platform' })`.
- */
-export type TerraformBackendFactory = (stack: TerraformStack) => TerraformBackend;
-
-/**
- * Configures a stack's backend: the user's, or a local one with a path relative to the stack's folder.
- * cdktf's default local backend writes an absolute path, which would make `cdk.tf.json` differ between
- * machines and checkouts.
- */
-export function configureBackend(stack: TerraformStack, id: string, factory?: TerraformBackendFactory): void {
-  if (factory) factory(stack);
-  else new LocalBackend(stack, { path: `terraform.${id}.tfstate` });
-}
 
 /**
  * Records a synth warning on a Terraform stack's construct: as a cdktf annotation (printed by `cdktf synth`)
