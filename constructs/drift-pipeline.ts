@@ -345,6 +345,7 @@ export class DriftPipeline extends Construct {
     v.dnsLabel('namespace', this.namespace);
     const deadline = props.deadlineSeconds ?? Math.min(3600, Math.floor(this.intervalSeconds * 0.9));
     v.integer('deadlineSeconds', deadline, 60, Math.max(60, this.intervalSeconds - 1));
+    if (props.image !== undefined) v.image('image', props.image, 'registry.example.com/mlstack-server:0.1.0');
     const built = props.image ? { image: props.image } : stack.mlstackServerImage(this);
     if (built.image === undefined) v.fail('image', undefined, `is required ${built.reason}`, built.fix);
     const image = built.image;

@@ -155,10 +155,8 @@ export class EdgeFleet extends Construct {
       v.fail('version', this.version, 'is not a semantic version', "Use MAJOR.MINOR.PATCH, e.g. '1.2.0'.");
     this.name = id.toLowerCase().replace(/[^a-z0-9-]/g, '-');
     v.dnsLabel('id', this.name, 40);
-    if (
-      cloudProfile(stack.cloud).edgeDevicesRunContainers &&
-      (typeof props.image !== 'string' || !/^\S+$/.test(props.image))
-    ) {
+    if (props.image !== undefined) v.image('image', props.image, 'registry.example.com/kiosk-model:1.0.0');
+    if (cloudProfile(stack.cloud).edgeDevicesRunContainers && props.image === undefined) {
       v.fail(
         'image',
         props.image,

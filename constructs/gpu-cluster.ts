@@ -15,6 +15,7 @@ import {
 import { Validator } from '../src/spec/errors';
 import { type CloudProfile, cloudProfile } from '../src/spec/clouds';
 import { type Cloud, type GpuType, resolveGpuInstance } from '../src/spec/gpu';
+import { IMAGE_DIGEST, isPinned, parseImageReference, pinImages, podSpecOf } from '../src/k8s/image';
 import { ManifestSet, type KubernetesManifest, type ValidatableObject } from '../src/k8s/manifest';
 import { chartFiles, type HelmChartSpec } from '../src/k8s/helm';
 import { nvidiaDevicePlugin } from '../src/k8s/nvidia-device-plugin';
@@ -207,6 +208,15 @@ export interface GpuClusterProps {
    * @default - mlstack creates the cluster
    */
   readonly existingCluster?: ExistingCluster;
+  /**
+   * Digests of the images the cluster's objects run, by the reference mlstack writes (its tag), e.g.
+   * `{ 'nvcr.io/nvidia/k8s-device-plugin:v0.17.1': 'sha256:…' }`: every container with that image then runs
+   * `<reference>@<digest>`, exactly one image, and the `MLS-K8S-IMAGE-DIGEST` policy warning goes away. Record them
+   * from the registry you pull from (`crane digest <ref>`, `docker buildx imagetools inspect <ref>`). A key that
+   * no container uses is a synth warning (a version bump left the pin behind).
+   * @default - images are pinned by tag only
+   */
+  readonly imageDigests?: Readonly<Record<string, string>>;
   /**
    * Where the alerts of every construct on this cluster go (GPU health, inference latency and failures, drift),
    * unless a construct has its own `alerts`.
@@ -420,11 +430,68 @@ export class GpuCluster extends Construct {
     };
     const gpuPools = props.gpuPools.map((p, i) => this.resolveGpuPool(p, `gpuPools[${i}]`));
 
+    this.pinImagesAtRender(props.imageDigests);
     this.capability = stack.addKubernetesCluster(this, { ...this.base, pools: [system] });
     this.capability.attachManifestFiles(() => this.outputFiles());
     this.buildPool(system);
     this.node.addValidation({ validate: () => this.wiring.check() });
     for (const pool of gpuPools) this.addResolvedPool(pool);
+  }
+
+  /** Checks `imageDigests` and pins the cluster's images by them when its objects are rendered. */
+  private pinImagesAtRender(digests: Readonly<Record<string, string>> | undefined): void {
+    if (digests === undefined) return;
+    const v = this.check;
+    if (typeof digests !== 'object' || digests === null || Array.isArray(digests)) {
+      v.fail(
+        'imageDigests',
+        digests,
+        'is not a map of image reference to digest',
+        "Pass { '<image>:<tag>': 'sha256:<digest>' }.",
+      );
+    }
+    for (const [ref, digest] of Object.entries(digests)) {
+      const parsed = parseImageReference(ref);
+      if ('problem' in parsed || parsed.digest !== undefined) {
+        v.fail(
+          `imageDigests['${ref}']`,
+          ref,
+          'problem' in parsed
+            ? `is not an image reference: it ${parsed.problem}`
+            : 'already carries a digest',
+          'Use the image reference as mlstack writes it (registry/repository:tag), without a digest.',
+        );
+      }
+      if (typeof digest !== 'string' || !IMAGE_DIGEST.test(digest)) {
+        v.fail(
+          `imageDigests['${ref}']`,
+          digest,
+          'is not an image digest',
+          'Use the digest the registry reports: sha256: and 64 lower-case hex digits.',
+        );
+      }
+    }
+    this.manifests.onRender((manifests) => {
+      const used = pinImages(manifests, digests);
+      const unused = Object.keys(digests).filter((k) => !used.has(k));
+      if (unused.length === 0) return;
+      const running = [
+        ...new Set(
+          manifests.flatMap((m) => {
+            const pod = podSpecOf(m);
+            return pod
+              ? [...(pod.initContainers ?? []), ...(pod.containers ?? [])].map((c) => c.image ?? '')
+              : [];
+          }),
+        ),
+      ]
+        .filter((i) => i && !isPinned(i))
+        .sort();
+      MlStack.of(this).addWarning(
+        this,
+        `GpuCluster '${this.node.path}': imageDigests has ${unused.map((u) => `'${u}'`).join(', ')}, which no container of the cluster runs (a version changed?); the images pinned by tag only are: ${running.join(', ') || 'none'}.`,
+      );
+    });
   }
 
   /** The validated cluster spec, with instance types resolved for the stack's cloud. */
@@ -460,7 +527,11 @@ export class GpuCluster extends Construct {
   public addManifest(id: string, ...objects: ValidatableObject[]): KubernetesManifest[] {
     for (const o of objects) refuseTokens(`${this.node.path}/${id}`, o);
     const added = this.manifests.add(`${this.node.path}/${id}`, ...objects);
-    this.capability.deployManifests(id, () => added);
+    // Rendered first, so that what cdk deploy applies has the cluster-wide changes (pinned images) too.
+    this.capability.deployManifests(id, () => {
+      this.manifests.render(`${this.node.path}/${id} (deploy)`);
+      return added;
+    });
     return added;
   }
 

@@ -300,14 +300,7 @@ export class MlflowTracking extends Construct {
     (props.clientNamespaces ?? []).forEach((ns, i) => v.dnsLabel(`clientNamespaces[${i}]`, ns));
     const replicas = props.replicas ?? (production ? 2 : 1);
     v.integer('replicas', replicas, 1, 20);
-    if (props.image !== undefined && !/^\S+$/.test(props.image)) {
-      v.fail(
-        'image',
-        props.image,
-        'is not an image reference',
-        "Use a reference such as 'registry.example.com/mlflow:2.19.0'.",
-      );
-    }
+    if (props.image !== undefined) v.image('image', props.image, 'registry.example.com/mlflow:2.19.0');
 
     let ingress: Parameters<typeof mlflowManifests>[0]['ingress'];
     if (props.ingress) {

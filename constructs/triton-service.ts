@@ -427,14 +427,7 @@ export class TritonService extends Construct {
     v.integer('startupTimeoutSeconds', startupSeconds, 30, 3600);
 
     let image = props.image;
-    if (image !== undefined && (typeof image !== 'string' || !/^[^\s]+$/.test(image) || image.length === 0)) {
-      v.fail(
-        'image',
-        image,
-        'is not an image reference',
-        "Use a reference such as 'registry.example.com/mlstack-server:0.1.0'.",
-      );
-    }
+    if (image !== undefined) v.image('image', image, 'registry.example.com/mlstack-server:0.1.0');
     if (!image && this.runtime === ServingRuntime.TRITON) image = TRITON_IMAGE;
     if (!image) {
       const built = stack.mlstackServerImage(this);

@@ -3,12 +3,18 @@
  * No cloud credentials are needed to synthesize.
  */
 import { MlApp } from '../index';
+import { PolicyPack } from '../src/policy';
 import { AwsMlStack } from '../stacks/aws';
 import { AzureMlStack } from '../stacks/azure';
 import { GcpMlStack } from '../stacks/gcp';
 import { definePlatform } from './platform';
 
 const app = new MlApp();
+// A decision of the program as a whole, so acknowledged here rather than beside one object.
+PolicyPack.acknowledge(
+  'MLS-K8S-IMAGE-DIGEST',
+  "The example pins images by version tag: the digests depend on the registry you pull from (a mirror re-pushes them), so record yours in GpuCluster's imageDigests and the constructs' image props.",
+);
 // The region is fixed because pods fetch the MLflow database credentials from Secrets Manager and the manifests
 // must name it; the account is left open, so synth needs no credentials.
 definePlatform(

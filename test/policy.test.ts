@@ -338,18 +338,66 @@ describe('acknowledgements', () => {
   });
 });
 
+describe('program-level acknowledgements', () => {
+  const mutable = () => gpuDeployment((_s, c) => (c.image = 'registry.example.com/server:1.0'));
+
+  it('cover a rule in one stack or all, optionally only matching findings, never other rules', () => {
+    const out = path.join(tmp, 'program-acks');
+    fs.mkdirSync(path.join(out, 'k8s', 'stack', 'cluster'), { recursive: true });
+    fs.writeFileSync(
+      path.join(out, 'k8s', 'stack', 'cluster', 'objects.yaml'),
+      [namespace('restricted'), denyAll, mutable()].map((o) => stringify(o)).join('---\n'),
+    );
+    const reason = 'Images are mirrored and pinned by the registry admission policy, not in the manifests.';
+    const digestOf = (acks: Parameters<typeof checkOutput>[2]) =>
+      checkOutput(out, BUILTIN_RULES, acks).findings.find((f) => f.rule === 'MLS-K8S-IMAGE-DIGEST')!;
+    expect(digestOf([]).acknowledged).toBeUndefined();
+    expect(digestOf([{ rule: 'MLS-K8S-IMAGE-DIGEST', reason }]).acknowledged).toBe(reason);
+    expect(digestOf([{ rule: 'MLS-K8S-IMAGE-DIGEST', reason, stack: 'other' }]).acknowledged).toBeUndefined();
+    expect(
+      digestOf([{ rule: 'MLS-K8S-IMAGE-DIGEST', reason, match: 'Deployment/serving/server' }]).acknowledged,
+    ).toBe(reason);
+    expect(
+      digestOf([{ rule: 'MLS-K8S-IMAGE-DIGEST', reason, match: 'mlflow' }]).acknowledged,
+    ).toBeUndefined();
+    expect(digestOf([{ rule: 'MLS-K8S-SECCOMP', reason }]).acknowledged).toBeUndefined();
+    // Recorded in the output, they hold for a later `mlstack check` of it.
+    fs.mkdirSync(path.join(out, 'policy'), { recursive: true });
+    fs.writeFileSync(
+      path.join(out, 'policy', 'acknowledgements.json'),
+      JSON.stringify([{ rule: 'MLS-K8S-IMAGE-DIGEST', reason }]),
+    );
+    expect(checkOutput(out).findings.find((f) => f.rule === 'MLS-K8S-IMAGE-DIGEST')!.acknowledged).toBe(
+      reason,
+    );
+    fs.writeFileSync(path.join(out, 'policy', 'acknowledgements.json'), '{"rule": 1}');
+    expect(() => checkOutput(out)).toThrow(/not a list of \{ rule, reason/);
+  });
+
+  it('need a rule id and a sentence', () => {
+    expect(() => PolicyPack.acknowledge('digest', 'A reason long enough to be a sentence.')).toThrow(
+      /not a rule id/,
+    );
+    expect(() => PolicyPack.acknowledge('MLS-K8S-IMAGE-DIGEST', 'tags')).toThrow(/give the reason/);
+  });
+});
+
 describe('the example platform', () => {
   const example = inject('example');
   const report = JSON.parse(
     fs.readFileSync(path.join(example.out, 'policy', 'report.json'), 'utf8'),
   ) as PolicyReport;
 
-  it('synthesizes with zero unacknowledged errors on every cloud, and says so per stack', () => {
-    expect(report.stacks.map((s) => [s.stack, s.errors])).toEqual([
-      ['ml-platform-aws', 0],
-      ['ml-platform-azure', 0],
-      ['ml-platform-gcp', 0],
+  it('synthesizes with zero unacknowledged findings on every cloud, and says so per stack', () => {
+    expect(report.stacks.map((s) => [s.stack, s.errors, s.warnings])).toEqual([
+      ['ml-platform-aws', 0, 0],
+      ['ml-platform-azure', 0, 0],
+      ['ml-platform-gcp', 0, 0],
     ]);
+    // The program's own acknowledgement (tags, not digests) is recorded in the output for `mlstack check`.
+    expect(
+      JSON.parse(fs.readFileSync(path.join(example.out, 'policy', 'acknowledgements.json'), 'utf8')),
+    ).toEqual([expect.objectContaining({ rule: 'MLS-K8S-IMAGE-DIGEST' })]);
     for (const s of report.stacks) {
       expect(example.stdout).toContain(`policy ${s.stack}: 0 errors, ${s.warnings} warning`);
     }
@@ -396,9 +444,11 @@ describe('the example platform', () => {
     expect(suppressed[0].suppressions![0].kind).toBe('inSource');
   });
 
-  it('mlstack check --strict fails on the warnings; a privileged pod added to the output fails plain check', async () => {
+  it('mlstack check --strict passes the example, fails without its acknowledgements; a privileged pod fails plain check', async () => {
     const copy = path.join(tmp, 'example-copy');
     fs.cpSync(example.out, copy, { recursive: true });
+    expect((await mlstack(['check', copy, '--strict'])).code).toBe(0);
+    fs.rmSync(path.join(copy, 'policy', 'acknowledgements.json'));
     const strict = await mlstack(['check', copy, '--strict']);
     expect(strict.code).toBe(1);
     expect(strict.stdout).toMatch(/warning: MLS-K8S-IMAGE-DIGEST /);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { crosses, diffSynthOutputs, type FailOn } from '../diff';
 import { renderMarkdown } from '../diff/render';
@@ -10,6 +11,8 @@ import { resolveCommand } from './resolve';
 import { applyCommand } from './apply';
 import { synthCommand } from './synth';
 import { packageVersion } from '../synth/package-info';
+import { ACKNOWLEDGEMENTS_FILE } from '../policy/check';
+import { PolicyPack } from '../policy/registry';
 import { runPolicy } from '../policy/run';
 
 export { packageVersion };
@@ -53,7 +56,10 @@ export function buildProgram(): Command {
       }) => {
         const log = (s: string) => (opts.quiet ? undefined : process.stdout.write(`${s}\n`));
         const results = await synthCommand({ ...opts, log });
-        for (const outdir of new Set(results.map((r) => r.outdir))) policyGate(outdir, opts.strict, log);
+        for (const outdir of new Set(results.map((r) => r.outdir))) {
+          recordAcknowledgements(outdir);
+          policyGate(outdir, opts.strict, log);
+        }
       },
     );
 
@@ -495,6 +501,18 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   void main(process.argv).then((code) => process.exit(code));
+}
+
+/** Writes the program's `PolicyPack.acknowledge` calls into the output (removing a stale file when there are none). */
+function recordAcknowledgements(out: string): void {
+  const file = path.join(out, ACKNOWLEDGEMENTS_FILE);
+  const acks = PolicyPack.acknowledgements();
+  if (acks.length === 0) {
+    fs.rmSync(file, { force: true });
+    return;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(acks, null, 2)}\n`);
 }
 
 /** Runs the policy pack over a synth output; findings that count fail the command (exit 1). */

@@ -74,7 +74,17 @@ export class ManifestSet {
     readonly produce?: () => readonly ValidatableObject[];
   }[] = [];
   private readonly eagerKeys = new Map<string, string>();
+  private readonly finishers: ((manifests: KubernetesManifest[]) => void)[] = [];
   private renderedBy?: string;
+
+  /**
+   * Calls `finish` with every object once the set is rendered, before anything reads it: for changes that apply
+   * to the whole cluster (pinning images by digest).
+   */
+  public onRender(finish: (manifests: KubernetesManifest[]) => void): void {
+    this.checkOpen('onRender');
+    this.finishers.push(finish);
+  }
 
   /** Adds objects contributed by `source` (a construct path, for error messages), validated now. */
   public add(source: string, ...objects: ValidatableObject[]): KubernetesManifest[] {
@@ -147,6 +157,8 @@ export class ManifestSet {
         seen.set(key, g.source);
       }
     }
+    const all = this.groups.flatMap((g) => g.objects ?? []);
+    for (const finish of this.finishers) finish(all);
   }
 
   private checkOpen(source: string): void {

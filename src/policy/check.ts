@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import type { PolicyAcknowledgement } from './registry';
 import { BUILTIN_RULES } from './rules';
 import {
   ACKNOWLEDGE_KEY,
@@ -175,8 +176,34 @@ function lineOf(text: string, needle: string): number {
   return at < 0 ? 1 : text.slice(0, at).split('\n').length;
 }
 
-/** Runs `rules` over a synth output folder. */
-export function checkOutput(out: string, rules: readonly PolicyRule[] = BUILTIN_RULES): PolicyReport {
+/** Where a synth output keeps the app program's acknowledgements (`PolicyPack.acknowledge`). */
+export const ACKNOWLEDGEMENTS_FILE = path.join('policy', 'acknowledgements.json');
+
+/** The app program's acknowledgements recorded in a synth output (none when it has no file). */
+export function readAcknowledgements(out: string): PolicyAcknowledgement[] {
+  const file = path.join(out, ACKNOWLEDGEMENTS_FILE);
+  if (!fs.existsSync(file)) return [];
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  if (
+    !Array.isArray(parsed) ||
+    !parsed.every(
+      (a: Partial<PolicyAcknowledgement>) => typeof a?.rule === 'string' && typeof a.reason === 'string',
+    )
+  ) {
+    throw new Error(`${file}: not a list of { rule, reason, stack?, match? } acknowledgements`);
+  }
+  return parsed as PolicyAcknowledgement[];
+}
+
+/**
+ * Runs `rules` over a synth output folder. Findings not acknowledged where their object was made take the first
+ * matching app-level acknowledgement (by default those recorded in the output).
+ */
+export function checkOutput(
+  out: string,
+  rules: readonly PolicyRule[] = BUILTIN_RULES,
+  programAcks: readonly PolicyAcknowledgement[] = readAcknowledgements(out),
+): PolicyReport {
   const ids = new Set<string>();
   for (const r of rules) {
     if (ids.has(r.id)) throw new Error(`policy rule ${r.id} is defined twice`);
@@ -235,6 +262,16 @@ export function checkOutput(out: string, rules: readonly PolicyRule[] = BUILTIN_
         }
       }
     }
+  }
+  for (const [i, f] of findings.entries()) {
+    if (f.acknowledged) continue;
+    const a = programAcks.find(
+      (x) =>
+        x.rule === f.rule &&
+        (x.stack === undefined || x.stack === f.stack) &&
+        (x.match === undefined || f.target.includes(x.match) || f.message.includes(x.match)),
+    );
+    if (a) findings[i] = { ...f, acknowledged: a.reason };
   }
   return {
     rules: rules.map(({ id, level, title, description, fix, target }) => ({

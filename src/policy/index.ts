@@ -1,7 +1,7 @@
 // The policy pack's public API (`mlstack/policy`): acknowledgements, user rules, and the checker itself.
 export { acknowledgeObject, acknowledgeTerraform } from './acknowledge';
 export { checkOutput, failing, type Finding, type PolicyReport } from './check';
-export { PolicyPack } from './registry';
+export { PolicyPack, type PolicyAcknowledgement } from './registry';
 export {
   ACKNOWLEDGE_KEY,
   type CloudFormationInput,

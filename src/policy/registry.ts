@@ -1,7 +1,33 @@
 import { type PolicyRule, RULE_ID } from './rule';
 import { BUILTIN_RULES } from './rules';
 
-const added: PolicyRule[] = [];
+/**
+ * The process's added rules and acknowledgements, kept on `globalThis` so that an app program and the CLI that
+ * runs it share them even when each loaded its own copy of mlstack (a linked checkout, a nested install).
+ */
+const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for('mlstack.policy.registry')] ??= {
+  added: [],
+  acknowledged: [],
+}) as { added: PolicyRule[]; acknowledged: PolicyAcknowledgement[] };
+const { added, acknowledged } = registry;
+
+/** A rule's findings acknowledged in the app program, for a stack or everywhere (`PolicyPack.acknowledge`). */
+export interface PolicyAcknowledgement {
+  /** The rule id. */
+  readonly rule: string;
+  /** Why the findings are right here: the report shows it beside each. */
+  readonly reason: string;
+  /**
+   * The stack whose findings it covers (the folder under aws/, gcp/stacks/, azure/stacks/, k8s/ or edge/).
+   * @default - every stack
+   */
+  readonly stack?: string;
+  /**
+   * Only findings whose target (`Kind/namespace/name`, a Terraform address, a logical id) or message contains it.
+   * @default - every finding of the rule
+   */
+  readonly match?: string;
+}
 
 /**
  * The policy pack `mlstack synth` and `mlstack check` run: mlstack's rules and those an app adds.
@@ -26,6 +52,34 @@ export class PolicyPack {
       throw new Error(`PolicyPack.addRule: a rule '${rule.id}' exists already.`);
     }
     added.push(rule);
+  }
+
+  /**
+   * Acknowledges a rule's findings outside the code that makes the objects — for what the program decides as a
+   * whole, e.g. that it pins images by tag — with the reason, for one stack or all, optionally only findings that
+   * `match`. `mlstack synth` records them in `policy/acknowledgements.json`, so that `mlstack check` on the output
+   * sees them too. Prefer acknowledging the object itself (acknowledgeObject, acknowledgeTerraform): the reason then
+   * sits beside the code that needs it.
+   */
+  public static acknowledge(
+    rule: string,
+    reason: string,
+    scope: Pick<PolicyAcknowledgement, 'stack' | 'match'> = {},
+  ): void {
+    if (!RULE_ID.test(rule)) {
+      throw new Error(
+        `PolicyPack.acknowledge: '${rule}' is not a rule id; use upper-case words joined by '-'.`,
+      );
+    }
+    if (typeof reason !== 'string' || reason.trim().length < 20) {
+      throw new Error(`PolicyPack.acknowledge ${rule}: give the reason in a sentence (got '${reason}')`);
+    }
+    acknowledged.push({ rule, reason, ...scope });
+  }
+
+  /** The acknowledgements of this process (`PolicyPack.acknowledge`). */
+  public static acknowledgements(): PolicyAcknowledgement[] {
+    return [...acknowledged];
   }
 
   /** mlstack's rules and the added ones. */

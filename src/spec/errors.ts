@@ -1,3 +1,5 @@
+import { parseImageReference } from '../k8s/image';
+
 /**
  * An invalid construct prop. Thrown at synth time, in the constructor of the construct
  * that received the prop, so that the stack trace (shown with `--verbose`) points at the user's code.
@@ -51,6 +53,23 @@ export class Validator {
     if (!Number.isInteger(value) || value < min || value > max) {
       const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
       this.fail(prop, value, `must be an integer ${range}`, `Set '${prop}' to an integer ${range}.`);
+    }
+  }
+
+  /**
+   * A container image reference (`[registry/]repository[:tag][@sha256:…]`): a tag, a digest or both. Deploy-time
+   * values (`${…}`) pass as they are.
+   */
+  image(prop: string, value: unknown, example: string): void {
+    if (typeof value === 'string' && value.includes('${')) return;
+    const parsed = typeof value === 'string' ? parseImageReference(value) : { problem: 'is not a string' };
+    if ('problem' in parsed) {
+      this.fail(
+        prop,
+        value,
+        `is not an image reference: it ${parsed.problem}`,
+        `Use a reference such as '${example}' (pin it with '@sha256:<digest>').`,
+      );
     }
   }
 

@@ -1,3 +1,4 @@
+import { defaultDenyIngress } from '../../src/k8s/network-policy';
 import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository';
 import { GkeHubFeature } from '@cdktf/provider-google/lib/gke-hub-feature';
 import { TerraformOutput } from 'cdktf';
@@ -132,6 +133,9 @@ export class ConfigSyncFleet extends Construct implements EdgeFleetCapability {
         'MLS-K8S-HOST-ACCESS',
         "hostNetwork: the kiosk's local apps reach the server on the device's 127.0.0.1:8000, where it listens only (no port is open to the network).",
       ),
+      // The server is on the host network, which NetworkPolicies do not cover; any pod added to the namespace
+      // later is closed to ingress until it is allowed.
+      defaultDenyIngress('mlstack-edge'),
     ];
     for (const o of objects) o.validate();
     this.files = objects.map((o) => ({

@@ -9,7 +9,7 @@ export const imageDigest: KubernetesRule = {
   title: 'Images are pinned by digest',
   description:
     'A tag can be pushed again: the same manifest then runs different code on the next pull, and a rollback does not roll back. A digest names exactly one image.',
-  fix: 'Give images as `registry/name:tag@sha256:<digest>` (mlstack passes image strings through as given).',
+  fix: "Pin mlstack's own images with GpuCluster `imageDigests` ({ '<image>:<tag>': 'sha256:…' }) and give your images as `registry/name:tag@sha256:<digest>` in the constructs' `image` props.",
   check: ({ objects }) =>
     objects.flatMap((o) => {
       const pod = podOf(o);
