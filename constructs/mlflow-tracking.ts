@@ -372,6 +372,7 @@ export class MlflowTracking extends Construct {
       readWrite: [this.artifactStore],
       secrets: [this.database.connectionSecret],
     }));
+    this.database.enableIdentityLogin?.(identity);
 
     const fetch = this.database.connectionSecret.fetchContainer(DB_SECRET_FILE);
     const objects = mlflowManifests({

@@ -96,6 +96,11 @@ export interface PostgresCapability {
    * The secret holding the connection as JSON: `host`, `port`, `username`, `password`, `dbname`.
    */
   readonly connectionSecret: SecretCapability;
+  /**
+   * Lets a workload identity log in to the database with the cloud's identity (Entra ID on Azure), where the
+   * cloud's database supports it and mlstack wires it; absent elsewhere.
+   */
+  enableIdentityLogin?(identity: WorkloadIdentityCapability): void;
 }
 
 /** A container that copies a prefix of an object store into a pod-local folder with the pod's workload identity. */

@@ -141,6 +141,15 @@ describe('EdgeFleet on Azure (IoT Hub, DPS, IoT Edge)', () => {
   const f = fleet(stack, { target: EdgeTarget.LINUX_X86_64 });
   const { json } = terraformJson(stack);
 
+  it('links DPS with a policy of only the rights DPS needs (no DeviceConnect)', () => {
+    expect(onlyResource(json, 'azurerm_iothub_shared_access_policy')).toMatchObject({
+      name: 'dps-link',
+      registry_write: true,
+      service_connect: true,
+      device_connect: false,
+    });
+  });
+
   it('creates an IoT Hub and a Device Provisioning Service linked to it', () => {
     expect(onlyResource(json, 'azurerm_iothub')).toMatchObject({
       sku: { name: 'S1', capacity: 1 },

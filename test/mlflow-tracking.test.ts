@@ -265,6 +265,23 @@ describe('MlflowTracking on Azure (PostgreSQL flexible server, Blob storage, Key
     expect(onlyResource(json, 'azurerm_management_lock')).toMatchObject({ lock_level: 'CanNotDelete' });
   });
 
+  it("takes Entra ID logins, with MLflow's managed identity as the Entra administrator", () => {
+    expect(onlyResource(json, 'azurerm_postgresql_flexible_server')).toMatchObject({
+      authentication: {
+        active_directory_auth_enabled: true,
+        password_auth_enabled: true,
+        tenant_id: expect.stringMatching(/^\$\{data\.azurerm_client_config\.[\w-]+\.tenant_id\}$/),
+      },
+    });
+    const admin = onlyResource(json, 'azurerm_postgresql_flexible_server_active_directory_administrator');
+    const uami = Object.keys(json.resource.azurerm_user_assigned_identity).find((k) => k.includes('Mlflow'));
+    expect(admin).toMatchObject({
+      principal_type: 'ServicePrincipal',
+      object_id: `\${azurerm_user_assigned_identity.${uami}.principal_id}`,
+      principal_name: `\${azurerm_user_assigned_identity.${uami}.name}`,
+    });
+  });
+
   it('keeps the connection in a Key Vault with RBAC and purge protection, readable by the MLflow identity only', () => {
     expect(onlyResource(json, 'azurerm_key_vault')).toMatchObject({
       rbac_authorization_enabled: true,

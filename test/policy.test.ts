@@ -13,6 +13,8 @@ import type { KubernetesObject, KubernetesRule, TerraformRule } from '../src/pol
 import { BUILTIN_RULES } from '../src/policy/rules';
 import { ackContradicted } from '../src/policy/rules/aws-ack-contradicted';
 import { secretOutlivesDatabase } from '../src/policy/rules/aws-secret-outlives';
+import { azureIotHubAuth } from '../src/policy/rules/az-iothub-auth';
+import { azurePostgresAuth } from '../src/policy/rules/az-postgres-auth';
 import { azurePublicNetwork } from '../src/policy/rules/az-public-network';
 import { defaultDeny } from '../src/policy/rules/k8s-default-deny';
 import { gpuPlacement } from '../src/policy/rules/k8s-gpu-placement';
@@ -167,6 +169,56 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
     expect(tf(azurePublicNetwork, vault)).toEqual([]);
   });
 
+  it('MLS-AZ-POSTGRES-AUTH', () => {
+    const server = (authentication?: Record<string, unknown>) => ({
+      resource: {
+        azurerm_postgresql_flexible_server: {
+          Db: { name: 'db', ...(authentication ? { authentication } : {}) },
+        },
+      },
+    });
+    expect(tf(azurePostgresAuth, server())[0]).toEqual({
+      resource: 'azurerm_postgresql_flexible_server.Db',
+      message: 'PostgreSQL server db: Entra ID login is off, password login is on',
+    });
+    expect(tf(azurePostgresAuth, server({ active_directory_auth_enabled: true }))[0].message).toBe(
+      'PostgreSQL server db: password login is on',
+    );
+    expect(
+      tf(azurePostgresAuth, server({ active_directory_auth_enabled: true, password_auth_enabled: false })),
+    ).toEqual([]);
+  });
+
+  it('MLS-AZ-IOTHUB-AUTH', () => {
+    const hub = (extra: Record<string, unknown>, policy: Record<string, unknown>) => ({
+      resource: {
+        azurerm_iothub: { Hub: { name: 'hub', ...extra } },
+        azurerm_iothub_shared_access_policy: { Link: { name: 'dps-link', ...policy } },
+      },
+    });
+    const dps = { registry_read: true, registry_write: true, service_connect: true };
+    expect(
+      tf(azureIotHubAuth, hub({ local_authentication_enabled: true }, { ...dps, device_connect: true })),
+    ).toEqual([
+      {
+        resource: 'azurerm_iothub.Hub',
+        message: 'IoT Hub hub accepts hub-wide shared access keys (local authentication on)',
+      },
+      {
+        resource: 'azurerm_iothub_shared_access_policy.Link',
+        message:
+          'shared access policy dps-link grants DeviceConnect together with RegistryWrite and ServiceConnect',
+      },
+    ]);
+    expect(
+      tf(azureIotHubAuth, hub({ local_authentication_enabled: false }, { ...dps, device_connect: false })),
+    ).toEqual([]);
+    // A device-only policy is fine.
+    expect(
+      tf(azureIotHubAuth, hub({ local_authentication_enabled: false }, { device_connect: true })),
+    ).toEqual([]);
+  });
+
   it('MLS-AWS-ACK-CONTRADICTED', () => {
     const bucket = { Type: 'AWS::S3::Bucket', Properties: {} };
     const writer = {
@@ -243,6 +295,8 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
       defaultDeny,
       remoteState,
       azurePublicNetwork,
+      azurePostgresAuth,
+      azureIotHubAuth,
       ackContradicted,
       secretOutlivesDatabase,
     ].map((r) => r.id);

@@ -4,6 +4,7 @@ import { KeyVault } from '@cdktf/provider-azurerm/lib/key-vault';
 import { KeyVaultSecret } from '@cdktf/provider-azurerm/lib/key-vault-secret';
 import { ManagementLock } from '@cdktf/provider-azurerm/lib/management-lock';
 import { PostgresqlFlexibleServer } from '@cdktf/provider-azurerm/lib/postgresql-flexible-server';
+import { PostgresqlFlexibleServerActiveDirectoryAdministrator } from '@cdktf/provider-azurerm/lib/postgresql-flexible-server-active-directory-administrator';
 import { PostgresqlFlexibleServerDatabase } from '@cdktf/provider-azurerm/lib/postgresql-flexible-server-database';
 import { PrivateDnsZone } from '@cdktf/provider-azurerm/lib/private-dns-zone';
 import { PrivateDnsZoneVirtualNetworkLink } from '@cdktf/provider-azurerm/lib/private-dns-zone-virtual-network-link';
@@ -14,7 +15,8 @@ import type { VirtualNetwork } from '@cdktf/provider-azurerm/lib/virtual-network
 import { Password } from '@cdktf/provider-random/lib/password';
 import { Fn, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
-import type { PostgresCapability, PostgresSpec } from '../capabilities';
+import type { PostgresCapability, PostgresSpec, WorkloadIdentityCapability } from '../capabilities';
+import { AzureWorkloadIdentity } from './azure-workload-identity';
 import { capabilityOf } from '../private/capability-of';
 import { physicalName, visiblePath } from '../private/naming';
 import { randomProvider } from '../private/terraform';
@@ -77,6 +79,8 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
   public readonly vault: KeyVault;
   /** The connection JSON in the vault. */
   public readonly connectionSecret: AzureKeyVaultSecret;
+  private readonly tenantId: string;
+  private entraAdministrator?: PostgresqlFlexibleServerActiveDirectoryAdministrator;
 
   constructor(scope: Construct, id: string, props: FlexiblePostgresProps) {
     super(scope, id);
@@ -124,6 +128,7 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
             tags,
           });
     randomProvider(TerraformStack.of(this));
+    const client = new DataAzurermClientConfig(scope, `${id}-Client`, {});
     const password = new Password(scope, `${id}-Password`, { length: 32, special: false });
     this.server = new PostgresqlFlexibleServer(this, 'Default', {
       name: serverName,
@@ -144,7 +149,12 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
       publicNetworkAccessEnabled: props.publiclyAccessible,
       administratorLogin: props.username,
       administratorPassword: password.result,
-      authentication: { passwordAuthEnabled: true, activeDirectoryAuthEnabled: false },
+      // Entra ID login for the workloads' managed identities (enableIdentityLogin); the password stays for MLflow.
+      authentication: {
+        passwordAuthEnabled: true,
+        activeDirectoryAuthEnabled: true,
+        tenantId: client.tenantId,
+      },
       tags,
       lifecycle: {
         preventDestroy: true,
@@ -152,6 +162,12 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
       },
       ...(link ? { dependsOn: [link] } : {}),
     });
+    acknowledgeTerraform(
+      this.server,
+      'MLS-AZ-POSTGRES-AUTH',
+      "Password login stays on for MLflow: its SQLAlchemy engine takes a static connection URL, and an Entra ID access token (the password of an Entra login) expires after 60–90 minutes with no refresh hook in MLflow. Entra ID login is on, with MLflow's managed identity as the Entra administrator, for operators and a later token-based connection.",
+    );
+    this.tenantId = client.tenantId;
     new ManagementLock(scope, `${id}-Lock`, {
       name: `${serverName}-lock`,
       scope: this.server.id,
@@ -165,7 +181,6 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
       collation: 'en_US.utf8',
       lifecycle: { preventDestroy: true },
     });
-    const client = new DataAzurermClientConfig(scope, `${id}-Client`, {});
     const vaultName = physicalName({ prefix: 'kv', readable: id, identity, maxLength: 24, alnumOnly: true });
     this.vault = new KeyVault(scope, `${id}-Vault`, {
       name: vaultName,
@@ -204,5 +219,27 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
       dependsOn: [officer],
     });
     this.connectionSecret = new AzureKeyVaultSecret(secretName, this.vault, vaultName, secret);
+  }
+
+  /**
+   * Makes the workload identity the server's Entra ID administrator, so that it can log in with an Entra access
+   * token (as `<identity name>`) instead of the password. A flexible server has Entra administrators, not plain
+   * Entra logins, through Terraform: further roles are granted in SQL (`pgaadauth_create_principal`).
+   */
+  public enableIdentityLogin(identity: WorkloadIdentityCapability): void {
+    if (this.entraAdministrator) return;
+    const uami = AzureWorkloadIdentity.of(identity).identity;
+    this.entraAdministrator = new PostgresqlFlexibleServerActiveDirectoryAdministrator(
+      this,
+      'EntraAdministrator',
+      {
+        serverName: this.server.name,
+        resourceGroupName: this.server.resourceGroupName,
+        tenantId: this.tenantId,
+        objectId: uami.principalId,
+        principalName: uami.name,
+        principalType: 'ServicePrincipal',
+      },
+    );
   }
 }

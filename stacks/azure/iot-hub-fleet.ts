@@ -1,3 +1,4 @@
+import { acknowledgeTerraform } from '../../src/policy/acknowledge';
 import { Iothub } from '@cdktf/provider-azurerm/lib/iothub';
 import { IothubDps } from '@cdktf/provider-azurerm/lib/iothub-dps';
 import { IothubSharedAccessPolicyA as IothubSharedAccessPolicy } from '@cdktf/provider-azurerm/lib/iothub-shared-access-policy';
@@ -119,7 +120,14 @@ export class IotHubFleet extends Construct implements EdgeFleetCapability {
       minTlsVersion: '1.2',
       localAuthenticationEnabled: true,
     });
+    acknowledgeTerraform(
+      hub,
+      'MLS-AZ-IOTHUB-AUTH',
+      "Local authentication stays on because the Device Provisioning Service links to the hub with a connection string of a hub-scoped shared access policy ('dps-link'), and the azurerm provider offers no identity-based DPS link. The policy has only the rights DPS needs (RegistryWrite, ServiceConnect, and RegistryRead that write implies); devices use their own enrollment keys.",
+    );
     this.hub = hub;
+    // What DPS needs on a linked hub: RegistryWrite and ServiceConnect (Microsoft Learn, "How to link and manage
+    // IoT hubs"); RegistryWrite includes read. No DeviceConnect: the key cannot act as a device.
     const policy = new IothubSharedAccessPolicy(this, 'Fleet-DpsAccess', {
       name: 'dps-link',
       resourceGroupName: rg.name,
@@ -127,7 +135,7 @@ export class IotHubFleet extends Construct implements EdgeFleetCapability {
       registryRead: true,
       registryWrite: true,
       serviceConnect: true,
-      deviceConnect: true,
+      deviceConnect: false,
     });
     new IothubDps(this, 'Fleet-Dps', {
       name: physicalName({ readable: `${spec.name}-dps`, identity, maxLength: 64 }),

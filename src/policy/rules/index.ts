@@ -1,6 +1,8 @@
 import type { PolicyRule } from '../rule';
 import { ackContradicted } from './aws-ack-contradicted';
 import { secretOutlivesDatabase } from './aws-secret-outlives';
+import { azureIotHubAuth } from './az-iothub-auth';
+import { azurePostgresAuth } from './az-postgres-auth';
 import { azurePublicNetwork } from './az-public-network';
 import { defaultDeny } from './k8s-default-deny';
 import { gpuPlacement } from './k8s-gpu-placement';
@@ -22,6 +24,8 @@ export const BUILTIN_RULES: readonly PolicyRule[] = [
   imageDigest,
   remoteState,
   azurePublicNetwork,
+  azurePostgresAuth,
+  azureIotHubAuth,
   ackContradicted,
   secretOutlivesDatabase,
 ];
