@@ -5,7 +5,7 @@
 import { MlApp } from '../index';
 import { PolicyPack } from '../src/policy';
 import { AwsMlStack } from '../stacks/aws';
-import { AzureMlStack } from '../stacks/azure';
+import { AzureMlStack, AzureNetworkAccess } from '../stacks/azure';
 import { GcpMlStack } from '../stacks/gcp';
 import { definePlatform } from './platform';
 
@@ -30,6 +30,9 @@ definePlatform(
   new AzureMlStack(app.azure, 'ml-platform-azure', {
     subscriptionId: '00000000-0000-0000-0000-000000000000',
     location: 'westeurope',
+    // The stores and vaults admit the cluster's subnet and the address terraform apply runs from (a documentation
+    // range here: put your CI runner's or office's public range).
+    networkAccess: AzureNetworkAccess.firewall({ allowedIpRanges: ['203.0.113.0/24'] }),
   }),
 );
 app.synth();

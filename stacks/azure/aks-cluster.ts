@@ -20,6 +20,7 @@ import type {
 import { capabilityOf, poolByName } from '../private/capability-of';
 import { validateAtSynth } from '../private/validation';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
+import type { AzureNetworkAccess, ResolvedNetworkAccess } from './network-access';
 import { AksNetwork } from './aks-network';
 import { AksExistingCluster } from './aks-existing-cluster';
 import { AksNodePool } from './aks-node-pool';
@@ -38,6 +39,8 @@ export interface AksClusterProps {
   readonly location: string;
   /** The stack name, part of derived resource names. */
   readonly stackName: string;
+  /** Who may reach the data plane of the stores and vaults next to the cluster. */
+  readonly networkAccess: AzureNetworkAccess;
 }
 
 /**
@@ -85,6 +88,7 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
   private prometheus?: AzureMonitorPrometheus;
   private databases = 0;
   private readonly userNetwork?: AksNetwork;
+  private warnedAboutAccess = false;
   private totalMaxNodes = 0;
   private surgeNodes = 0;
 
@@ -200,6 +204,8 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
         resourceGroupName: rg.name,
         virtualNetworkName: vnet.name,
         addressPrefixes: ['10.1.0.0/20'],
+        // The stores' and vaults' firewalls allow the nodes through these (AzureNetworkAccess).
+        serviceEndpoints: ['Microsoft.KeyVault', 'Microsoft.Storage'],
       });
       subnetId = subnet.id;
     }
@@ -309,10 +315,38 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
     attachTerraformManifestFiles(this, TerraformStack.of(this), this.clusterName, files);
   }
 
+  /**
+   * The data-plane access of a store or vault of `scope`, with the stack's warnings about it on first use: where
+   * `terraform apply` must run, and the service endpoints a subnet of yours needs.
+   */
+  private dataPlaneAccess(scope: Construct): ResolvedNetworkAccess {
+    const access = this.props.networkAccess.resolve(
+      this.subnetId,
+      `AzureMlStack '${this.props.stackName}' (${scope.node.path})`,
+    );
+    if (!this.warnedAboutAccess && access.kind === 'firewall') {
+      this.warnedAboutAccess = true;
+      if (access.ipRanges.length === 0) {
+        addTerraformWarning(
+          this,
+          `The storage accounts and key vaults of cluster ${this.clusterName} admit only its node subnet: run 'terraform apply' from that VNet (it uploads blobs and writes the database secret through their data plane), or list your public addresses in AzureNetworkAccess.firewall({ allowedIpRanges }).`,
+        );
+      }
+      if (this.userNetwork) {
+        addTerraformWarning(
+          this,
+          `The storage accounts and key vaults of cluster ${this.clusterName} admit its subnet ${this.userNetwork.props.subnetId} through service endpoints: the subnet needs Microsoft.Storage and Microsoft.KeyVault in its service endpoints (Azure refuses the firewall rules otherwise).`,
+        );
+      }
+    }
+    return access;
+  }
+
   /** @inheritdoc */
   public addObjectStore(scope: Construct, id: string, spec: ObjectStoreSpec): BlobObjectStore {
     return new BlobObjectStore(scope, id, {
       ...spec,
+      networkAccess: this.dataPlaneAccess(scope),
       subscriptionId: this.props.subscriptionId,
       location: this.props.location,
       stackName: this.props.stackName,
@@ -345,6 +379,7 @@ export class AksCluster extends Construct implements KubernetesClusterCapability
     }
     return new FlexiblePostgres(scope, id, {
       ...spec,
+      networkAccess: this.dataPlaneAccess(scope),
       subscriptionId: this.props.subscriptionId,
       location: this.props.location,
       stackName: this.props.stackName,

@@ -7,6 +7,7 @@ import type { EdgeFleetSpec } from '../capabilities';
 import type { MlPlatform } from '../ml-stack';
 import { defaultProvider, TerraformPlatform } from '../private/terraform';
 import { AksCluster } from './aks-cluster';
+import { AzureNetworkAccess } from './network-access';
 import { IotHubFleet } from './iot-hub-fleet';
 
 /** Where an Azure stack's resources go. */
@@ -18,6 +19,12 @@ export interface AzurePlatformProps {
    * @see https://learn.microsoft.com/azure/reliability/regions-list
    */
   readonly location: string;
+  /**
+   * Who may reach the data plane of the storage accounts and key vaults the stack creates.
+   * @default AzureNetworkAccess.firewall() — the cluster's node subnet only (run `terraform apply` from its VNet,
+   * or list your addresses in `allowedIpRanges`)
+   */
+  readonly networkAccess?: AzureNetworkAccess;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -37,7 +44,14 @@ export function checkAzurePlatformProps(
       `${where}: 'location' (${JSON.stringify(props.location)}) is not an Azure region name. Use a name such as 'westeurope' ('az account list-locations -o table').`,
     );
   }
-  return { subscriptionId: props.subscriptionId!, location: props.location! };
+  const networkAccess = props.networkAccess ?? AzureNetworkAccess.firewall();
+  if (!(networkAccess instanceof AzureNetworkAccess)) {
+    throw new Error(
+      `${where}: 'networkAccess' (${JSON.stringify(networkAccess)}) is not an AzureNetworkAccess. Use AzureNetworkAccess.firewall({ allowedIpRanges }) or AzureNetworkAccess.publicNetworks({ reason }).`,
+    );
+  }
+  networkAccess.check(where);
+  return { subscriptionId: props.subscriptionId!, location: props.location!, networkAccess };
 }
 
 /**
@@ -53,12 +67,15 @@ export class AzurePlatform extends TerraformPlatform implements MlPlatform {
   public readonly subscriptionId: string;
   /** The region. */
   public readonly location: string;
+  /** Who may reach the stores' and vaults' data plane. */
+  public readonly networkAccess: AzureNetworkAccess;
 
   constructor(stack: TerraformStack, props: AzurePlatformProps) {
     super(stack);
-    const { subscriptionId, location } = checkAzurePlatformProps(stack.node.path, props);
+    const { subscriptionId, location, networkAccess } = checkAzurePlatformProps(stack.node.path, props);
     this.subscriptionId = subscriptionId;
     this.location = location;
+    this.networkAccess = networkAccess!;
     const existing = defaultProvider(stack, 'azurerm') as AzurermProvider | undefined;
     if (!existing) {
       // Storage accounts disable shared keys: the provider manages containers and blobs with Entra ID.
@@ -84,6 +101,7 @@ export class AzurePlatform extends TerraformPlatform implements MlPlatform {
       subscriptionId: this.subscriptionId,
       location: this.location,
       stackName: this.stackName,
+      networkAccess: this.networkAccess,
     });
   }
 

@@ -4,7 +4,6 @@ import type { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
-import { acknowledgeTerraform } from '../../src/policy/acknowledge';
 import {
   StorageManagementPolicy,
   type StorageManagementPolicyRule,
@@ -21,6 +20,7 @@ import { expiryRuleName, physicalName, visiblePath } from '../private/naming';
 import { forEachRecentDay, STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
 import { uploadDirectory } from '../private/terraform';
 import { AZ_LOGIN } from './private/az-login';
+import { acknowledgePublicAccess, type ResolvedNetworkAccess, storageNetworkRules } from './network-access';
 
 /** Props of {@link BlobObjectStore}. */
 export interface BlobObjectStoreProps extends ObjectStoreSpec {
@@ -30,10 +30,13 @@ export interface BlobObjectStoreProps extends ObjectStoreSpec {
   /** The cluster's resource group. */
   readonly resourceGroup: ResourceGroup;
   readonly tags: Readonly<Record<string, string>>;
+  /** Who may reach the account's data plane (AzureNetworkAccess of the stack). */
+  readonly networkAccess: ResolvedNetworkAccess;
 }
 
 /**
- * A storage account with one private container `models`: shared keys disabled (Entra ID only), TLS 1.2, HTTPS
+ * A storage account with one private container `models`: a firewall that admits the cluster's subnet and the
+ * stack's allowed addresses (AzureNetworkAccess), shared keys disabled (Entra ID only), TLS 1.2, HTTPS
  * only, no public blobs, infrastructure (double) encryption, blob versioning and 30-day soft delete, zone-redundant.
  * With `retain` it has Terraform `prevent_destroy`; without, `terraform destroy` deletes it with its blobs.
  * `contents` become `azurerm_storage_blob`s from Terraform assets next to `cdk.tf.json`.
@@ -107,14 +110,11 @@ export class BlobObjectStore extends Construct implements ObjectStoreCapability 
         deleteRetentionPolicy: { days: 30 },
         containerDeleteRetentionPolicy: { days: 30 },
       },
+      ...storageNetworkRules(props.networkAccess),
       tags: { ...props.tags, purpose: 'mlstack-data' },
       ...(props.retain ? { lifecycle: { preventDestroy: true } } : {}),
     });
-    acknowledgeTerraform(
-      this.account,
-      'MLS-AZ-PUBLIC-NETWORK',
-      'Reachable from public networks, with Entra ID data-plane roles as the only gate (shared keys are off): terraform apply uploads blobs from wherever it runs and the cluster reaches it without a private endpoint; mlstack has no private endpoint or deployer-address firewall props yet.',
-    );
+    acknowledgePublicAccess(props.networkAccess, this.account);
     this.rules.push({
       name: 'old-versions',
       enabled: true,

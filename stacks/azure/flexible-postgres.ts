@@ -21,6 +21,7 @@ import { capabilityOf } from '../private/capability-of';
 import { physicalName, visiblePath } from '../private/naming';
 import { randomProvider } from '../private/terraform';
 import { AzureKeyVaultSecret } from './key-vault-secret';
+import { acknowledgePublicAccess, keyVaultNetworkAcls, type ResolvedNetworkAccess } from './network-access';
 
 /** Props of {@link FlexiblePostgres}. */
 export interface FlexiblePostgresProps extends PostgresSpec {
@@ -37,6 +38,8 @@ export interface FlexiblePostgresProps extends PostgresSpec {
     | { readonly delegatedSubnetId: string; readonly virtualNetworkId: string }
     | { readonly publicOnly: true };
   readonly tags: Readonly<Record<string, string>>;
+  /** Who may reach the Key Vault's data plane (AzureNetworkAccess of the stack). */
+  readonly networkAccess: ResolvedNetworkAccess;
 }
 
 /** The smallest storage size flexible server offers that holds `gib`. */
@@ -191,13 +194,10 @@ export class FlexiblePostgres extends Construct implements PostgresCapability {
       rbacAuthorizationEnabled: true,
       purgeProtectionEnabled: true,
       softDeleteRetentionDays: 90,
+      ...keyVaultNetworkAcls(props.networkAccess),
       tags,
     });
-    acknowledgeTerraform(
-      this.vault,
-      'MLS-AZ-PUBLIC-NETWORK',
-      'Reachable from public networks, with RBAC (Entra ID) as the only gate: terraform apply writes the secret from wherever it runs, and mlstack has no private endpoint or deployer-address firewall props yet.',
-    );
+    acknowledgePublicAccess(props.networkAccess, this.vault);
     // Whoever runs terraform writes the secret; the workload identity only reads it.
     const officer = new RoleAssignment(scope, `${id}-VaultOfficer`, {
       scope: this.vault.id,

@@ -11,3 +11,4 @@ export * from './iot-hub-fleet';
 export * from '../private/terraform-state';
 export * from './azure-platform';
 export * from './aks-existing-cluster';
+export * from './network-access';
