@@ -3,7 +3,7 @@
 // what only the cloud knows, at plan through Terraform postconditions) what an imported cluster cannot do.
 import * as path from 'node:path';
 import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
@@ -100,6 +100,12 @@ describe('AWS: EksExistingCluster', () => {
     t.resourceCountIs('AWS::EKS::Cluster', 0);
     expect(Object.keys(t.findResources('AWS::KMS::Key')).every((k) => !/SecretsKey/.test(k))).toBe(true);
     t.resourceCountIs('AWS::EKS::Addon', 0);
+    // The cluster's CNI is the user's: synth says what enforcing mlstack's NetworkPolicies needs.
+    expect(
+      Annotations.fromStack(stack)
+        .findWarning('*', Match.stringLikeRegexp('enableNetworkPolicy'))
+        .map((w) => String(w.entry.data)),
+    ).toHaveLength(1);
     // The system pool's node group joins the cluster by name, in the VPC's private subnets.
     const privateIds = vpc.privateSubnets.map((s) => stack.resolve(s.subnetId));
     const groups = Object.values(t.findResources('AWS::EKS::Nodegroup')) as {

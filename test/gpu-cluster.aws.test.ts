@@ -59,6 +59,14 @@ describe('GpuCluster on AWS (EKS)', () => {
     template.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' });
   });
 
+  it("enforces NetworkPolicies: the vpc-cni add-on with its network policy agent, taking over EKS's self-managed CNI", () => {
+    template.hasResourceProperties('AWS::EKS::Addon', {
+      AddonName: 'vpc-cni',
+      ConfigurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }),
+      ResolveConflicts: 'OVERWRITE',
+    });
+  });
+
   it('runs nodes in private subnets of a VPC with flow logs', () => {
     template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'REJECT' });
   });

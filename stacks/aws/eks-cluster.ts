@@ -176,6 +176,23 @@ export class EksCluster extends Construct implements KubernetesClusterCapability
       });
     }
     for (const [k, v] of Object.entries(spec.tags)) Tags.of(scope).add(k, v);
+    // NetworkPolicies (mlstack's default-deny and allows) are enforced on EKS only by the VPC CNI's network policy
+    // agent, which is off unless the vpc-cni add-on is configured with enableNetworkPolicy (AWS docs, "Limit Pod
+    // traffic with Kubernetes network policies"; VPC CNI 1.14+). EKS installs vpc-cni self-managed: the managed
+    // add-on takes it over (OVERWRITE of the fields it sets).
+    if (!spec.existing) {
+      const cni = new eks.Addon(this, 'VpcCni', {
+        cluster: this.cluster,
+        addonName: 'vpc-cni',
+        configurationValues: { enableNetworkPolicy: 'true' },
+      });
+      (cni.node.defaultChild as eks.CfnAddon).resolveConflicts = 'OVERWRITE';
+    } else {
+      addWarning(
+        this,
+        `${spec.existing.description}: mlstack's NetworkPolicies (default-deny per namespace, then what each workload needs) are enforced on EKS only when the cluster's vpc-cni add-on has enableNetworkPolicy: "true" (aws eks update-addon --cluster-name ${spec.name} --addon-name vpc-cni --configuration-values '{"enableNetworkPolicy":"true"}'); without it they are accepted and ignored.`,
+      );
+    }
     // Workload identity: EKS Pod Identity (IAM roles bound to Kubernetes service accounts).
     if (installPodIdentityAgent) {
       new eks.Addon(this, 'PodIdentityAgent', {
