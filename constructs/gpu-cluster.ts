@@ -881,6 +881,9 @@ export class GpuCluster extends Construct {
       minNodes,
       maxNodes,
       spot,
+      ...(spot && Object.keys(this.profile.spotNodes.selector).length
+        ? { spotSelector: this.profile.spotNodes.selector }
+        : {}),
       diskSizeGiB,
       labels,
       taints: allTaints,

@@ -17,6 +17,7 @@ import {
   ServingRuntime,
   TritonService,
 } from '../index';
+import { PolicyPack } from '../src/policy';
 
 /** Where the example expects the mlstack server image (docker/mlstack-server.Dockerfile), per cloud. */
 const MLSTACK_IMAGE = {
@@ -130,6 +131,14 @@ export function definePlatform(stack: IMlStack, options: PlatformOptions = {}): 
   // quarter of the replicas; autoscaled on Triton's queue time per request. Sized so that four replicas share a
   // node's time-sliced GPU: 800m CPU and 3Gi each fit four on a 4-vCPU node, so six nodes hold the peak of 13 pods
   // (synth checks it).
+  if (stack.cloud !== 'aws') {
+    // On EKS the spot pool falls back to on-demand (Karpenter); GKE and AKS pools are one capacity type.
+    PolicyPack.acknowledge(
+      'MLS-K8S-SPOT-SERVING',
+      'The example serves the classifier from spot GPUs with no on-demand pool on GKE and AKS, taking reclaim outages for the price: both tracks have a PodDisruptionBudget, and a reclaim of every node stops serving until the pool scales back up.',
+      { stack: stack.stackName, match: 'classifier' },
+    );
+  }
   new TritonService(stack, 'Classifier', {
     cluster,
     runtime: ServingRuntime.TRITON,

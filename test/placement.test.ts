@@ -105,6 +105,7 @@ function gcpPools(stack: string): Pool[] {
           labels: Record<string, string>;
           taint?: { key: string; value: string; effect: string }[];
           guest_accelerator?: unknown[];
+          spot?: boolean;
         };
         autoscaling?: { total_min_node_count: number; total_max_node_count: number };
         initial_node_count?: number;
@@ -115,7 +116,11 @@ function gcpPools(stack: string): Pool[] {
     const taints = (p.node_config.taint ?? []).map((t) => ({ ...t, effect: TF_EFFECT[t.effect] }));
     return {
       name: `node pool ${p.name}`,
-      labels: p.node_config.labels,
+      // GKE labels Spot VM nodes itself.
+      labels: {
+        ...p.node_config.labels,
+        ...(p.node_config.spot ? { 'cloud.google.com/gke-spot': 'true' } : {}),
+      },
       // GKE taints every GPU node itself.
       taints: gpus ? [...taints, GPU_TAINT] : taints,
       gpus,

@@ -24,6 +24,12 @@ import { podSecurityLabels } from '../src/policy/rules/k8s-pod-security-labels';
 import { containerResources } from '../src/policy/rules/k8s-resources';
 import { seccomp } from '../src/policy/rules/k8s-seccomp';
 import { remoteState } from '../src/policy/rules/tf-remote-state';
+import { spotServing } from '../src/policy/rules/k8s-spot-serving';
+import {
+  gpuPoolTaintCloudFormation,
+  gpuPoolTaintKarpenter,
+  gpuPoolTaintTerraform,
+} from '../src/policy/rules/gpu-pool-taint';
 import { mlstack } from './support/cli';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-policy-'));
@@ -169,6 +175,133 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
     expect(tf(azurePublicNetwork, vault)).toEqual([]);
   });
 
+  it('MLS-K8S-GPU-POOL-TAINT', () => {
+    const nodePool = (taints: unknown[]) =>
+      ({
+        apiVersion: 'karpenter.sh/v1',
+        kind: 'NodePool',
+        metadata: { name: 'mlstack-l4' },
+        spec: {
+          limits: { 'nvidia.com/gpu': '4' },
+          template: {
+            spec: {
+              taints,
+              requirements: [{ key: 'node.kubernetes.io/instance-type', values: ['g6.xlarge'] }],
+            },
+          },
+        },
+      }) as KubernetesObject;
+    expect(k8s(gpuPoolTaintKarpenter, nodePool([]))[0].message).toBe(
+      'NodePool mlstack-l4 launches GPU nodes without the nvidia.com/gpu taint',
+    );
+    expect(
+      k8s(
+        gpuPoolTaintKarpenter,
+        nodePool([{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }]),
+      ),
+    ).toEqual([]);
+    // A CPU pool needs no GPU taint.
+    const cpu = nodePool([]) as unknown as {
+      spec: { limits: Record<string, string>; template: { spec: { requirements: unknown[] } } };
+    };
+    cpu.spec.limits = { cpu: '16' };
+    cpu.spec.template.spec.requirements = [
+      { key: 'node.kubernetes.io/instance-type', values: ['m7i.xlarge'] },
+    ];
+    expect(k8s(gpuPoolTaintKarpenter, cpu as unknown as KubernetesObject)).toEqual([]);
+  });
+
+  it('MLS-TF-GPU-POOL-TAINT', () => {
+    const pool = (vm_size: string, node_taints: string[]) => ({
+      resource: { azurerm_kubernetes_cluster_node_pool: { P: { name: 't4', vm_size, node_taints } } },
+    });
+    expect(
+      tf(
+        gpuPoolTaintTerraform,
+        pool('Standard_NC4as_T4_v3', ['kubernetes.azure.com/scalesetpriority=spot:NoSchedule']),
+      ),
+    ).toEqual([
+      {
+        resource: 'azurerm_kubernetes_cluster_node_pool.P',
+        message: 'AKS node pool t4 (Standard_NC4as_T4_v3) has GPUs and no nvidia.com/gpu taint',
+      },
+    ]);
+    expect(
+      tf(gpuPoolTaintTerraform, pool('Standard_NC4as_T4_v3', ['nvidia.com/gpu=present:NoSchedule'])),
+    ).toEqual([]);
+    expect(tf(gpuPoolTaintTerraform, pool('Standard_D4s_v5', []))).toEqual([]);
+  });
+
+  it('MLS-AWS-GPU-POOL-TAINT', () => {
+    const group = (Taints?: unknown[]) => ({
+      Resources: {
+        Gpu: {
+          Type: 'AWS::EKS::Nodegroup',
+          Properties: { InstanceTypes: ['g5.2xlarge'], ...(Taints ? { Taints } : {}) },
+        },
+        Cpu: { Type: 'AWS::EKS::Nodegroup', Properties: { InstanceTypes: ['m7i.large'] } },
+      },
+    });
+    expect(gpuPoolTaintCloudFormation.check({ template: group() })).toEqual([
+      { resource: 'Gpu', message: 'node group Gpu (g5.2xlarge) has GPUs and no nvidia.com/gpu taint' },
+    ]);
+    expect(
+      gpuPoolTaintCloudFormation.check({
+        template: group([{ Key: 'nvidia.com/gpu', Value: 'present', Effect: 'NO_SCHEDULE' }]),
+      }),
+    ).toEqual([]);
+  });
+
+  it('MLS-K8S-SPOT-SERVING', () => {
+    const labels = { 'app.kubernetes.io/name': 'server' };
+    const deployment = (nodeSelector: Record<string, string>) =>
+      gpuDeployment((spec) => (spec.nodeSelector = nodeSelector)) as KubernetesObject & {
+        spec: { template: { metadata?: unknown } };
+      };
+    const withLabels = (d: ReturnType<typeof deployment>) => {
+      d.spec.template.metadata = { labels };
+      return d as KubernetesObject;
+    };
+    const service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'server', namespace: 'serving' },
+      spec: { selector: labels },
+    } as KubernetesObject;
+    const pdb = {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'server', namespace: 'serving' },
+      spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+    } as KubernetesObject;
+    const karpenter = (values: string[]) =>
+      ({
+        apiVersion: 'karpenter.sh/v1',
+        kind: 'NodePool',
+        metadata: { name: 'mlstack-inference' },
+        spec: { template: { spec: { requirements: [{ key: 'karpenter.sh/capacity-type', values }] } } },
+      }) as KubernetesObject;
+    const gkeSpot = withLabels(
+      deployment({ 'mlstack.io/pool': 'inference', 'cloud.google.com/gke-spot': 'true' }),
+    );
+    expect(k8s(spotServing, gkeSpot, service)[0].message).toBe(
+      'Deployment serving/server serves Service server from spot capacity with no on-demand fallback and no PodDisruptionBudget',
+    );
+    expect(k8s(spotServing, gkeSpot, service, pdb)[0].message).toMatch(/with no on-demand fallback$/);
+    // Karpenter's spot pool with the on-demand fallback needs only the budget.
+    const onPool = withLabels(deployment({ 'mlstack.io/pool': 'inference' }));
+    expect(k8s(spotServing, onPool, service, karpenter(['spot', 'on-demand']))[0].message).toMatch(
+      /with no PodDisruptionBudget$/,
+    );
+    expect(k8s(spotServing, onPool, service, pdb, karpenter(['spot', 'on-demand']))).toEqual([]);
+    expect(k8s(spotServing, onPool, service, pdb, karpenter(['spot']))[0].message).toMatch(
+      /no on-demand fallback$/,
+    );
+    // On-demand pools, and Deployments no Service selects (batch), are not online serving on spot.
+    expect(k8s(spotServing, onPool, service, karpenter(['on-demand']))).toEqual([]);
+    expect(k8s(spotServing, gkeSpot)).toEqual([]);
+  });
+
   it('MLS-AZ-POSTGRES-AUTH', () => {
     const server = (authentication?: Record<string, unknown>) => ({
       resource: {
@@ -293,6 +426,10 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
       seccomp,
       imageDigest,
       defaultDeny,
+      spotServing,
+      gpuPoolTaintKarpenter,
+      gpuPoolTaintTerraform,
+      gpuPoolTaintCloudFormation,
       remoteState,
       azurePublicNetwork,
       azurePostgresAuth,
@@ -451,7 +588,19 @@ describe('the example platform', () => {
     // The program's own acknowledgement (tags, not digests) is recorded in the output for `mlstack check`.
     expect(
       JSON.parse(fs.readFileSync(path.join(example.out, 'policy', 'acknowledgements.json'), 'utf8')),
-    ).toEqual([expect.objectContaining({ rule: 'MLS-K8S-IMAGE-DIGEST' })]);
+    ).toEqual([
+      expect.objectContaining({ rule: 'MLS-K8S-IMAGE-DIGEST' }),
+      expect.objectContaining({
+        rule: 'MLS-K8S-SPOT-SERVING',
+        stack: 'ml-platform-gcp',
+        match: 'classifier',
+      }),
+      expect.objectContaining({
+        rule: 'MLS-K8S-SPOT-SERVING',
+        stack: 'ml-platform-azure',
+        match: 'classifier',
+      }),
+    ]);
     for (const s of report.stacks) {
       expect(example.stdout).toContain(`policy ${s.stack}: 0 errors, ${s.warnings} warning`);
     }

@@ -74,7 +74,9 @@ export class PolicyPack {
     if (typeof reason !== 'string' || reason.trim().length < 20) {
       throw new Error(`PolicyPack.acknowledge ${rule}: give the reason in a sentence (got '${reason}')`);
     }
-    acknowledged.push({ rule, reason, ...scope });
+    const ack = { rule, reason, ...scope };
+    // A program that defines the same platform twice (one function per cloud) acknowledges once.
+    if (!acknowledged.some((a) => JSON.stringify(a) === JSON.stringify(ack))) acknowledged.push(ack);
   }
 
   /** The acknowledgements of this process (`PolicyPack.acknowledge`). */

@@ -317,6 +317,7 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
                   nodeSelector: {
                     [NODE_LABELS.gpuType]: spec.gpu.pool.gpu!.type.id,
                     [NODE_LABELS.pool]: spec.gpu.pool.name,
+                    ...(spec.gpu.pool.spotSelector ?? {}),
                   },
                   tolerations: tolerationsFor(spec.gpu.pool.taints),
                 }
@@ -426,6 +427,15 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
       metadata: metadata(spec.name),
       spec: { maxUnavailable: 1, selector: { matchLabels: { ...app, 'mlstack.io/track': 'stable' } } },
     }),
+    // The canary serves its share of the traffic too: a drain takes at most one of its replicas at a time.
+    ...(spec.canary
+      ? [
+          new PodDisruptionBudget({
+            metadata: metadata(`${spec.name}-canary`),
+            spec: { maxUnavailable: 1, selector: { matchLabels: { ...app, 'mlstack.io/track': 'canary' } } },
+          }),
+        ]
+      : []),
     ...(spec.serviceMonitor === false
       ? []
       : [

@@ -64,6 +64,12 @@ export interface CloudProfile {
   readonly spotNodes: {
     readonly labels: Readonly<Record<string, string>>;
     readonly taints: readonly Taint[];
+    /**
+     * Labels only spot nodes of a spot pool carry, for workloads' node selectors: GKE labels Spot VM nodes
+     * `cloud.google.com/gke-spot=true`; AKS Spot pools carry `kubernetes.azure.com/scalesetpriority=spot`; none on
+     * EKS, where a Karpenter spot pool falls back to on-demand.
+     */
+    readonly selector: Readonly<Record<string, string>>;
   };
   /**
    * Who creates MIG partitions: the cloud (from the node pool's settings), or NVIDIA's MIG manager on the
@@ -93,7 +99,7 @@ export const CLOUD_PROFILES: Readonly<Record<Cloud, CloudProfile>> = {
       "EksExistingCluster.fromAttributes({ clusterName, clusterSecurityGroupId, podIdentityAgent }) from 'mlstack/aws'",
     zones: { pattern: /^[a-z]{2}-[a-z]+-\d[a-z]$/, description: "AWS zone names such as 'us-east-1a'" },
     // EKS labels Spot nodes eks.amazonaws.com/capacityType=SPOT and taints nothing.
-    spotNodes: { labels: {}, taints: [] },
+    spotNodes: { labels: {}, taints: [], selector: {} },
     migPartitioning: 'mig-manager',
     gpuNodes: { devicesOnlyForPrivileged: false },
     edgeDevicesRunContainers: false,
@@ -127,7 +133,7 @@ export const CLOUD_PROFILES: Readonly<Record<Cloud, CloudProfile>> = {
     existingClusterFactory: "GkeExistingCluster.fromName({ name, location }) from 'mlstack/gcp'",
     zones: { pattern: /^[a-z]+-[a-z]+\d-[a-z]$/, description: "GCP zone names such as 'us-central1-a'" },
     // GKE labels Spot nodes cloud.google.com/gke-spot=true and taints nothing unless asked.
-    spotNodes: { labels: {}, taints: [] },
+    spotNodes: { labels: {}, taints: [], selector: { 'cloud.google.com/gke-spot': 'true' } },
     migPartitioning: 'cloud',
     gpuNodes: { driverHostPath: '/home/kubernetes/bin/nvidia', devicesOnlyForPrivileged: true },
     edgeDevicesRunContainers: true,
@@ -159,6 +165,7 @@ export const CLOUD_PROFILES: Readonly<Record<Cloud, CloudProfile>> = {
       taints: [
         { key: 'kubernetes.azure.com/scalesetpriority', value: 'spot', effect: TaintEffect.NO_SCHEDULE },
       ],
+      selector: { 'kubernetes.azure.com/scalesetpriority': 'spot' },
     },
     migPartitioning: 'cloud',
     gpuNodes: { devicesOnlyForPrivileged: false },

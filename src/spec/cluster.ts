@@ -186,6 +186,12 @@ export interface NodePoolSpec {
   readonly minNodes: number;
   readonly maxNodes: number;
   readonly spot: boolean;
+  /**
+   * Labels that only the pool's spot nodes carry (set by the cloud or declared by mlstack), which workloads on a
+   * spot-only pool select too, so that their manifests say they run on spot (`MLS-K8S-SPOT-SERVING` reads it);
+   * empty where a pool mixes capacity types (Karpenter falls back to on-demand).
+   */
+  readonly spotSelector?: Readonly<Record<string, string>>;
   readonly diskSizeGiB: number;
   /** Node labels, including {@link NODE_LABELS}. */
   readonly labels: Readonly<Record<string, string>>;

@@ -11,16 +11,22 @@ import { imageDigest } from './k8s-image-digest';
 import { podSecurityLabels } from './k8s-pod-security-labels';
 import { containerResources } from './k8s-resources';
 import { seccomp } from './k8s-seccomp';
+import { spotServing } from './k8s-spot-serving';
 import { remoteState } from './tf-remote-state';
+import { gpuPoolTaintCloudFormation, gpuPoolTaintKarpenter, gpuPoolTaintTerraform } from './gpu-pool-taint';
 
 /** mlstack's own rules (docs/policy.md lists them). */
 export const BUILTIN_RULES: readonly PolicyRule[] = [
   podSecurityLabels,
   hostAccess,
   gpuPlacement,
+  gpuPoolTaintKarpenter,
+  gpuPoolTaintTerraform,
+  gpuPoolTaintCloudFormation,
   containerResources,
   seccomp,
   defaultDeny,
+  spotServing,
   imageDigest,
   remoteState,
   azurePublicNetwork,
