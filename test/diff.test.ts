@@ -111,7 +111,9 @@ describe('mlstack diff', () => {
     );
     expect(top).toMatch(/destroy `google_sql_database_instance\.Mlflow_Database_\w+`/);
     expect(top).toMatch(/destroy `azurerm_postgresql_flexible_server\.Mlflow_Database_\w+`/);
-    expect(r.stdout).toMatch(/\| AWS \(CloudFormation\) \| `ml-platform-aws` \| 0 \| 0 \| 0 \| \d+ \|/);
+    // One update: the access-log bucket's policy no longer admits the removed artifacts bucket's logs.
+    expect(r.stdout).toMatch(/\| AWS \(CloudFormation\) \| `ml-platform-aws` \| 0 \| 1 \| 0 \| \d+ \|/);
+    expect(r.stdout).toMatch(/✏️ update \| `MlstackAccessLogsPolicy[0-9A-F]+` \| AWS::S3::BucketPolicy/);
     expect(r.stdout).toContain('<details><summary>Kubernetes · <code>ml-platform-gcp</code>');
   });
 

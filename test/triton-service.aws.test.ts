@@ -58,6 +58,43 @@ describe('TritonService on AWS (S3 + EKS Pod Identity)', () => {
     });
   });
 
+  it("logs the bucket's requests to the stack's retained access-log bucket, delivery granted to this bucket only", () => {
+    const logs = Object.entries(template.findResources('AWS::S3::Bucket')).find(([k]) =>
+      k.startsWith('MlstackAccessLogs'),
+    )!;
+    expect(logs[1]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: {
+        LifecycleConfiguration: { Rules: [{ ExpirationInDays: 365, Status: 'Enabled' }] },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+      },
+    });
+    const models = Object.entries(template.findResources('AWS::S3::Bucket')).find(([k]) =>
+      k.startsWith('ClassifierModelBucket'),
+    )!;
+    expect(models[1].Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: { Ref: logs[0] },
+      LogFilePrefix: `${service.modelStore.name}/`,
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logs[0] },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Condition: {
+              ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [models[0], 'Arn'] } },
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
   it('uploads the stable and canary repositories at cdk deploy, each pruned under its prefix', () => {
     for (const prefix of ['stable/', 'canary/']) {
       template.hasResourceProperties('Custom::CDKBucketDeployment', {

@@ -211,7 +211,7 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
         }),
         'MLS-K8S-HOST-ACCESS',
         privileged
-          ? `Reads the kubelet pod-resources socket (hostPath) to label GPU metrics with their pods, and the GKE driver under ${driver ?? 'the host'} (hostPath); privileged because COS shows GPU devices only to privileged containers or to pods that take a GPU. docs/dcgm-monitoring.md says what a less privileged setup would need.`
+          ? `Reads the kubelet pod-resources socket (hostPath) to label GPU metrics with their pods, and the GKE driver under ${driver ?? 'the host'} (hostPath); privileged because COS shows GPU devices only to privileged containers or to pods that take a GPU. docs/dcgm.md ("On GKE") lists each privilege, why it remains and the managed alternative.`
           : 'Reads the kubelet pod-resources socket (hostPath, read-only) to label GPU metrics with the pods that use each GPU; not privileged, only SYS_ADMIN for the profiling fields.',
       ),
       'MLS-K8S-SECCOMP',

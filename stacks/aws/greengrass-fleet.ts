@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { CfnOutput, Stack, Validations } from 'aws-cdk-lib';
+import { logAccessTo } from './private/access-logs';
 import * as greengrass from 'aws-cdk-lib/aws-greengrassv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
@@ -61,11 +62,7 @@ export class GreengrassFleet extends Construct implements EdgeFleetCapability {
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     });
-    Validations.of(bucket).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-S1',
-      reason:
-        'The bucket holds component artifacts written only by cdk deploy and read by the token-exchange role.',
-    });
+    logAccessTo(bucket, `${spec.name}-edge-artifacts/`);
     const prefix = `${spec.componentName}/${spec.version}`;
     const upload = new s3deploy.BucketDeployment(this, 'FleetUpload', {
       sources: [s3deploy.Source.asset(path.dirname(spec.archive))],

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
@@ -14,6 +14,7 @@ import { capabilityOf } from '../private/capability-of';
 import { expiryRuleName, physicalName, visiblePath } from '../private/naming';
 import { forEachRecentDay, STORE_COPY_IMAGES, storeCopyContainer } from '../private/store-copy';
 import { acknowledgeBucketDeploymentFindings } from './private/nag';
+import { logAccessTo } from './private/access-logs';
 import { addWarning } from './private/warnings';
 
 /**
@@ -104,10 +105,7 @@ export class S3ObjectStore extends Construct implements ObjectStoreCapability {
       removalPolicy: spec.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       autoDeleteObjects: !spec.retain,
     });
-    Validations.of(this.bucket).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-S1',
-      reason: `Server access logging is off for the ${spec.purpose}: it needs a log bucket per stack, which mlstack does not create yet. Object-level reads and writes are audited only if the account's trail has S3 data events on (mlstack configures no trail).`,
-    });
+    logAccessTo(this.bucket, `${name}/`);
     this.uploads = spec.contents.map((c, i) => {
       // The upload function unpacks the zipped folder in its /tmp: size it for the zip and its content.
       const bytes = c.files.reduce((n, f) => n + fs.statSync(path.join(c.dir, f)).size, 0);
