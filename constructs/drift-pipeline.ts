@@ -21,7 +21,12 @@ import type { TritonService } from './triton-service';
 import { addAlertGroups, addInClusterAlertGroups, checkDestinations } from './private/alerts';
 import { requireClusterProp } from './private/cluster-prop';
 import { scrapersOf } from './private/scrapers';
-import { allowIngress, defaultDenyIngress } from '../src/k8s/network-policy';
+import {
+  allowIngress,
+  defaultDenyIngress,
+  defaultEgress,
+  IDENTITY_ENDPOINTS,
+} from '../src/k8s/network-policy';
 
 /** Thresholds of the drift job: defaults for every feature, per-feature overrides, and the dataset share. */
 export interface DriftThresholdsProps extends FeatureThresholds {
@@ -421,6 +426,23 @@ export class DriftPipeline extends Construct {
     const managed = backend === PrometheusBackend.MANAGED ? cluster.managedPrometheus() : undefined;
     // Ingress: none by default; the collectors reach the exporters, the job reaches its Pushgateway.
     objects.push(defaultDenyIngress(this.namespace));
+    // Egress: DNS, HTTPS (the data bucket, an https webhook), the cloud's credentials, and the Pushgateway's and an
+    // http webhook's own ports.
+    const urlPort = (u: string) => {
+      const url = new URL(u);
+      return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    };
+    const pushUrl = props.pushgateway ?? pushgatewayOf(this.node.id, this.namespace).url;
+    const ports = [...new Set([pushUrl, ...(props.webhook ? [props.webhook] : [])].map(urlPort))].filter(
+      (p) => p !== 443,
+    );
+    objects.push(
+      defaultEgress({
+        namespace: this.namespace,
+        identity: IDENTITY_ENDPOINTS[stack.cloud],
+        extra: ports.map((port) => ({ port })),
+      }),
+    );
     const scrapers = scrapersOf(cluster, managed !== undefined);
     for (const { exporter, metrics, honorLabels } of exporters) {
       objects.push(...exporter.objects);

@@ -1,3 +1,4 @@
+import { IDENTITY_ENDPOINTS } from '../src/k8s/network-policy';
 import { Construct } from 'constructs';
 import type { KubernetesManifest } from '../src/k8s/manifest';
 import {
@@ -389,6 +390,7 @@ export class MlflowTracking extends Construct {
       artifactsDestination: this.artifactStore.pythonUri('artifacts'),
       env: {},
       clientNamespaces: props.clientNamespaces ?? [],
+      identityEndpoints: IDENTITY_ENDPOINTS[stack.cloud],
       ...(ingress ? { ingress } : {}),
     });
     this.manifests = cluster.addManifest(`Mlflow-${id}`, ...objects);

@@ -1,3 +1,4 @@
+import { IDENTITY_ENDPOINTS } from '../src/k8s/network-policy';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -517,6 +518,7 @@ export class TritonService extends Construct {
         serviceMonitor: props.serviceMonitor ?? true,
         metricsCollectors: cluster.metricsCollectors,
         startupSeconds,
+        identityEndpoints: IDENTITY_ENDPOINTS[stack.cloud],
         ...(capture && this.capturePrefix
           ? {
               capture: { ...capture, ship: this.modelStore.uploadStep(CAPTURE_SHIP_DIR, this.capturePrefix) },

@@ -156,14 +156,29 @@ describe('DriftPipeline: what its alerts read', () => {
       spec: {
         podSelector: Record<string, unknown>;
         ingress?: { from: unknown[]; ports: { port: number }[] }[];
+        egress?: { to?: unknown[]; ports: { port: number; protocol: string }[] }[];
       };
     };
     const policies = p.manifests.filter((m) => m.kind === 'NetworkPolicy') as unknown as Policy[];
     const byName = Object.fromEntries(policies.map((x) => [x.metadata.name, x.spec]));
     expect(Object.keys(byName).sort()).toEqual([
       'default-deny-ingress',
+      'default-egress',
       'drift-job-metrics',
       'drift-pushgateway',
+    ]);
+    // Egress: DNS, HTTPS, GKE's metadata server and the Pushgateway's port; nothing else.
+    expect(byName['default-egress'].egress).toEqual([
+      {
+        ports: [
+          { port: 53, protocol: 'UDP' },
+          { port: 53, protocol: 'TCP' },
+        ],
+      },
+      { ports: [{ port: 443, protocol: 'TCP' }] },
+      { to: [{ ipBlock: { cidr: '169.254.169.254/32' } }], ports: [{ port: 80, protocol: 'TCP' }] },
+      { to: [{ ipBlock: { cidr: '169.254.169.252/32' } }], ports: [{ port: 988, protocol: 'TCP' }] },
+      { ports: [{ port: 9091, protocol: 'TCP' }] },
     ]);
     expect(byName['default-deny-ingress']).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
     const ns = (n: string) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': n } } });

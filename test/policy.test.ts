@@ -77,6 +77,18 @@ const denyAll: KubernetesObject = {
   spec: { podSelector: {}, policyTypes: ['Ingress'] },
 };
 
+/** The egress policy mlstack gives its namespaces: DNS and HTTPS only. */
+const egress: KubernetesObject = {
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name: 'default-egress', namespace: 'serving' },
+  spec: {
+    podSelector: {},
+    policyTypes: ['Egress'],
+    egress: [{ ports: [{ port: 53, protocol: 'UDP' }] }, { ports: [{ port: 443, protocol: 'TCP' }] }],
+  },
+};
+
 const k8s = (rule: KubernetesRule, ...objects: KubernetesObject[]) => rule.check({ objects });
 const tf = (rule: TerraformRule, json: Record<string, unknown>) => rule.check({ json });
 
@@ -147,12 +159,17 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
 
   it('MLS-K8S-DEFAULT-DENY', () => {
     expect(k8s(defaultDeny, namespace('restricted'), gpuDeployment())[0].message).toBe(
-      'namespace serving has workloads and no default-deny ingress NetworkPolicy',
+      'namespace serving has workloads and no default-deny ingress NetworkPolicy and no egress NetworkPolicy limiting every pod',
     );
-    expect(k8s(defaultDeny, namespace('restricted'), gpuDeployment(), denyAll)).toEqual([]);
-    // A policy that allows something is not a default deny.
+    expect(k8s(defaultDeny, namespace('restricted'), gpuDeployment(), denyAll)[0].message).toBe(
+      'namespace serving has workloads and no egress NetworkPolicy limiting every pod',
+    );
+    expect(k8s(defaultDeny, namespace('restricted'), gpuDeployment(), denyAll, egress)).toEqual([]);
+    // A policy that allows something is not a default deny; an egress rule with no ports and no peers allows all.
     const allow = { ...denyAll, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] } };
-    expect(k8s(defaultDeny, gpuDeployment(), allow)).toHaveLength(1);
+    expect(k8s(defaultDeny, gpuDeployment(), allow, egress)).toHaveLength(1);
+    const openEgress = { ...egress, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] } };
+    expect(k8s(defaultDeny, gpuDeployment(), denyAll, openEgress)).toHaveLength(1);
   });
 
   it('MLS-TF-REMOTE-STATE', () => {
@@ -476,7 +493,7 @@ describe('acknowledgements', () => {
       'MLS-K8S-HOST-ACCESS',
       reason,
     );
-    const r = checkOutput(output('acked', [namespace('restricted'), denyAll, pod]));
+    const r = checkOutput(output('acked', [namespace('restricted'), denyAll, egress, pod]));
     const host = r.findings.find((f) => f.rule === 'MLS-K8S-HOST-ACCESS')!;
     expect(host).toMatchObject({
       acknowledged: reason,

@@ -215,7 +215,7 @@ describe('TritonService on AWS (S3 + EKS Pod Identity)', () => {
 
   it("admits the cloud's managed Prometheus collectors to the metrics port", () => {
     const policy = service.manifests.find(
-      (m) => m.kind === 'NetworkPolicy' && m.metadata.name !== 'default-deny-ingress',
+      (m) => m.kind === 'NetworkPolicy' && !m.metadata.name.startsWith('default-'),
     ) as unknown as {
       spec: { ingress: { from: unknown[]; ports: { port: number }[] }[] };
     };

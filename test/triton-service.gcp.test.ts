@@ -110,7 +110,7 @@ describe('TritonService on Google Cloud (GCS + GKE Workload Identity)', () => {
 
   it("admits the cloud's managed Prometheus collectors to the metrics port", () => {
     const policy = service.manifests.find(
-      (m) => m.kind === 'NetworkPolicy' && m.metadata.name !== 'default-deny-ingress',
+      (m) => m.kind === 'NetworkPolicy' && !m.metadata.name.startsWith('default-'),
     ) as unknown as {
       spec: { ingress: { from: unknown[]; ports: { port: number }[] }[] };
     };

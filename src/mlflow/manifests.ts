@@ -1,5 +1,5 @@
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { defaultDenyIngress } from '../k8s/network-policy';
+import { defaultDenyIngress, defaultEgress, type EgressEndpoint } from '../k8s/network-policy';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
@@ -10,6 +10,9 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { ValidatableObject } from '../k8s/manifest';
 import { container, restricted, RESTRICTED_POD_SECURITY } from '../k8s/pod';
+
+/** The port of the tracking database (every cloud's managed PostgreSQL listens on it). */
+const POSTGRES_PORT = 5432;
 
 /**
  * The pinned MLflow image.
@@ -51,6 +54,11 @@ export interface MlflowWorkloadSpec {
   readonly artifactsDestination: string;
   readonly env: Readonly<Record<string, string>>;
   readonly clientNamespaces: readonly string[];
+  /**
+   * The cloud's credential endpoints the pods call (IDENTITY_ENDPOINTS), which the namespace's egress policy admits.
+   * @default [] — none (Azure)
+   */
+  readonly identityEndpoints?: readonly EgressEndpoint[];
   readonly ingress?: {
     readonly host: string;
     readonly tlsSecretName: string;
@@ -205,6 +213,13 @@ export function mlflowManifests(spec: MlflowWorkloadSpec): ValidatableObject[] {
       spec: { maxUnavailable: 1, selector: { matchLabels: { ...labels } } },
     }),
     defaultDenyIngress(spec.namespace),
+    // Egress: DNS, HTTPS (artifact store, secret store, PyPI for extraPackages), the cloud's credentials, and
+    // PostgreSQL on its private address.
+    defaultEgress({
+      namespace: spec.namespace,
+      identity: spec.identityEndpoints ?? [],
+      extra: [{ port: POSTGRES_PORT }],
+    }),
     new NetworkPolicy({
       metadata: metadata(spec.name),
       spec: {

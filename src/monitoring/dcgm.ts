@@ -6,7 +6,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { ValidatableObject } from '../k8s/manifest';
-import { allowIngress, defaultDenyIngress, type IngressPeers } from '../k8s/network-policy';
+import { allowIngress, defaultDenyIngress, defaultEgress, type IngressPeers } from '../k8s/network-policy';
 import { container } from '../k8s/pod';
 import { acknowledgeObject } from '../policy/acknowledge';
 import { tolerationsFor } from '../k8s/nvidia-device-plugin';
@@ -226,6 +226,8 @@ export function dcgmExporterManifests(spec: DcgmExporterSpec): ValidatableObject
       },
     }),
     defaultDenyIngress(spec.namespace),
+    // Egress: none. The exporter reads the GPUs and the kubelet's socket on its node and only answers scrapes.
+    defaultEgress({ namespace: spec.namespace, identity: [], https: false, dns: false }),
     allowIngress({
       name: spec.name,
       namespace: spec.namespace,

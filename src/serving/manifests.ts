@@ -1,5 +1,5 @@
 import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
-import { defaultDenyIngress, peersOf } from '../k8s/network-policy';
+import { defaultDenyIngress, defaultEgress, type EgressEndpoint, peersOf } from '../k8s/network-policy';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -79,6 +79,11 @@ export interface ServingWorkloadSpec {
   readonly serviceMonitor?: boolean;
   /** How long the runtime may take to load models before it counts as failed, in seconds. */
   readonly startupSeconds: number;
+  /**
+   * The cloud's credential endpoints the pods call (IDENTITY_ENDPOINTS), which the namespace's egress policy admits.
+   * @default [] — none (Azure)
+   */
+  readonly identityEndpoints?: readonly EgressEndpoint[];
   /**
    * A second model version taking `weightPercent` of the replicas (and so of the traffic) behind the same Service;
    * with a gateway, an HTTPRoute also splits the gateway's traffic by exactly that weight.
@@ -449,6 +454,8 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
           }),
         ]),
     defaultDenyIngress(spec.namespace),
+    // Egress: DNS, HTTPS (the model store, the capture shipper's uploads) and the cloud's credentials only.
+    defaultEgress({ namespace: spec.namespace, identity: spec.identityEndpoints ?? [] }),
     new NetworkPolicy({
       metadata: metadata(spec.name),
       spec: {

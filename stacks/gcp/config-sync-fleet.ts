@@ -1,4 +1,4 @@
-import { defaultDenyIngress } from '../../src/k8s/network-policy';
+import { defaultDenyIngress, defaultEgress } from '../../src/k8s/network-policy';
 import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository';
 import { GkeHubFeature } from '@cdktf/provider-google/lib/gke-hub-feature';
 import { TerraformOutput } from 'cdktf';
@@ -136,6 +136,7 @@ export class ConfigSyncFleet extends Construct implements EdgeFleetCapability {
       // The server is on the host network, which NetworkPolicies do not cover; any pod added to the namespace
       // later is closed to ingress until it is allowed.
       defaultDenyIngress('mlstack-edge'),
+      defaultEgress({ namespace: 'mlstack-edge', identity: [] }),
     ];
     for (const o of objects) o.validate();
     this.files = objects.map((o) => ({

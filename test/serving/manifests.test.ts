@@ -62,6 +62,7 @@ describe('servingManifests', () => {
       'PodDisruptionBudget/classifier',
       'ServiceMonitor/classifier',
       'NetworkPolicy/default-deny-ingress',
+      'NetworkPolicy/default-egress',
       'NetworkPolicy/classifier',
     ]);
   });
