@@ -13,7 +13,7 @@ const app = new MlApp();
 // A decision of the program as a whole, so acknowledged here rather than beside one object.
 PolicyPack.acknowledge(
   'MLS-K8S-IMAGE-DIGEST',
-  "The example pins images by version tag: the digests depend on the registry you pull from (a mirror re-pushes them), so record yours in GpuCluster's imageDigests and the constructs' image props.",
+  "The example pins images by version tag: no digest was verified against their registries here (synth and CI run without network), so a production program records the digests it pulls in GpuCluster's imageDigests and the constructs' image props.",
 );
 // The region is fixed because pods fetch the MLflow database credentials from Secrets Manager and the manifests
 // must name it; the account is left open, so synth needs no credentials.

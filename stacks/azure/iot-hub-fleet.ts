@@ -123,7 +123,7 @@ export class IotHubFleet extends Construct implements EdgeFleetCapability {
     acknowledgeTerraform(
       hub,
       'MLS-AZ-IOTHUB-AUTH',
-      "Local authentication stays on because the Device Provisioning Service links to the hub with a connection string of a hub-scoped shared access policy ('dps-link'), and the azurerm provider offers no identity-based DPS link. The policy has only the rights DPS needs (RegistryWrite, ServiceConnect, and RegistryRead that write implies); devices use their own enrollment keys.",
+      "Local authentication stays on because the Device Provisioning Service links to the hub with a connection string of a hub-scoped shared access policy ('dps-link'), and the azurerm provider offers no identity-based DPS link. The policy has only the rights DPS needs (RegistryWrite, ServiceConnect, and RegistryRead that write implies); devices authenticate with their own per-device credentials, which this setting does not govern.",
     );
     this.hub = hub;
     // What DPS needs on a linked hub: RegistryWrite and ServiceConnect (Microsoft Learn, "How to link and manage
