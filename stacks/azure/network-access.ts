@@ -153,42 +153,32 @@ export function acknowledgePublicAccess(access: ResolvedNetworkAccess, element: 
   if (access.kind === 'public') acknowledgeTerraform(element, PUBLIC_NETWORK_RULE, access.reason);
 }
 
-/** `network_rules` of a storage account: none when it is open to public networks. */
-export function storageNetworkRules(access: ResolvedNetworkAccess): {
-  networkRules?: {
-    defaultAction: string;
-    bypass: string[];
-    ipRules: string[];
-    virtualNetworkSubnetIds: string[];
-  };
-} {
-  if (access.kind === 'public') return {};
+/** A firewall's deny-by-default rules, in the shape both azurerm resources share. */
+interface FirewallRules<B> {
+  defaultAction: string;
+  bypass: B;
+  ipRules: string[];
+  virtualNetworkSubnetIds: string[];
+}
+
+/** The rules of a firewall that admits the node subnet, the allowed addresses and trusted Azure services. */
+function firewallRules<B>(access: ResolvedNetworkAccess & { kind: 'firewall' }, bypass: B): FirewallRules<B> {
   return {
-    networkRules: {
-      defaultAction: 'Deny',
-      bypass: ['AzureServices'],
-      ipRules: [...access.ipRanges],
-      virtualNetworkSubnetIds: [...access.subnetIds],
-    },
+    defaultAction: 'Deny',
+    bypass,
+    ipRules: [...access.ipRanges],
+    virtualNetworkSubnetIds: [...access.subnetIds],
   };
 }
 
-/** `network_acls` of a key vault: none when it is open to public networks. */
-export function keyVaultNetworkAcls(access: ResolvedNetworkAccess): {
-  networkAcls?: {
-    defaultAction: string;
-    bypass: string;
-    ipRules: string[];
-    virtualNetworkSubnetIds: string[];
-  };
+/** `network_rules` of a storage account (a list of bypasses): none when it is open to public networks. */
+export function storageNetworkRules(access: ResolvedNetworkAccess): {
+  networkRules?: FirewallRules<string[]>;
 } {
-  if (access.kind === 'public') return {};
-  return {
-    networkAcls: {
-      defaultAction: 'Deny',
-      bypass: 'AzureServices',
-      ipRules: [...access.ipRanges],
-      virtualNetworkSubnetIds: [...access.subnetIds],
-    },
-  };
+  return access.kind === 'public' ? {} : { networkRules: firewallRules(access, ['AzureServices']) };
+}
+
+/** `network_acls` of a key vault (one bypass): none when it is open to public networks. */
+export function keyVaultNetworkAcls(access: ResolvedNetworkAccess): { networkAcls?: FirewallRules<string> } {
+  return access.kind === 'public' ? {} : { networkAcls: firewallRules(access, 'AzureServices') };
 }
