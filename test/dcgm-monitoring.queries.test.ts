@@ -21,6 +21,8 @@ const SERVING_METRICS = [
   'nv_inference_request_duration_us',
   'nv_inference_queue_duration_us',
   'nv_inference_compute_infer_duration_us',
+  'nv_inference_compute_input_duration_us',
+  'nv_inference_compute_output_duration_us',
   'nv_inference_pending_request_count',
   'nv_inference_request_summary_us',
   'mlstack_inference_request_duration_seconds_bucket',

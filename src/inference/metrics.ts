@@ -7,6 +7,8 @@ export interface VersionMetrics {
   executed(): void;
   pending(delta: number): void;
   completed(batchSize: number, totalUs: number, queueUs: number, computeUs: number): void;
+  /** Time spent decoding the request's tensors and encoding the response's, in microseconds. */
+  converted(inputUs: number, outputUs: number): void;
 }
 
 /**
@@ -24,6 +26,8 @@ export class InferenceMetrics {
   public readonly requestDuration: Counter<'model' | 'version'>;
   public readonly queueDuration: Counter<'model' | 'version'>;
   public readonly computeDuration: Counter<'model' | 'version'>;
+  public readonly inputDuration: Counter<'model' | 'version'>;
+  public readonly outputDuration: Counter<'model' | 'version'>;
   public readonly pending: Gauge<'model' | 'version'>;
   public readonly latency: Histogram<'model' | 'version'>;
 
@@ -72,6 +76,20 @@ export class InferenceMetrics {
       labelNames,
       registers,
     });
+    // Triton's names for the time around compute: here, decoding the request body (JSON or binary) into tensors,
+    // and encoding the outputs into the response.
+    this.inputDuration = new Counter({
+      name: 'nv_inference_compute_input_duration_us',
+      help: 'Cumulative time decoding request inputs into tensors, in microseconds',
+      labelNames,
+      registers,
+    });
+    this.outputDuration = new Counter({
+      name: 'nv_inference_compute_output_duration_us',
+      help: 'Cumulative time encoding outputs into responses, in microseconds',
+      labelNames,
+      registers,
+    });
     this.pending = new Gauge({
       name: 'nv_inference_pending_request_count',
       help: 'Instantaneous number of pending requests awaiting execution',
@@ -97,6 +115,8 @@ export class InferenceMetrics {
     const request = this.requestDuration.labels(model, version);
     const queue = this.queueDuration.labels(model, version);
     const compute = this.computeDuration.labels(model, version);
+    const input = this.inputDuration.labels(model, version);
+    const output = this.outputDuration.labels(model, version);
     const pending = this.pending.labels(model, version);
     const latency = this.latency.labels(model, version);
     return {
@@ -110,6 +130,10 @@ export class InferenceMetrics {
         queue.inc(queueUs);
         compute.inc(computeUs);
         latency.observe(totalUs / 1e6);
+      },
+      converted: (inputUs, outputUs) => {
+        input.inc(inputUs);
+        output.inc(outputUs);
       },
     };
   }

@@ -501,9 +501,11 @@ export class InferenceServer {
     const series = this.series.get(mv)!;
     try {
       const body = await this.readBody(req, this.maxBodyBytes);
+      const received = process.hrtime.bigint();
       const { request, binary } = parseRequest(req, body, this.maxJsonBytes);
       const { feeds, batchSize } = buildFeeds(request, binary, mv);
       const outputs = selectOutputs(request, mv);
+      const decodedUs = Number((process.hrtime.bigint() - received) / 1000n);
 
       series.pending(1);
       let result;
@@ -513,7 +515,9 @@ export class InferenceServer {
         series.pending(-1);
       }
 
+      const encoding = process.hrtime.bigint();
       sendInferResponse(res, mv, request, outputs, result.outputs);
+      series.converted(decodedUs, Number((process.hrtime.bigint() - encoding) / 1000n));
       const capture = this.capture;
       // After the response is on its way; one random number for requests that are not sampled.
       if (capture?.sample()) {

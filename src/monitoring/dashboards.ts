@@ -392,6 +392,23 @@ export function inferenceDashboard(): GrafanaDashboard {
         ],
       },
       {
+        // Triton and the mlstack server both export these four: decoding the inputs, waiting in the batcher's
+        // queue, running the model, encoding the outputs.
+        title: "Where a request's time goes",
+        unit: 'µs',
+        queries: (
+          [
+            ['nv_inference_compute_input_duration_us', 'decode'],
+            ['nv_inference_queue_duration_us', 'queue'],
+            ['nv_inference_compute_infer_duration_us', 'compute'],
+            ['nv_inference_compute_output_duration_us', 'encode'],
+          ] as const
+        ).map(([metric, stage]): [string, string] => [
+          `sum by (job, model) (rate(${metric}{${s}}[5m])) / sum by (job, model) (rate(nv_inference_request_success{${s}}[5m]))`,
+          `{{job}} {{model}} ${stage}`,
+        ]),
+      },
+      {
         title: 'Average batch size',
         queries: [
           [

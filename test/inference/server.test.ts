@@ -286,10 +286,24 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
       'nv_inference_request_duration_us',
       'nv_inference_queue_duration_us',
       'nv_inference_compute_infer_duration_us',
+      'nv_inference_compute_input_duration_us',
+      'nv_inference_compute_output_duration_us',
       'mlstack_inference_request_duration_seconds_bucket',
     ]) {
       expect(text).toContain(name);
     }
+    // Where the time of the requests so far went: decoding, queue, compute and encoding each took some, and
+    // together no more than the requests' total.
+    const total = (name: string) =>
+      Number(new RegExp(`${name}\\{model="mlp",version="1"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+    const parts = [
+      'nv_inference_compute_input_duration_us',
+      'nv_inference_queue_duration_us',
+      'nv_inference_compute_infer_duration_us',
+      'nv_inference_compute_output_duration_us',
+    ].map(total);
+    for (const p of parts) expect(p).toBeGreaterThan(0);
+    expect(parts.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(total('nv_inference_request_duration_us'));
     expect(text).toMatch(/nv_inference_request_success\{model="mlp",version="1"\} \d+/);
   });
 });
