@@ -25,6 +25,7 @@ import { containerResources } from '../src/policy/rules/k8s-resources';
 import { seccomp } from '../src/policy/rules/k8s-seccomp';
 import { remoteState } from '../src/policy/rules/tf-remote-state';
 import { spotServing } from '../src/policy/rules/k8s-spot-serving';
+import { privilegedScope } from '../src/policy/rules/k8s-privileged-scope';
 import {
   gpuPoolTaintCloudFormation,
   gpuPoolTaintKarpenter,
@@ -190,6 +191,33 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
     expect(tf(azurePublicNetwork, account({ network_rules: { default_action: 'Deny' } }))).toEqual([]);
     const vault = { resource: { azurerm_key_vault: { V: { network_acls: [{ default_action: 'Deny' }] } } } };
     expect(tf(azurePublicNetwork, vault)).toEqual([]);
+  });
+
+  it('MLS-K8S-PRIVILEGED-SCOPE', () => {
+    const privileged = (kind: string, namespace: string) =>
+      ({
+        ...gpuDeployment((_s, c) => (c.securityContext = { privileged: true })),
+        kind,
+        metadata: { name: 'agent', namespace },
+      }) as KubernetesObject;
+    const ns = (name: string, level: string) =>
+      ({
+        ...namespace(level),
+        metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': level } },
+      }) as KubernetesObject;
+    expect(
+      k8s(privilegedScope, ns('gpu-monitoring', 'privileged'), privileged('DaemonSet', 'gpu-monitoring')),
+    ).toEqual([]);
+    // kube-system is not defined in the output: only the kind is judged.
+    expect(k8s(privilegedScope, privileged('DaemonSet', 'kube-system'))).toEqual([]);
+    expect(
+      k8s(privilegedScope, ns('serving', 'restricted'), privileged('Deployment', 'serving'))[0].message,
+    ).toBe(
+      "Deployment serving/agent runs privileged server and is a Deployment, not a node agent (DaemonSet) and its namespace serving enforces 'restricted', which rejects privileged pods",
+    );
+    expect(
+      k8s(privilegedScope, ns('gpu-monitoring', 'baseline'), privileged('DaemonSet', 'gpu-monitoring')),
+    ).toHaveLength(1);
   });
 
   it('MLS-K8S-GPU-POOL-TAINT', () => {
@@ -438,6 +466,7 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
     const tested = [
       podSecurityLabels,
       hostAccess,
+      privilegedScope,
       gpuPlacement,
       containerResources,
       seccomp,

@@ -11,6 +11,7 @@ import { imageDigest } from './k8s-image-digest';
 import { podSecurityLabels } from './k8s-pod-security-labels';
 import { containerResources } from './k8s-resources';
 import { seccomp } from './k8s-seccomp';
+import { privilegedScope } from './k8s-privileged-scope';
 import { spotServing } from './k8s-spot-serving';
 import { remoteState } from './tf-remote-state';
 import { gpuPoolTaintCloudFormation, gpuPoolTaintKarpenter, gpuPoolTaintTerraform } from './gpu-pool-taint';
@@ -19,6 +20,7 @@ import { gpuPoolTaintCloudFormation, gpuPoolTaintKarpenter, gpuPoolTaintTerrafor
 export const BUILTIN_RULES: readonly PolicyRule[] = [
   podSecurityLabels,
   hostAccess,
+  privilegedScope,
   gpuPlacement,
   gpuPoolTaintKarpenter,
   gpuPoolTaintTerraform,
