@@ -15,7 +15,8 @@ import {
 import { Validator } from '../src/spec/errors';
 import { type CloudProfile, cloudProfile } from '../src/spec/clouds';
 import { type Cloud, type GpuType, resolveGpuInstance } from '../src/spec/gpu';
-import { IMAGE_DIGEST, isPinned, parseImageReference, pinImages, podSpecOf } from '../src/k8s/image';
+import { parseIpv4 } from '../src/spec/ipv4';
+import { IMAGE_DIGEST, imagesOf, isPinned, parseImageReference, pinImages } from '../src/k8s/image';
 import { ManifestSet, type KubernetesManifest, type ValidatableObject } from '../src/k8s/manifest';
 import { chartFiles, type HelmChartSpec } from '../src/k8s/helm';
 import { nvidiaDevicePlugin } from '../src/k8s/nvidia-device-plugin';
@@ -253,7 +254,6 @@ const GPU_CLUSTER = Symbol.for('mlstack.GpuCluster');
 const POOL_NAME = /^[a-z][a-z0-9]{0,11}$/;
 const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
 const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
-const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 /**
  * A managed Kubernetes cluster with a CPU system pool and typed GPU pools: EKS on AWS, GKE on Google Cloud,
@@ -357,7 +357,7 @@ export class GpuCluster extends Construct {
     const privateEndpoint = props.privateEndpoint ?? true;
     const authorizedNetworks = props.authorizedNetworks ?? [];
     authorizedNetworks.forEach((cidr, i) => {
-      if (!isCidr(cidr)) {
+      if (!parseIpv4(cidr)) {
         v.fail(
           `authorizedNetworks[${i}]`,
           cidr,
@@ -475,18 +475,7 @@ export class GpuCluster extends Construct {
       const used = pinImages(manifests, digests);
       const unused = Object.keys(digests).filter((k) => !used.has(k));
       if (unused.length === 0) return;
-      const running = [
-        ...new Set(
-          manifests.flatMap((m) => {
-            const pod = podSpecOf(m);
-            return pod
-              ? [...(pod.initContainers ?? []), ...(pod.containers ?? [])].map((c) => c.image ?? '')
-              : [];
-          }),
-        ),
-      ]
-        .filter((i) => i && !isPinned(i))
-        .sort();
+      const running = imagesOf(manifests).filter((i) => !isPinned(i));
       MlStack.of(this).addWarning(
         this,
         `GpuCluster '${this.node.path}': imageDigests has ${unused.map((u) => `'${u}'`).join(', ')}, which no container of the cluster runs (a version changed?); the images pinned by tag only are: ${running.join(', ') || 'none'}.`,
@@ -900,11 +889,6 @@ export class GpuCluster extends Construct {
       this.check.fail(prop, zones, 'is empty', 'List at least one zone, or leave zones unset.');
     return zones;
   }
-}
-
-function isCidr(s: string): boolean {
-  const m = CIDR.exec(s);
-  return !!m && m.slice(1, 5).every((x) => Number(x) <= 255) && Number(m[5]) <= 32;
 }
 
 /** Manifests are files written at synth: a deploy-time token would be written as its placeholder. */

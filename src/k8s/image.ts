@@ -1,3 +1,5 @@
+import { workloadPodSpec } from './pod';
+
 /**
  * Container image references: parsing by the OCI distribution grammar (`[host[:port]/]path[:tag][@digest]`) and
  * pinning a cluster's images by digest.
@@ -66,16 +68,19 @@ interface PodSpecLike {
   ephemeralContainers?: ContainerLike[];
 }
 
-/** The pod spec of a workload object (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob). */
-export function podSpecOf(o: Walkable): PodSpecLike | undefined {
-  const spec = o.spec as Record<string, unknown> | undefined;
-  if (!spec) return undefined;
-  if (o.kind === 'Pod') return spec as PodSpecLike;
-  if (o.kind === 'CronJob') {
-    return (spec.jobTemplate as { spec?: { template?: { spec?: PodSpecLike } } } | undefined)?.spec?.template
-      ?.spec;
-  }
-  return (spec.template as { spec?: PodSpecLike } | undefined)?.spec;
+/** Every container of the workloads among `objects`, init and ephemeral containers included. */
+function containersOf(objects: readonly Walkable[]): ContainerLike[] {
+  return objects.flatMap((o) => {
+    const pod = workloadPodSpec<PodSpecLike>(o);
+    return pod
+      ? [...(pod.initContainers ?? []), ...(pod.containers ?? []), ...(pod.ephemeralContainers ?? [])]
+      : [];
+  });
+}
+
+/** The distinct images the workloads among `objects` run, sorted. */
+export function imagesOf(objects: readonly Walkable[]): string[] {
+  return [...new Set(containersOf(objects).flatMap((c) => (c.image ? [c.image] : [])))].sort();
 }
 
 /**
@@ -87,19 +92,11 @@ export function pinImages(
   digests: Readonly<Record<string, string>>,
 ): Set<string> {
   const used = new Set<string>();
-  for (const o of objects) {
-    const pod = podSpecOf(o);
-    if (!pod) continue;
-    for (const c of [
-      ...(pod.initContainers ?? []),
-      ...(pod.containers ?? []),
-      ...(pod.ephemeralContainers ?? []),
-    ]) {
-      const ref = c.image;
-      if (ref === undefined || !Object.prototype.hasOwnProperty.call(digests, ref)) continue;
-      c.image = `${ref}@${digests[ref]}`;
-      used.add(ref);
-    }
+  for (const c of containersOf(objects)) {
+    const ref = c.image;
+    if (ref === undefined || !Object.prototype.hasOwnProperty.call(digests, ref)) continue;
+    c.image = `${ref}@${digests[ref]}`;
+    used.add(ref);
   }
   return used;
 }

@@ -110,3 +110,23 @@ export function restricted(c: IContainer, volumeMounts: IContainer['volumeMounts
 export function envFrom(vars: Readonly<Record<string, string>>): NonNullable<IContainer['env']> {
   return Object.entries(vars).map(([name, value]) => ({ name, value }));
 }
+
+/** Kinds whose pod template is `spec.template` (a CronJob's is under its job template; a Pod is its own spec). */
+const POD_TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
+
+/**
+ * The pod spec of a workload object (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob), as the
+ * caller reads it; undefined for any other kind.
+ */
+export function workloadPodSpec<P>(o: { readonly kind?: string; readonly spec?: unknown }): P | undefined {
+  const spec = o.spec as Record<string, unknown> | undefined;
+  if (!spec) return undefined;
+  if (o.kind === 'Pod') return spec as P;
+  if (o.kind !== undefined && POD_TEMPLATE_KINDS.has(o.kind)) {
+    return (spec.template as { spec?: P } | undefined)?.spec;
+  }
+  if (o.kind === 'CronJob') {
+    return (spec.jobTemplate as { spec?: { template?: { spec?: P } } } | undefined)?.spec?.template?.spec;
+  }
+  return undefined;
+}

@@ -5,14 +5,20 @@ interface Meta {
   metadata?: { annotations?: Record<string, string> | undefined } | undefined;
 }
 
-function checkReason(rule: string, reason: string): void {
+/** Throws, naming `where`, unless `rule` is a rule id (upper-case words joined by '-'). */
+export function checkRuleId(where: string, rule: string): void {
   if (!RULE_ID.test(rule)) {
     throw new Error(
-      `acknowledge: '${rule}' is not a policy rule id (upper-case words joined by '-', e.g. MLS-K8S-PSA)`,
+      `${where}: '${rule}' is not a rule id (upper-case words joined by '-', e.g. MLS-K8S-PSA)`,
     );
   }
-  if (reason.trim().length < 20) {
-    throw new Error(`acknowledge ${rule}: give the reason in a sentence (got '${reason}')`);
+}
+
+/** Throws, naming `where`, unless `rule` is a rule id and `reason` a sentence: what every acknowledgement needs. */
+export function checkAcknowledgement(where: string, rule: string, reason: unknown): void {
+  checkRuleId(where, rule);
+  if (typeof reason !== 'string' || reason.trim().length < 20) {
+    throw new Error(`${where} ${rule}: give the reason in a sentence (got '${String(reason)}')`);
   }
 }
 
@@ -21,7 +27,7 @@ function checkReason(rule: string, reason: string): void {
  * the cluster's admins see). Returns the object.
  */
 export function acknowledgeObject<T extends Meta>(object: T, rule: string, reason: string): T {
-  checkReason(rule, reason);
+  checkAcknowledgement('acknowledge', rule, reason);
   const metadata = (object.metadata ??= {});
   const annotations = (metadata.annotations ??= {});
   const current = annotations[ACKNOWLEDGE_KEY]
@@ -40,6 +46,6 @@ export function acknowledgeTerraform(
   rule: string,
   reason: string,
 ): void {
-  checkReason(rule, reason);
+  checkAcknowledgement('acknowledge', rule, reason);
   element.addOverride(`//.mlstack_acknowledge.${rule}`, reason);
 }

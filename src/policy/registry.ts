@@ -1,4 +1,5 @@
-import { type PolicyRule, RULE_ID } from './rule';
+import { checkAcknowledgement, checkRuleId } from './acknowledge';
+import type { PolicyRule } from './rule';
 import { BUILTIN_RULES } from './rules';
 
 /**
@@ -43,11 +44,7 @@ export interface PolicyAcknowledgement {
 export class PolicyPack {
   /** Adds a rule to every check of this process (call it in the app program, before it synthesizes). */
   public static addRule(rule: PolicyRule): void {
-    if (!RULE_ID.test(rule.id)) {
-      throw new Error(
-        `PolicyPack.addRule: '${rule.id}' is not a rule id; use upper-case words joined by '-'.`,
-      );
-    }
+    checkRuleId('PolicyPack.addRule', rule.id);
     if ([...BUILTIN_RULES, ...added].some((r) => r.id === rule.id)) {
       throw new Error(`PolicyPack.addRule: a rule '${rule.id}' exists already.`);
     }
@@ -66,14 +63,7 @@ export class PolicyPack {
     reason: string,
     scope: Pick<PolicyAcknowledgement, 'stack' | 'match'> = {},
   ): void {
-    if (!RULE_ID.test(rule)) {
-      throw new Error(
-        `PolicyPack.acknowledge: '${rule}' is not a rule id; use upper-case words joined by '-'.`,
-      );
-    }
-    if (typeof reason !== 'string' || reason.trim().length < 20) {
-      throw new Error(`PolicyPack.acknowledge ${rule}: give the reason in a sentence (got '${reason}')`);
-    }
+    checkAcknowledgement('PolicyPack.acknowledge', rule, reason);
     const ack = { rule, reason, ...scope };
     // A program that defines the same platform twice (one function per cloud) acknowledges once.
     if (!acknowledged.some((a) => JSON.stringify(a) === JSON.stringify(ack))) acknowledged.push(ack);

@@ -1,5 +1,6 @@
 import { acknowledgeTerraform } from '../../src/policy/acknowledge';
 import { Validator } from '../../src/spec/errors';
+import { parseIpv4 } from '../../src/spec/ipv4';
 
 /** The policy rule that public storage accounts and key vaults raise. */
 const PUBLIC_NETWORK_RULE = 'MLS-AZ-PUBLIC-NETWORK';
@@ -59,8 +60,6 @@ export abstract class AzureNetworkAccess {
   public abstract resolve(subnetId: string | undefined, where: string): ResolvedNetworkAccess;
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/;
-
 /** Whether an IPv4 address is in a range Azure Storage firewalls refuse (private, loopback, link-local, CGNAT). */
 function isPrivate(a: number, b: number): boolean {
   return (
@@ -79,12 +78,10 @@ class Firewall extends AzureNetworkAccess {
   }
 
   public check(where: string): void {
-    const v = new Validator(where);
+    const v: Validator = new Validator(where);
     (this.props.allowedIpRanges ?? []).forEach((r, i) => {
-      const m = typeof r === 'string' ? IPV4.exec(r) : null;
-      const octets = m ? m.slice(1, 5).map(Number) : [];
-      const prefix = m?.[5] === undefined ? 32 : Number(m[5]);
-      if (!m || octets.some((o) => o > 255) || prefix > 32 || prefix < 8) {
+      const range = parseIpv4(r, 'optional');
+      if (!range || range.prefix < 8) {
         v.fail(
           `networkAccess.allowedIpRanges[${i}]`,
           r,
@@ -92,7 +89,7 @@ class Firewall extends AzureNetworkAccess {
           "Use a public address such as '203.0.113.7' or a range such as '203.0.113.0/24'.",
         );
       }
-      if (isPrivate(octets[0], octets[1])) {
+      if (isPrivate(range.octets[0], range.octets[1])) {
         v.fail(
           `networkAccess.allowedIpRanges[${i}]`,
           r,
@@ -114,10 +111,9 @@ class Firewall extends AzureNetworkAccess {
     }
     // Azure Storage takes /31 and /32 only as single addresses.
     const ipRanges = (this.props.allowedIpRanges ?? []).flatMap((r) => {
-      const [ip, prefix] = r.split('/');
-      if (prefix === undefined || prefix === '32') return [ip];
-      if (prefix === '31') {
-        const o = ip.split('.').map(Number);
+      const { octets: o, prefix } = parseIpv4(r, 'optional')!;
+      if (prefix === 32) return [r.split('/')[0]];
+      if (prefix === 31) {
         const base = o[3] & 0xfe;
         return [`${o[0]}.${o[1]}.${o[2]}.${base}`, `${o[0]}.${o[1]}.${o[2]}.${base + 1}`];
       }

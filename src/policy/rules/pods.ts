@@ -1,3 +1,4 @@
+import { workloadPodSpec } from '../../k8s/pod';
 import type { KubernetesObject } from '../rule';
 
 /** A container as the rules read it. */
@@ -22,19 +23,9 @@ export interface PodView {
   readonly tolerations?: { key?: string; operator?: string; effect?: string }[];
 }
 
-const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
-
 /** The pod spec of a workload object (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob). */
 export function podOf(o: KubernetesObject): PodView | undefined {
-  const spec = o.spec as Record<string, unknown> | undefined;
-  if (!spec) return undefined;
-  if (o.kind === 'Pod') return spec as PodView;
-  if (WORKLOADS.has(o.kind)) return (spec.template as { spec?: PodView } | undefined)?.spec;
-  if (o.kind === 'CronJob') {
-    const job = spec.jobTemplate as { spec?: { template?: { spec?: PodView } } } | undefined;
-    return job?.spec?.template?.spec;
-  }
-  return undefined;
+  return workloadPodSpec<PodView>(o);
 }
 
 /** Every container of a pod, init containers included. */
