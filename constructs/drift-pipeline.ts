@@ -432,10 +432,9 @@ export class DriftPipeline extends Construct {
       const url = new URL(u);
       return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
     };
-    const pushUrl = props.pushgateway ?? pushgatewayOf(this.node.id, this.namespace).url;
-    const ports = [...new Set([pushUrl, ...(props.webhook ? [props.webhook] : [])].map(urlPort))].filter(
-      (p) => p !== 443,
-    );
+    // The URLs the job calls, as its config names them.
+    const called = [config.pushgateway, config.webhook].filter((u): u is string => u !== undefined);
+    const ports = [...new Set(called.map(urlPort))].filter((p) => p !== 443);
     objects.push(
       defaultEgress({
         namespace: this.namespace,

@@ -324,7 +324,12 @@ describe('each rule fails on the non-compliant case and passes on the fixed one'
         apiVersion: 'karpenter.sh/v1',
         kind: 'NodePool',
         metadata: { name: 'mlstack-inference' },
-        spec: { template: { spec: { requirements: [{ key: 'karpenter.sh/capacity-type', values }] } } },
+        spec: {
+          template: {
+            metadata: { labels: { 'mlstack.io/pool': 'inference' } },
+            spec: { requirements: [{ key: 'karpenter.sh/capacity-type', operator: 'In', values }] },
+          },
+        },
       }) as KubernetesObject;
     const gkeSpot = withLabels(
       deployment({ 'mlstack.io/pool': 'inference', 'cloud.google.com/gke-spot': 'true' }),

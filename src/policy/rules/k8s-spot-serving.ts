@@ -10,9 +10,6 @@ const SPOT_NODE_LABELS: Readonly<Record<string, string>> = {
   'eks.amazonaws.com/capacityType': 'SPOT',
 };
 
-/** Node labels that name a Karpenter NodePool (mlstack's pool label, Karpenter's own). */
-const POOL_LABELS = ['mlstack.io/pool', 'karpenter.sh/nodepool'];
-
 type Labels = Readonly<Record<string, string>>;
 
 const selects = (selector: Labels | undefined, labels: Labels | undefined): boolean =>
@@ -20,13 +17,35 @@ const selects = (selector: Labels | undefined, labels: Labels | undefined): bool
   Object.keys(selector).length > 0 &&
   Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
-/** The capacity types a Karpenter NodePool may launch (undefined: no requirement, so on-demand only). */
-function capacityTypes(pool: KubernetesObject): string[] {
-  const spec = pool.spec as {
-    template?: { spec?: { requirements?: { key?: string; values?: string[] }[] } };
+interface NodePoolSpec {
+  template?: {
+    metadata?: { labels?: Labels };
+    spec?: { requirements?: { key?: string; operator?: string; values?: string[] }[] };
   };
-  const req = (spec.template?.spec?.requirements ?? []).find((r) => r.key === 'karpenter.sh/capacity-type');
+}
+
+/** The capacity types a Karpenter NodePool may launch (no requirement: on-demand only). */
+function capacityTypes(pool: KubernetesObject): string[] {
+  const req = ((pool.spec as NodePoolSpec).template?.spec?.requirements ?? []).find(
+    (r) => r.key === 'karpenter.sh/capacity-type',
+  );
   return req?.values ?? ['on-demand'];
+}
+
+/**
+ * Whether the nodes a Karpenter NodePool launches can satisfy `nodeSelector`: each entry is one of the pool's
+ * template labels, its `karpenter.sh/nodepool` name, or a value its requirements allow (`In`).
+ */
+function canHost(pool: KubernetesObject, nodeSelector: Labels): boolean {
+  const spec = (pool.spec as NodePoolSpec).template;
+  const labels: Labels = { ...spec?.metadata?.labels, 'karpenter.sh/nodepool': pool.metadata.name };
+  return Object.entries(nodeSelector).every(
+    ([k, v]) =>
+      labels[k] === v ||
+      (spec?.spec?.requirements ?? []).some(
+        (r) => r.key === k && (r.operator ?? 'In') === 'In' && (r.values ?? []).includes(v),
+      ),
+  );
 }
 
 /**
@@ -62,17 +81,14 @@ export const spotServing: KubernetesRule = {
         );
         if (!service) return [];
         const spotOnlyByLabel = Object.entries(SPOT_NODE_LABELS).some(([k, v]) => nodeSelector[k] === v);
-        const pool = nodePools.find((p) =>
-          POOL_LABELS.some(
-            (l) =>
-              nodeSelector[l] === p.metadata.name ||
-              nodeSelector[l] === p.metadata.name.replace(/^mlstack-/, ''),
-          ),
-        );
-        const types = pool ? capacityTypes(pool) : [];
-        const onSpot = spotOnlyByLabel || types.includes('spot');
+        // The Karpenter pools the pods can land on (none when nothing constrains them).
+        const pools = Object.keys(nodeSelector).length
+          ? nodePools.filter((p) => canHost(p, nodeSelector)).map(capacityTypes)
+          : [];
+        const onSpot = spotOnlyByLabel || pools.some((types) => types.includes('spot'));
         if (!onSpot) return [];
-        const spotOnly = spotOnlyByLabel || (types.length > 0 && !types.includes('on-demand'));
+        const spotOnly =
+          spotOnlyByLabel || (pools.length > 0 && pools.every((types) => !types.includes('on-demand')));
         const budget = budgets.some(
           (b) =>
             b.metadata.namespace === d.metadata.namespace &&
