@@ -73,6 +73,16 @@ export class Validator {
     }
   }
 
+  /**
+   * A reason given for an exception to a safe default (local state, public networks): a sentence, as
+   * acknowledgements need (it becomes one). `why` says what it must explain.
+   */
+  reason(prop: string, value: unknown, why: string, fix: string): void {
+    if (typeof value !== 'string' || value.trim().length < 20) {
+      this.fail(prop, value, `does not say why ${why}`, fix);
+    }
+  }
+
   /** A DNS-1123 label (Kubernetes object names, node pool names). */
   dnsLabel(prop: string, value: string, maxLength = 63): void {
     if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(value) || value.length > maxLength) {

@@ -129,14 +129,12 @@ class PublicNetworks extends AzureNetworkAccess {
   }
 
   public check(where: string): void {
-    if (typeof this.props.reason !== 'string' || this.props.reason.trim().length < 20) {
-      new Validator(where).fail(
-        'networkAccess.reason',
-        this.props.reason,
-        'does not say why every network may reach the stores and vaults',
-        'Give the reason in a sentence, or use AzureNetworkAccess.firewall().',
-      );
-    }
+    new Validator(where).reason(
+      'networkAccess.reason',
+      this.props.reason,
+      'every network may reach the stores and vaults',
+      'Give the reason in a sentence, or use AzureNetworkAccess.firewall().',
+    );
   }
 
   public resolve(): ResolvedNetworkAccess {

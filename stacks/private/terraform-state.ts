@@ -171,14 +171,12 @@ class LocalState extends TerraformState {
   }
 
   public bind(stack: TerraformStack, where: string): void {
-    if (this.props.reason.trim().length < 20) {
-      new Validator(where).fail(
-        'state.reason',
-        this.props.reason,
-        'does not say why local state is right here',
-        'Give the reason in a sentence (e.g. "A throwaway test environment, destroyed after each run.").',
-      );
-    }
+    new Validator(where).reason(
+      'state.reason',
+      this.props.reason,
+      'local state is right here',
+      'Give the reason in a sentence (e.g. "A throwaway test environment, destroyed after each run.").',
+    );
     // cdktf's default local backend writes an absolute path, which would make `cdk.tf.json` differ between
     // machines and checkouts: the path is relative to the stack's folder.
     new LocalBackend(stack, { path: this.props.path ?? `terraform.${stack.node.id}.tfstate` });
