@@ -285,21 +285,20 @@ export class InferenceServer {
     if (p === '/v2/health/live') return get(() => sendJson(res, 200, { live: true }));
     if (p === '/v2/health/ready') {
       return get(() => {
-        const ready =
-          !this.draining &&
-          ((this.options.strictReadiness ?? true) === false ||
-            ![...this.broken.values()].some((u) => u.reason !== NOT_LOADED));
+        const ready = this.ready;
         sendJson(res, ready ? 200 : 503, { ready });
       });
     }
     const control = /^\/v2\/repository\/models\/([^/]+)\/(load|unload)$/.exec(p);
     if (control) {
       if (method !== 'POST') throw new InferenceError(405, `${method} is not allowed on ${p}; use POST`);
-      return this.modelControl(res, decodePathSegment(control[1]), control[2] as 'load' | 'unload');
+      const name = decodePathSegment(control[1]);
+      await (control[2] === 'load' ? this.loadModel(name) : this.unloadModel(name));
+      return sendJson(res, 200, {});
     }
     if (p === '/v2/repository/index') {
       if (method !== 'POST') throw new InferenceError(405, `${method} is not allowed on ${p}; use POST`);
-      return this.repositoryIndex(req, res);
+      return this.handleRepositoryIndex(req, res);
     }
     if (p === '/v2') {
       return get(() =>
@@ -321,22 +320,10 @@ export class InferenceServer {
     const name = decodePathSegment(m[1]);
     const versionArg = m[2] !== undefined ? decodePathSegment(m[2]) : undefined;
     const action = m[3];
-    const model = this.models.get(name);
-    const broken = this.broken.get(name);
-    if (broken && action === 'ready') {
+    if (this.broken.has(name) && action === 'ready') {
       return get(() => sendJson(res, 400, { name, ready: false, error: `model '${name}' is unavailable` }));
     }
-    if (broken)
-      throw new InferenceError(503, `model '${name}' is unavailable: ${broken.reason.split('\n')[0]}`);
-    if (!model) throw new InferenceError(404, `unknown model '${name}'`);
-    const version =
-      versionArg === undefined ? model.versions[0] : model.versions.find((v) => v.version === versionArg);
-    if (!version) {
-      throw new InferenceError(
-        404,
-        `unknown version '${versionArg}' of model '${name}'; served versions: ${model.versions.map((v) => v.version).join(', ')}`,
-      );
-    }
+    const { model, version } = this.resolve(name, versionArg);
 
     if (action === 'infer') {
       if (method !== 'POST') throw new InferenceError(405, `${method} is not allowed on ${p}; use POST`);
@@ -345,33 +332,68 @@ export class InferenceServer {
     if (action === 'ready')
       return get(() => sendJson(res, this.draining ? 503 : 200, { name, ready: !this.draining }));
     if (action === 'config') return get(() => sendJson(res, 200, model.config));
-    return get(() =>
-      sendJson(res, 200, {
-        name,
-        versions: versionArg === undefined ? model.versions.map((v) => v.version) : [version.version],
-        platform: 'onnxruntime_onnx',
-        inputs: version.signature.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
-        outputs: version.signature.outputs.map((t) => ({
-          name: t.name,
-          datatype: t.datatype,
-          shape: t.shape,
-        })),
-      }),
+    return get(() => sendJson(res, 200, this.modelMetadata(name, versionArg)));
+  }
+
+  /** The server is ready: not draining, and (with strict readiness) every model of the repository is served. */
+  public get ready(): boolean {
+    return (
+      !this.draining &&
+      ((this.options.strictReadiness ?? true) === false ||
+        ![...this.broken.values()].some((u) => u.reason !== NOT_LOADED))
+    );
+  }
+
+  /** A model version serves (the highest version when `version` is not given). */
+  public modelReady(name: string, version?: string): boolean {
+    if (this.draining) return false;
+    const model = this.models.get(name);
+    return (
+      model !== undefined && (version === undefined || model.versions.some((v) => v.version === version))
     );
   }
 
   /**
-   * Triton's model repository extension, `POST /v2/repository/index`: every model with its version and state
-   * (`READY`, or `UNAVAILABLE` with the reason it could not be loaded); `{"ready": true}` lists the ready ones.
+   * The served model and version a request names (the highest version when `version` is not given).
+   * @throws InferenceError 404 for an unknown model or version, 503 for a model that could not be loaded
    */
-  private async repositoryIndex(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await this.readBody(req, 64 * 1024);
-    let readyOnly = false;
-    if (body.length > 0) {
-      const parsed = parseJsonObject(body, 'a JSON object such as {"ready": true}');
-      readyOnly = parsed.ready === true;
+  public resolve(name: string, version?: string): { model: ServedModel; version: ModelVersion } {
+    const model = this.models.get(name);
+    const broken = this.broken.get(name);
+    if (broken)
+      throw new InferenceError(503, `model '${name}' is unavailable: ${broken.reason.split('\n')[0]}`);
+    if (!model) throw new InferenceError(404, `unknown model '${name}'`);
+    const found =
+      version === undefined ? model.versions[0] : model.versions.find((v) => v.version === version);
+    if (!found) {
+      throw new InferenceError(
+        404,
+        `unknown version '${version}' of model '${name}'; served versions: ${model.versions.map((v) => v.version).join(', ')}`,
+      );
     }
-    const entries: { name: string; version?: string; state: string; reason?: string }[] = [];
+    return { model, version: found };
+  }
+
+  /** KServe v2 model metadata: every served version without `version`, else that one. */
+  public modelMetadata(name: string, version?: string): ModelMetadata {
+    const { model, version: mv } = this.resolve(name, version);
+    const tensor = (t: { name: string; datatype: string; shape: readonly number[] }) => ({
+      name: t.name,
+      datatype: t.datatype,
+      shape: [...t.shape],
+    });
+    return {
+      name,
+      versions: version === undefined ? model.versions.map((v) => v.version) : [mv.version],
+      platform: 'onnxruntime_onnx',
+      inputs: mv.signature.inputs.map(tensor),
+      outputs: mv.signature.outputs.map(tensor),
+    };
+  }
+
+  /** Triton's repository index: every model with its version and state; `readyOnly` lists the served ones. */
+  public repositoryIndex(readyOnly = false): RepositoryIndexEntry[] {
+    const entries: RepositoryIndexEntry[] = [];
     for (const m of this.models.values()) {
       for (const v of m.versions) entries.push({ name: m.name, version: v.version, state: 'READY' });
     }
@@ -379,8 +401,23 @@ export class InferenceServer {
       for (const u of this.broken.values())
         entries.push({ name: u.name, state: 'UNAVAILABLE', reason: u.reason });
     }
-    entries.sort((a, b) => a.name.localeCompare(b.name) || Number(b.version ?? 0) - Number(a.version ?? 0));
-    sendJson(res, 200, entries);
+    return entries.sort(
+      (a, b) => a.name.localeCompare(b.name) || Number(b.version ?? 0) - Number(a.version ?? 0),
+    );
+  }
+
+  /**
+   * Triton's model repository extension, `POST /v2/repository/index`: every model with its version and state
+   * (`READY`, or `UNAVAILABLE` with the reason it could not be loaded); `{"ready": true}` lists the ready ones.
+   */
+  private async handleRepositoryIndex(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await this.readBody(req, 64 * 1024);
+    let readyOnly = false;
+    if (body.length > 0) {
+      const parsed = parseJsonObject(body, 'a JSON object such as {"ready": true}');
+      readyOnly = parsed.ready === true;
+    }
+    sendJson(res, 200, this.repositoryIndex(readyOnly));
   }
 
   /** Reads a request body with the body timeout, registered so that shutdown can cut it short. */
@@ -425,15 +462,20 @@ export class InferenceServer {
   private readonly versionUse = new Map<ModelVersion, number>();
 
   /**
-   * Triton's explicit model control: `load` (re)loads a model from the repository as it is now — a failed reload
-   * keeps the version that serves —, `unload` stops serving it; the old versions are released once their requests
-   * are answered.
+   * Triton's explicit model control: (re)loads a model from the repository as it is now; a failed reload keeps the
+   * version that serves, and the replaced versions are released once their requests are answered.
+   * @throws InferenceError 400 when model control is not explicit or the model cannot be loaded
    */
-  private async modelControl(
-    res: http.ServerResponse,
-    name: string,
-    action: 'load' | 'unload',
-  ): Promise<void> {
+  public loadModel(name: string): Promise<void> {
+    return this.modelControl(name, 'load');
+  }
+
+  /** Stops serving a model (explicit model control); its sessions are released once its requests are answered. */
+  public unloadModel(name: string): Promise<void> {
+    return this.modelControl(name, 'unload');
+  }
+
+  private async modelControl(name: string, action: 'load' | 'unload'): Promise<void> {
     if (this.options.modelControlMode !== 'explicit' || !this.root) {
       throw new InferenceError(
         400,
@@ -466,7 +508,6 @@ export class InferenceServer {
     });
     this.controlQueue = run.catch(() => undefined);
     await run;
-    sendJson(res, 200, {});
   }
 
   /** Releases a model's sessions once no request uses them (bounded by the drain timeout). */
@@ -483,59 +524,96 @@ export class InferenceServer {
     }
   }
 
-  private async infer(req: http.IncomingMessage, res: http.ServerResponse, mv: ModelVersion): Promise<void> {
-    this.versionUse.set(mv, (this.versionUse.get(mv) ?? 0) + 1);
-    try {
-      await this.inferWith(req, res, mv);
-    } finally {
-      this.versionUse.set(mv, (this.versionUse.get(mv) ?? 1) - 1);
-    }
+  private infer(req: http.IncomingMessage, res: http.ServerResponse, mv: ModelVersion): Promise<void> {
+    return this.execute(
+      mv,
+      async () => {
+        const body = await this.readBody(req, this.maxBodyBytes);
+        const received = process.hrtime.bigint();
+        const { request, binary } = parseRequest(req, body, this.maxJsonBytes);
+        const { feeds, batchSize } = buildFeeds(request, binary, mv);
+        const outputs = selectOutputs(request, mv);
+        return { feeds, batchSize, decodedAt: received, context: { request, outputs } };
+      },
+      (prepared, outputs) =>
+        sendInferResponse(res, mv, prepared.context.request, prepared.context.outputs, outputs),
+    );
   }
 
-  private async inferWith(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
+  /**
+   * Runs one inference request of either front end (HTTP or gRPC) through the version's batcher, with Triton's
+   * metrics: `prepare` reads and decodes the request (decode time counts from `decodedAt`), `respond` encodes the
+   * outputs. A failure counts as `REJECTED` (client errors, 503) or `BACKEND` and is thrown on.
+   */
+  public async execute<C, T>(
     mv: ModelVersion,
-  ): Promise<void> {
+    prepare: () => Promise<PreparedRequest<C>> | PreparedRequest<C>,
+    respond: (prepared: PreparedRequest<C>, outputs: Record<string, ort.Tensor>) => T,
+  ): Promise<T> {
     const started = process.hrtime.bigint();
     const series = this.series.get(mv)!;
+    this.versionUse.set(mv, (this.versionUse.get(mv) ?? 0) + 1);
     try {
-      const body = await this.readBody(req, this.maxBodyBytes);
-      const received = process.hrtime.bigint();
-      const { request, binary } = parseRequest(req, body, this.maxJsonBytes);
-      const { feeds, batchSize } = buildFeeds(request, binary, mv);
-      const outputs = selectOutputs(request, mv);
-      const decodedUs = Number((process.hrtime.bigint() - received) / 1000n);
-
+      const prepared = await prepare();
+      const decodedUs = Number((process.hrtime.bigint() - (prepared.decodedAt ?? started)) / 1000n);
       series.pending(1);
       let result;
       try {
-        result = await mv.batcher.submit(feeds, batchSize);
+        result = await mv.batcher.submit(prepared.feeds, prepared.batchSize);
       } finally {
         series.pending(-1);
       }
-
       const encoding = process.hrtime.bigint();
-      sendInferResponse(res, mv, request, outputs, result.outputs);
+      const answer = respond(prepared, result.outputs);
       series.converted(decodedUs, Number((process.hrtime.bigint() - encoding) / 1000n));
       const capture = this.capture;
       // After the response is on its way; one random number for requests that are not sampled.
       if (capture?.sample()) {
-        setImmediate(() => capture.record(mv.name, feeds, result.outputs, batchSize));
+        setImmediate(() => capture.record(mv.name, prepared.feeds, result.outputs, prepared.batchSize));
       }
       series.success();
       series.completed(
-        batchSize,
+        prepared.batchSize,
         Number((process.hrtime.bigint() - started) / 1000n),
         result.queueUs,
         result.computeUs,
       );
+      return answer;
     } catch (e) {
       const status = e instanceof InferenceError ? e.status : 500;
       series.failure(status >= 500 && status !== 503 ? 'BACKEND' : 'REJECTED');
       throw e;
+    } finally {
+      this.versionUse.set(mv, (this.versionUse.get(mv) ?? 1) - 1);
     }
   }
+}
+
+/** A decoded inference request, ready for the batcher. */
+export interface PreparedRequest<C> {
+  readonly feeds: Record<string, ort.Tensor>;
+  readonly batchSize: number;
+  /** When decoding started (after the body was received); the request's start when not given. */
+  readonly decodedAt?: bigint;
+  /** What the front end needs to encode the response. */
+  readonly context: C;
+}
+
+/** KServe v2 model metadata. */
+export interface ModelMetadata {
+  readonly name: string;
+  readonly versions: string[];
+  readonly platform: string;
+  readonly inputs: { name: string; datatype: string; shape: number[] }[];
+  readonly outputs: { name: string; datatype: string; shape: number[] }[];
+}
+
+/** One entry of Triton's repository index. */
+export interface RepositoryIndexEntry {
+  readonly name: string;
+  readonly version?: string;
+  readonly state: 'READY' | 'UNAVAILABLE';
+  readonly reason?: string;
 }
 
 /** A percent-encoded path segment; malformed encoding is the client's error (400), not the server's. */
