@@ -31,7 +31,10 @@ import { requireClusterProp } from './private/cluster-prop';
 export enum ServingRuntime {
   /** NVIDIA Triton Inference Server (pinned image), on GPUs or CPUs, HTTP 8000, gRPC 8001, metrics 8002. */
   TRITON = 'triton',
-  /** The mlstack ONNX Runtime server (`mlstack serve`), CPU only, the same HTTP API and metrics on 8000. */
+  /**
+   * The mlstack ONNX Runtime server (`mlstack serve`), CPU only: the same KServe v2 HTTP API (with metrics) on 8000
+   * and gRPC API on 8001.
+   */
   ONNXRUNTIME = 'onnxruntime',
 }
 
@@ -262,6 +265,8 @@ export class TritonService extends Construct {
   public readonly identity: WorkloadIdentityCapability;
   /** In-cluster URL of the HTTP (KServe v2) endpoint. */
   public readonly url: string;
+  /** In-cluster `host:port` of the KServe v2 gRPC endpoint (`inference.GRPCInferenceService`), on both runtimes. */
+  public readonly grpcAddress: string;
   /**
    * Where captured requests go in {@link modelStore}, per model: `<capturePrefix>/<model>/<yyyy-mm-dd>/*.jsonl`.
    * Undefined without `capture`.
@@ -547,7 +552,8 @@ export class TritonService extends Construct {
         ? { collectedBy: `prometheus-operator (ServiceMonitor ${this.namespace}/${this.serviceName})` }
         : {}),
     });
-    this.url = `http://${this.serviceName}.${this.namespace}.svc.cluster.local:8000`;
+    this.url = `http://${this.serviceName}.${this.namespace}.svc.cluster.local:${SERVING_PORTS.http}`;
+    this.grpcAddress = `${this.serviceName}.${this.namespace}.svc.cluster.local:${SERVING_PORTS.grpc}`;
 
     Object.defineProperty(this, SYNTH_OUTPUT, {
       value: (): SynthOutputFolder[] =>

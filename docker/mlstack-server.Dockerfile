@@ -1,4 +1,5 @@
-# The mlstack ONNX Runtime server image: `mlstack serve` (KServe v2 over HTTP on :8000, metrics at /metrics).
+# The mlstack ONNX Runtime server image: `mlstack serve` (KServe v2 over HTTP on :8000 with metrics at /metrics,
+# and over gRPC on :8001).
 # Build from the repository root:  docker build -f docker/mlstack-server.Dockerfile -t mlstack-server:0.1.0 .
 # The CPU binaries of onnxruntime-node ship in the npm package; its install script (CUDA download) is skipped.
 
@@ -26,9 +27,11 @@ RUN npm ci --omit=dev --no-audit --no-fund \
   && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} +
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
+# The gRPC service definition the server loads at start.
+COPY proto ./proto
 # The node image's unprivileged user; the root filesystem can be mounted read-only (models come in a volume).
 USER 1000:1000
-EXPOSE 8000
+EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "require('http').get('http://127.0.0.1:8000/v2/health/ready', r => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"
 ENTRYPOINT ["node", "/opt/mlstack/bin/mlstack.js"]
-CMD ["serve", "/models", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["serve", "/models", "--host", "0.0.0.0", "--port", "8000", "--grpc-port", "8001"]

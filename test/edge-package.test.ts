@@ -28,7 +28,7 @@ interface Device {
 
 function runScript(dir: string): Promise<Device> {
   const proc = spawn('sh', [path.join(dir, 'run.sh')], {
-    env: { ...process.env, MLSTACK_HOME: repo, MLSTACK_PORT: '0' },
+    env: { ...process.env, MLSTACK_HOME: repo, MLSTACK_PORT: '0', MLSTACK_GRPC_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));

@@ -194,7 +194,16 @@ describe('TritonService on AWS (S3 + EKS Pod Identity)', () => {
     expect(container.image).toMatch(
       /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/cdk-hnb659fds-container-assets-123456789012-eu-west-1:[0-9a-f]{64}$/,
     );
-    expect(container.args).toEqual(['serve', '/models', '--host', '0.0.0.0', '--port', '8000']);
+    expect(container.args).toEqual([
+      'serve',
+      '/models',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '8000',
+      '--grpc-port',
+      '8001',
+    ]);
     expect(container.resources!.limits).not.toHaveProperty('nvidia.com/gpu');
     const assets = envStack.node.findAll().filter((c) => c instanceof DockerImageAsset);
     expect(assets).toHaveLength(1);

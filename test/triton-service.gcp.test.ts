@@ -97,7 +97,7 @@ describe('TritonService on Google Cloud (GCS + GKE Workload Identity)', () => {
     });
     expect(pod.containers[0]).toMatchObject({
       image: 'us-docker.pkg.dev/acme/ml/mlstack-server:0.1.0',
-      args: ['serve', '/models', '--host', '0.0.0.0', '--port', '8000'],
+      args: ['serve', '/models', '--host', '0.0.0.0', '--port', '8000', '--grpc-port', '8001'],
     });
     expect(() =>
       classifierService(gcpStack(), {

@@ -60,6 +60,8 @@ export function signatureTable(file: string, sig: ModelSignature): string {
 export interface ServeOptions {
   readonly host: string;
   readonly port: number;
+  /** Port of the KServe v2 gRPC service; none when not given. */
+  readonly grpcPort?: number;
   readonly threads?: number;
   /** Execution providers in preference order. */
   readonly executionProviders?: readonly string[];
@@ -103,6 +105,7 @@ export async function serveCommand(
   const server = await InferenceServer.start(root, {
     host: opts.host,
     port: opts.port,
+    ...(opts.grpcPort !== undefined ? { grpcPort: opts.grpcPort } : {}),
     disableBatching: !opts.batching,
     version: opts.version,
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
@@ -147,7 +150,10 @@ export async function serveCommand(
       `capturing ${((opts.captureSampleRate ?? 0.1) * 100).toFixed(1)}% of requests under ${opts.captureDir}`,
     );
   }
-  log(`serving on ${server.url}`);
+  const grpcPort = server.grpcPort;
+  log(
+    `serving on ${server.url}${grpcPort !== undefined ? ` and gRPC on ${new URL(server.url).hostname}:${grpcPort}` : ''}`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log(`${sig}: draining in-flight requests`);

@@ -219,6 +219,13 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port', parseInteger('--port'), 8000)
     .option(
+      '--grpc-port <port>',
+      "port of the KServe v2 gRPC service (inference.GRPCInferenceService), as Triton's; 0 picks a free one",
+      parseInteger('--grpc-port'),
+      8001,
+    )
+    .option('--no-grpc', 'serve HTTP only')
+    .option(
       '--threads <n>',
       "onnxruntime intra-op threads per model (default: onnxruntime's)",
       parseInteger('--threads'),
@@ -319,6 +326,8 @@ export function buildProgram(): Command {
         opts: {
           host: string;
           port: number;
+          grpcPort: number;
+          grpc: boolean;
           threads?: number;
           executionProviders?: string[];
           maxBodyBytes?: number;
@@ -345,7 +354,8 @@ export function buildProgram(): Command {
         ) {
           throw new CliError('--capture-sample-rate and --capture-interval need --capture-dir.', 2);
         }
-        await serveCommand(root, { ...opts, version: packageVersion() }, (s) =>
+        const { grpc, grpcPort, ...rest } = opts;
+        await serveCommand(root, { ...rest, ...(grpc ? { grpcPort } : {}), version: packageVersion() }, (s) =>
           process.stderr.write(`${s}\n`),
         );
       },

@@ -70,7 +70,8 @@ export interface EdgePackage {
 
 /**
  * The script a device runs: starts the mlstack server on the package's model repository with the target's
- * execution providers in preference order (one the device cannot load is skipped), on 127.0.0.1:8000 by default.
+ * execution providers in preference order (one the device cannot load is skipped), on 127.0.0.1:8000 (HTTP) and
+ * 8001 (gRPC) by default.
  * `MLSTACK_HOME` is where mlstack is installed (the Greengrass install step, the container image).
  */
 export function runScript(target: EdgeTarget): string {
@@ -81,7 +82,7 @@ set -eu
 PKG="$(cd "$(dirname "$0")" && pwd)"
 : "\${MLSTACK_HOME:?set MLSTACK_HOME to the folder of the mlstack installation}"
 exec node "$MLSTACK_HOME/bin/mlstack.js" serve "$PKG/models" --execution-providers ${target.executionProviders.join(',')} \\
-  --host "\${MLSTACK_HOST:-127.0.0.1}" --port "\${MLSTACK_PORT:-8000}"
+  --host "\${MLSTACK_HOST:-127.0.0.1}" --port "\${MLSTACK_PORT:-8000}" --grpc-port "\${MLSTACK_GRPC_PORT:-8001}"
 `;
 }
 

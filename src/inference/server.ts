@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type * as ort from 'onnxruntime-node';
 import { CaptureWriter, type CaptureOptions } from './capture';
+import { GrpcFrontEnd } from './grpc';
 import { InferenceMetrics, type VersionMetrics } from './metrics';
 import {
   type LoadOptions,
@@ -14,8 +15,8 @@ import {
   type ServedModel,
   type UnavailableModel,
 } from './repository';
+import { buildFeeds, type OutputChoice, selectOutputs } from './request';
 import {
-  checkInputHeader,
   InferenceError,
   type RequestInput,
   tensorDataBinary,
@@ -80,6 +81,11 @@ export interface ServerOptions extends LoadOptions {
    * @default 65000
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * Port of the KServe v2 gRPC service (`inference.GRPCInferenceService`; Triton's is 8001); 0 picks a free one.
+   * @default - no gRPC service
+   */
+  readonly grpcPort?: number;
   /** Server version reported at `GET /v2`. */
   readonly version?: string;
   /**
@@ -137,12 +143,29 @@ export class InferenceServer {
     const state = await loadRepositoryState(root, { ...options, ...(only ? { only } : {}) });
     const server = new InferenceServer(state.models, options, state.unavailable, root);
     await server.listen(options.host ?? '127.0.0.1', options.port ?? 8000);
+    if (options.grpcPort !== undefined) {
+      try {
+        server.grpc = await GrpcFrontEnd.start(server, {
+          host: options.host ?? '127.0.0.1',
+          port: options.grpcPort,
+          maxMessageBytes: server.maxBodyBytes,
+          idleTimeoutMs: options.idleTimeoutMs ?? 65_000,
+          repository: root,
+        });
+      } catch (e) {
+        await server.close(0);
+        throw e;
+      }
+    }
     return server;
   }
 
   public readonly metrics = new InferenceMetrics();
+  /** The gRPC front end, with `grpcPort`. */
+  private grpc?: GrpcFrontEnd;
   private readonly http: http.Server;
-  private readonly maxBodyBytes: number;
+  /** Largest request body (HTTP) or message (gRPC). */
+  public readonly maxBodyBytes: number;
   private readonly maxJsonBytes: number;
   private draining = false;
   /** Requests whose body is being read: on shutdown each gets at most 1 s more without a byte. */
@@ -202,14 +225,19 @@ export class InferenceServer {
     return `http://${host}:${a.port}`;
   }
 
-  /** Requests being handled now (read, queued or running). */
+  /** Requests being handled now (read, queued or running), HTTP and gRPC. */
   public get activeRequests(): number {
-    return this.inFlight;
+    return this.inFlight + (this.grpc?.active ?? 0);
   }
 
   /** The bound port. */
   public get port(): number {
     return (this.http.address() as AddressInfo).port;
+  }
+
+  /** The bound gRPC port, with `grpcPort`. */
+  public get grpcPort(): number | undefined {
+    return this.grpc?.port;
   }
 
   private listen(host: string, port: number): Promise<void> {
@@ -236,16 +264,19 @@ export class InferenceServer {
       net.Server.prototype.close.call(this.http, () => resolve()),
     );
     for (const r of this.reading) r.shorten(1000);
-    const deadline = Date.now() + (this.options.drainTimeoutMs ?? 30_000);
-    let quietSince = this.inFlight === 0 ? Date.now() : Infinity;
+    const drainMs = this.options.drainTimeoutMs ?? 30_000;
+    const deadline = Date.now() + drainMs;
+    const grpcClosed = this.grpc?.close(drainMs);
+    let quietSince = this.activeRequests === 0 ? Date.now() : Infinity;
     while (Date.now() < deadline) {
-      if (this.inFlight > 0) quietSince = Infinity;
+      if (this.activeRequests > 0) quietSince = Infinity;
       else if (quietSince === Infinity) quietSince = Date.now();
       else if (Date.now() - quietSince >= idleGraceMs) break;
       await new Promise((r) => setTimeout(r, 10));
     }
     this.http.closeAllConnections();
     await closed;
+    await grpcClosed;
     // Captured rows of the last requests are written before the process may exit.
     await new Promise((r) => setImmediate(r));
     await this.capture?.close();
@@ -300,15 +331,7 @@ export class InferenceServer {
       if (method !== 'POST') throw new InferenceError(405, `${method} is not allowed on ${p}; use POST`);
       return this.handleRepositoryIndex(req, res);
     }
-    if (p === '/v2') {
-      return get(() =>
-        sendJson(res, 200, {
-          name: 'mlstack',
-          version: this.options.version ?? '0.0.0',
-          extensions: ['binary_tensor_data', 'model_configuration', 'model_repository'],
-        }),
-      );
-    }
+    if (p === '/v2') return get(() => sendJson(res, 200, this.serverMetadata()));
     if (p === '/metrics') {
       return get(async () => {
         res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
@@ -333,6 +356,15 @@ export class InferenceServer {
       return get(() => sendJson(res, this.draining ? 503 : 200, { name, ready: !this.draining }));
     if (action === 'config') return get(() => sendJson(res, 200, model.config));
     return get(() => sendJson(res, 200, this.modelMetadata(name, versionArg)));
+  }
+
+  /** KServe v2 server metadata: name, version and the protocol extensions served. */
+  public serverMetadata(): { name: string; version: string; extensions: string[] } {
+    return {
+      name: 'mlstack',
+      version: this.options.version ?? '0.0.0',
+      extensions: ['binary_tensor_data', 'model_configuration', 'model_repository'],
+    };
   }
 
   /** The server is ready: not draining, and (with strict readiness) every model of the repository is served. */
@@ -531,8 +563,8 @@ export class InferenceServer {
         const body = await this.readBody(req, this.maxBodyBytes);
         const received = process.hrtime.bigint();
         const { request, binary } = parseRequest(req, body, this.maxJsonBytes);
-        const { feeds, batchSize } = buildFeeds(request, binary, mv);
-        const outputs = selectOutputs(request, mv);
+        const { feeds, batchSize } = httpFeeds(request, binary, mv);
+        const outputs = selectOutputs(request.outputs, mv, request.parameters?.binary_data_output === true);
         return { feeds, batchSize, decodedAt: received, context: { request, outputs } };
       },
       (prepared, outputs) =>
@@ -737,97 +769,36 @@ function parseJsonObject(body: Buffer, expected: string): Record<string, unknown
   return parsed as Record<string, unknown>;
 }
 
-/** Validates the inputs against the model and builds the feeds; nothing invalid reaches the batcher. */
-function buildFeeds(
+/** The feeds of an HTTP request: each input from its JSON `data` or its slice of the binary data that follows. */
+function httpFeeds(
   request: InferRequest,
   binary: Buffer,
   mv: ModelVersion,
 ): { feeds: Record<string, ort.Tensor>; batchSize: number } {
-  const inputs = request.inputs;
-  if (!Array.isArray(inputs)) throw new InferenceError(400, "the request has no 'inputs' list");
-  const maxBatch = mv.config.max_batch_size;
-  const feeds: Record<string, ort.Tensor> = {};
   let offset = 0;
-  let batchSize = 1;
-  const seen = new Set<string>();
-  for (const input of inputs) {
-    if (typeof input !== 'object' || input === null || typeof input.name !== 'string') {
-      throw new InferenceError(400, "every input needs a 'name'");
+  const built = buildFeeds(request.inputs, mv, (input, sig) => {
+    const size = input.parameters?.binary_data_size;
+    if (size === undefined) return tensorFromJson(input, sig.datatype);
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
+      throw new InferenceError(400, `input '${input.name}': binary_data_size must be a non-negative integer`);
     }
-    const sig = mv.signature.inputs.find((s) => s.name === input.name);
-    if (!sig) {
+    if (offset + size > binary.length) {
       throw new InferenceError(
         400,
-        `unknown input '${input.name}' for model '${mv.name}'; inputs are ${mv.signature.inputs.map((s) => s.name).join(', ')}`,
+        `input '${input.name}': binary_data_size ${size} runs past the end of the binary data (${binary.length - offset} bytes left)`,
       );
     }
-    if (seen.has(input.name)) throw new InferenceError(400, `input '${input.name}' is given twice`);
-    seen.add(input.name);
-    checkInputHeader(input, sig, maxBatch);
-    const size = input.parameters?.binary_data_size;
-    if (size !== undefined) {
-      if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
-        throw new InferenceError(
-          400,
-          `input '${input.name}': binary_data_size must be a non-negative integer`,
-        );
-      }
-      if (offset + size > binary.length) {
-        throw new InferenceError(
-          400,
-          `input '${input.name}': binary_data_size ${size} runs past the end of the binary data (${binary.length - offset} bytes left)`,
-        );
-      }
-      feeds[input.name] = tensorFromBinary(input, sig.datatype, binary.subarray(offset, offset + size));
-      offset += size;
-    } else {
-      feeds[input.name] = tensorFromJson(input, sig.datatype);
-    }
-    if (maxBatch > 0) {
-      if (seen.size === 1) batchSize = input.shape[0];
-      else if (input.shape[0] !== batchSize) {
-        throw new InferenceError(
-          400,
-          `input '${input.name}': batch size ${input.shape[0]} differs from the other inputs' ${batchSize}`,
-        );
-      }
-    }
-  }
+    const tensor = tensorFromBinary(input, sig.datatype, binary.subarray(offset, offset + size));
+    offset += size;
+    return tensor;
+  });
   if (offset !== binary.length) {
     throw new InferenceError(
       400,
       `${binary.length - offset} bytes of binary data follow the inputs that no input claims`,
     );
   }
-  const missing = mv.signature.inputs.filter((s) => !seen.has(s.name)).map((s) => s.name);
-  if (missing.length)
-    throw new InferenceError(
-      400,
-      `missing input${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}`,
-    );
-  return { feeds, batchSize };
-}
-
-interface OutputChoice {
-  name: string;
-  binary: boolean;
-}
-
-function selectOutputs(request: InferRequest, mv: ModelVersion): OutputChoice[] {
-  const defaultBinary = request.parameters?.binary_data_output === true;
-  if (request.outputs === undefined)
-    return mv.signature.outputs.map((o) => ({ name: o.name, binary: defaultBinary }));
-  if (!Array.isArray(request.outputs)) throw new InferenceError(400, "'outputs' must be a list");
-  return request.outputs.map((o) => {
-    if (typeof o?.name !== 'string' || !mv.signature.outputs.some((s) => s.name === o.name)) {
-      throw new InferenceError(
-        400,
-        `unknown output '${o?.name}' for model '${mv.name}'; outputs are ${mv.signature.outputs.map((s) => s.name).join(', ')}`,
-      );
-    }
-    const b = o.parameters?.binary_data;
-    return { name: o.name, binary: b === undefined ? defaultBinary : b === true };
-  });
+  return built;
 }
 
 function sendInferResponse(

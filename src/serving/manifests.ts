@@ -213,6 +213,8 @@ function runtimeArgs(spec: ServingWorkloadSpec, repository: string): { command?:
       '0.0.0.0',
       '--port',
       String(SERVING_PORTS.http),
+      '--grpc-port',
+      String(SERVING_PORTS.grpc),
       ...(capture
         ? [
             '--capture-dir',
@@ -243,11 +245,9 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
   const metricsPort = spec.runtime === 'triton' ? SERVING_PORTS.metrics : SERVING_PORTS.http;
   const ports = [
     { name: 'http', containerPort: SERVING_PORTS.http, protocol: 'TCP' as const },
+    { name: 'grpc', containerPort: SERVING_PORTS.grpc, protocol: 'TCP' as const },
     ...(spec.runtime === 'triton'
-      ? [
-          { name: 'grpc', containerPort: SERVING_PORTS.grpc, protocol: 'TCP' as const },
-          { name: 'metrics', containerPort: SERVING_PORTS.metrics, protocol: 'TCP' as const },
-        ]
+      ? [{ name: 'metrics', containerPort: SERVING_PORTS.metrics, protocol: 'TCP' as const }]
       : []),
   ];
 
@@ -382,9 +382,9 @@ export function servingManifests(spec: ServingWorkloadSpec): ValidatableObject[]
         selector: { ...app },
         ports: [
           { name: 'http', port: SERVING_PORTS.http, targetPort: 'http', protocol: 'TCP' },
+          { name: 'grpc', port: SERVING_PORTS.grpc, targetPort: 'grpc', protocol: 'TCP' },
           ...(spec.runtime === 'triton'
             ? [
-                { name: 'grpc', port: SERVING_PORTS.grpc, targetPort: 'grpc', protocol: 'TCP' as const },
                 {
                   name: 'metrics',
                   port: SERVING_PORTS.metrics,

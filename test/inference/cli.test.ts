@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTritonConfig } from '../../src/inference/triton-config';
+import { call, generatedClient } from '../support/grpc-client';
 import { json, request } from '../support/kserve-client';
 import { startServe } from '../support/serve-process';
 import { mlstack } from '../support/cli';
@@ -75,6 +76,16 @@ describe('mlstack serve (child process)', () => {
       expect(srv.stderr()).toMatch(/loaded 1 model\(s\) in \d+ ms: two_inputs@1/);
       const meta = json(await request(`${srv.url}/v2/models/two_inputs`, 'GET'));
       expect(meta.name).toBe('two_inputs');
+      // The same model over KServe v2 gRPC, on the port the log line names.
+      const client = generatedClient(srv.grpc);
+      try {
+        expect(await call(client, 'ModelMetadata', { name: 'two_inputs' })).toMatchObject({
+          name: 'two_inputs',
+          versions: ['1'],
+        });
+      } finally {
+        client.close();
+      }
     } finally {
       srv.proc.kill('SIGTERM');
       expect(await srv.exited).toBe(0);

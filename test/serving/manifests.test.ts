@@ -190,7 +190,28 @@ describe('servingManifests', () => {
       },
     });
     const pod = byKind(onnx, 'Deployment').spec.template.spec;
-    expect(pod.containers[0].args).toEqual(['serve', '/models', '--host', '0.0.0.0', '--port', '8000']);
+    expect(pod.containers[0].args).toEqual([
+      'serve',
+      '/models',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '8000',
+      '--grpc-port',
+      '8001',
+    ]);
+    expect(pod.containers[0].ports).toContainEqual({ name: 'grpc', containerPort: 8001, protocol: 'TCP' });
+    expect(byKind(onnx, 'Service').spec.ports).toContainEqual({
+      name: 'grpc',
+      port: 8001,
+      targetPort: 'grpc',
+      protocol: 'TCP',
+    });
+    // Clients reach both protocols through the ingress policy.
+    const ingress = onnx.find(
+      (o) => o.kind === 'NetworkPolicy' && o.metadata?.name === 'classifier',
+    ) as unknown as { spec: { ingress: { ports: { port: number }[] }[] } };
+    expect(ingress.spec.ingress[0].ports.map((p) => p.port)).toEqual([8000, 8001]);
     expect(pod.initContainers[0].volumeMounts).toContainEqual({ name: 'models', mountPath: '/models' });
     expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBeUndefined();
     expect(pod.nodeSelector).toBeUndefined();

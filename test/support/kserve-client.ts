@@ -62,7 +62,7 @@ export const json = (r: HttpResponse): Record<string, unknown> =>
   JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
 
 /** KServe datatype of an ORT tensor type. */
-const KSERVE: Record<string, string> = {
+export const KSERVE: Record<string, string> = {
   bool: 'BOOL',
   uint8: 'UINT8',
   int8: 'INT8',
@@ -116,7 +116,8 @@ export async function inferJson(
   return { status: r.status, body, outputs };
 }
 
-function binaryOf(t: ort.Tensor): Buffer {
+/** Triton's binary form of a tensor (little-endian; BYTES as 4-byte length + bytes). */
+export function binaryOf(t: ort.Tensor): Buffer {
   if (t.type === 'string') {
     return Buffer.concat(
       (t.data as string[]).flatMap((s) => {

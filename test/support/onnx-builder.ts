@@ -232,9 +232,8 @@ export const IDENTITY_TYPES: Record<string, onnx.TensorProto.DataType> = {
   BYTES: T.STRING,
 };
 
-/** Identity for every served datatype: input `in_<TYPE>` [batch, 2] → output `out_<TYPE>`. */
-export function identityModel(): Uint8Array {
-  const names = Object.keys(IDENTITY_TYPES);
+/** Identity for every served datatype (or those of `names`): input `in_<TYPE>` [batch, 2] → output `out_<TYPE>`. */
+export function identityModel(names: readonly string[] = Object.keys(IDENTITY_TYPES)): Uint8Array {
   return buildModel({
     name: 'identity',
     inputs: names.map((n) => ({ name: `in_${n}`, type: IDENTITY_TYPES[n], shape: ['batch', 2] })),
@@ -285,6 +284,6 @@ export const FIXTURE_MODELS: Record<string, () => Uint8Array> = {
   'cnn.onnx': cnnModel,
   'two_inputs.onnx': twoInputsModel,
   'fixed_batch.onnx': fixedBatchModel,
-  'identity.onnx': identityModel,
+  'identity.onnx': () => identityModel(),
   'varlen.onnx': variableLengthModel,
 };

@@ -8,6 +8,8 @@ const bin = path.resolve(__dirname, '..', '..', 'bin', 'mlstack.js');
 
 export interface ServeProcess {
   url: string;
+  /** `host:port` of the gRPC service. */
+  grpc: string;
   proc: ChildProcess;
   stderr: () => string;
   /** Resolves with the exit code. */
@@ -15,7 +17,7 @@ export interface ServeProcess {
 }
 
 export function startServe(args: string[], timeoutMs = 60_000): Promise<ServeProcess> {
-  const proc = spawn(process.execPath, [bin, 'serve', ...args, '--port', '0'], {
+  const proc = spawn(process.execPath, [bin, 'serve', ...args, '--port', '0', '--grpc-port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -27,10 +29,10 @@ export function startServe(args: string[], timeoutMs = 60_000): Promise<ServePro
     }, timeoutMs);
     proc.stderr!.on('data', (c: Buffer) => {
       err += c.toString();
-      const m = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
+      const m = /serving on (http:\/\/127\.0\.0\.1:\d+) and gRPC on (127\.0\.0\.1:\d+)/.exec(err);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1], proc, stderr: () => err, exited });
+        resolve({ url: m[1], grpc: m[2], proc, stderr: () => err, exited });
       }
     });
     void exited.then((code) => {

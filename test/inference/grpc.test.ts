@@ -1,0 +1,515 @@
+// The KServe v2 gRPC service on 127.0.0.1: a client generated from proto/grpc_service.proto (as a stock client
+// is generated from the protocol's proto), and requests encoded byte for byte from the protocol's documented field
+// numbers, independent of that file.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toFloat16Bits } from '../../src/inference/datatypes';
+import { inspectModel } from '../../src/inference/inspect';
+import { InferenceServer } from '../../src/inference/server';
+import { tritonConfig } from '../../src/inference/triton-config';
+import { call, callError, generatedClient, type Unary } from '../support/grpc-client';
+import { binaryOf, KSERVE, randomTensor } from '../support/kserve-client';
+import { IDENTITY_TYPES, identityModel, slowModel } from '../support/onnx-builder';
+import {
+  bytesField,
+  decodeMessage,
+  packedFloats,
+  packedVarints,
+  unpackVarints,
+  varintField,
+} from '../support/protobuf-wire';
+
+const fixtures = path.join(__dirname, '..', 'fixtures', 'models');
+const fixture = (name: string) => path.join(fixtures, `${name}.onnx`);
+
+/** Raw tensor of an output of `raw_output_contents`, by datatype. */
+function rawValues(datatype: string, b: Buffer): unknown[] {
+  const copy = new Uint8Array(b).buffer;
+  switch (datatype) {
+    case 'FP32':
+      return Array.from(new Float32Array(copy));
+    case 'INT64':
+      return Array.from(new BigInt64Array(copy));
+    default:
+      throw new Error(datatype);
+  }
+}
+
+async function direct(model: string, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  const s = await ort.InferenceSession.create(fixture(model));
+  try {
+    return await s.run(feeds);
+  } finally {
+    await s.release();
+  }
+}
+
+describe('KServe v2 gRPC (inference.GRPCInferenceService on 127.0.0.1)', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-grpc-'));
+  let server: InferenceServer;
+  let client: grpc.Client & Record<string, Unary>;
+
+  beforeAll(async () => {
+    const put = (name: string, from: string, config?: string) => {
+      fs.mkdirSync(path.join(tmp, name, '1'), { recursive: true });
+      fs.copyFileSync(fixture(from), path.join(tmp, name, '1', 'model.onnx'));
+      if (config) fs.writeFileSync(path.join(tmp, name, 'config.pbtxt'), config);
+    };
+    put(
+      'mlp',
+      'mlp',
+      tritonConfig(await inspectModel(fixture('mlp')), {
+        name: 'mlp',
+        maxBatchSize: 16,
+        dynamicBatching: { maxQueueDelayMicroseconds: 20_000 },
+      }),
+    );
+    put('cnn', 'cnn');
+    put('identity', 'identity');
+    put('two_inputs', 'two_inputs');
+    // Every datatype with a typed contents field (FP16 has none, and a request is all typed or all raw).
+    fs.mkdirSync(path.join(tmp, 'typed', '1'), { recursive: true });
+    fs.writeFileSync(
+      path.join(tmp, 'typed', '1', 'model.onnx'),
+      identityModel(Object.keys(IDENTITY_TYPES).filter((t) => t !== 'FP16')),
+    );
+    server = await InferenceServer.start(tmp, {
+      port: 0,
+      grpcPort: 0,
+      maxBodyBytes: 256 * 1024,
+      version: '0.1.0',
+    });
+    client = generatedClient(`127.0.0.1:${server.grpcPort}`);
+  });
+  afterAll(async () => {
+    client?.close();
+    await server?.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('answers ServerLive, ServerReady, ServerMetadata, ModelReady and ModelMetadata', async () => {
+    expect(await call(client, 'ServerLive', {})).toEqual({ live: true });
+    expect(await call(client, 'ServerReady', {})).toEqual({ ready: true });
+    expect(await call(client, 'ServerMetadata', {})).toEqual({
+      name: 'mlstack',
+      version: '0.1.0',
+      extensions: ['binary_tensor_data', 'model_configuration', 'model_repository'],
+    });
+    expect(await call(client, 'ModelReady', { name: 'mlp' })).toEqual({ ready: true });
+    expect(await call(client, 'ModelReady', { name: 'mlp', version: '1' })).toEqual({ ready: true });
+    expect(await call(client, 'ModelReady', { name: 'mlp', version: '7' })).toEqual({ ready: false });
+    expect(await call(client, 'ModelReady', { name: 'nope' })).toEqual({ ready: false });
+    expect(await call(client, 'ModelMetadata', { name: 'two_inputs' })).toEqual({
+      name: 'two_inputs',
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [
+        { name: 'a', datatype: 'FP32', shape: ['-1', '4'] },
+        { name: 'b', datatype: 'INT64', shape: ['-1', '4'] },
+      ],
+      outputs: [
+        { name: 'sum', datatype: 'FP32', shape: ['-1', '4'] },
+        { name: 'b_plus_one', datatype: 'INT64', shape: ['-1', '4'] },
+      ],
+    });
+    expect(await callError(client, 'ModelMetadata', { name: 'nope' })).toEqual({
+      code: 'NOT_FOUND',
+      details: "unknown model 'nope'",
+    });
+  });
+
+  it('ModelInfer with raw_input_contents equals session.run; outputs come back in raw_output_contents', async () => {
+    const image = randomTensor([2, 3, 32, 32], 5);
+    const want = (await direct('cnn', { image })).logits;
+    const res = await call(client, 'ModelInfer', {
+      model_name: 'cnn',
+      id: 'req-1',
+      inputs: [{ name: 'image', datatype: 'FP32', shape: [2, 3, 32, 32] }],
+      raw_input_contents: [binaryOf(image)],
+    });
+    expect(res).toMatchObject({ model_name: 'cnn', model_version: '1', id: 'req-1' });
+    expect(res.outputs).toEqual([
+      { name: 'logits', datatype: 'FP32', shape: ['2', '10'], parameters: {}, contents: null },
+    ]);
+    expect(res.raw_output_contents).toHaveLength(1);
+    expect(rawValues('FP32', res.raw_output_contents![0])).toEqual(Array.from(want.data as Float32Array));
+  });
+
+  it('ModelInfer with typed contents equals session.run, for every datatype with a contents field', async () => {
+    const feeds: Record<string, ort.Tensor> = {
+      in_BOOL: new ort.Tensor('bool', Uint8Array.from([1, 0, 0, 1]), [2, 2]),
+      in_UINT8: new ort.Tensor('uint8', Uint8Array.from([0, 255, 7, 8]), [2, 2]),
+      in_INT8: new ort.Tensor('int8', Int8Array.from([-128, 127, 0, -1]), [2, 2]),
+      in_INT16: new ort.Tensor('int16', Int16Array.from([-32768, 32767, 1, 2]), [2, 2]),
+      in_UINT16: new ort.Tensor('uint16', Uint16Array.from([0, 65535, 3, 4]), [2, 2]),
+      in_INT32: new ort.Tensor('int32', Int32Array.from([-2147483648, 2147483647, 5, 6]), [2, 2]),
+      in_INT64: new ort.Tensor('int64', BigInt64Array.from([-5n, 5n, (1n << 62n) + 1n, 0n]), [2, 2]),
+      in_FP16: new ort.Tensor('float16', Uint16Array.from([1.5, -2, 0.25, 65504].map(toFloat16Bits)), [2, 2]),
+      in_FP32: new ort.Tensor('float32', Float32Array.from([1.25, -3.5, 1e-7, 3.4e38]), [2, 2]),
+      in_FP64: new ort.Tensor('float64', Float64Array.from([Math.PI, -Math.E, 1e-300, 1e300]), [2, 2]),
+      in_BYTES: new ort.Tensor('string', ['héllo', '', 'wörld', '🚀'], [2, 2]),
+    };
+    const contents = (t: ort.Tensor): Record<string, unknown> => {
+      const d = t.data as ArrayLike<unknown>;
+      switch (t.type) {
+        case 'bool':
+          return { bool_contents: Array.from(d as Uint8Array, (v) => v === 1) };
+        case 'int8':
+        case 'int16':
+        case 'int32':
+          return { int_contents: Array.from(d) };
+        case 'uint8':
+        case 'uint16':
+          return { uint_contents: Array.from(d) };
+        case 'int64':
+          return { int64_contents: Array.from(d as BigInt64Array, String) };
+        case 'float32':
+          return { fp32_contents: Array.from(d) };
+        case 'float64':
+          return { fp64_contents: Array.from(d) };
+        case 'string':
+          return { bytes_contents: (d as unknown as string[]).map((s) => Buffer.from(s)) };
+        default:
+          throw new Error(t.type);
+      }
+    };
+    const { in_FP16, ...typed } = feeds;
+    const inputs = Object.entries(typed).map(([name, t]) => ({
+      name,
+      datatype: KSERVE[t.type],
+      shape: t.dims,
+      contents: contents(t),
+    }));
+    const viaTyped = await call(client, 'ModelInfer', { model_name: 'typed', inputs });
+    expect(viaTyped.outputs!.map((o) => o.name)).toEqual(
+      Object.keys(typed).map((n) => n.replace('in_', 'out_')),
+    );
+    viaTyped.outputs!.forEach((o, i) => {
+      expect(
+        viaTyped.raw_output_contents![i].equals(binaryOf(typed[o.name.replace('out_', 'in_')])),
+        o.name,
+      ).toBe(true);
+      expect(o.shape).toEqual(['2', '2']);
+    });
+    // FP16 has no typed field: it can only travel raw, so a model with an FP16 input takes raw requests.
+    const fp16 = await callError(client, 'ModelInfer', {
+      model_name: 'identity',
+      inputs: [...inputs, { name: 'in_FP16', datatype: 'FP16', shape: [2, 2], contents: {} }],
+    });
+    expect(fp16).toEqual({
+      code: 'INVALID_ARGUMENT',
+      details: "input 'in_FP16': FP16 has no typed contents field; send it in raw_input_contents",
+    });
+    // All raw: every datatype, FP16 included, byte for byte as session.run gives them.
+    const want = await direct('identity', feeds);
+    const raw = await call(client, 'ModelInfer', {
+      model_name: 'identity',
+      inputs: Object.entries(feeds).map(([name, t]) => ({ name, datatype: KSERVE[t.type], shape: t.dims })),
+      raw_input_contents: Object.values(feeds).map(binaryOf),
+    });
+    expect(raw.outputs).toHaveLength(11);
+    raw.outputs!.forEach((o, i) => {
+      expect(raw.raw_output_contents![i].equals(binaryOf(want[o.name])), o.name).toBe(true);
+      expect(o.datatype).toBe(KSERVE[want[o.name].type]);
+    });
+    // A request is all raw or all typed.
+    const mixed = await callError(client, 'ModelInfer', {
+      model_name: 'identity',
+      inputs: [...inputs, { name: 'in_FP16', datatype: 'FP16', shape: [2, 2] }],
+      raw_input_contents: [binaryOf(in_FP16)],
+    });
+    expect(mixed).toEqual({
+      code: 'INVALID_ARGUMENT',
+      details:
+        'raw_input_contents has 1 entries for 11 inputs: give one per input, in the order of inputs, or none',
+    });
+    const two = await call(client, 'ModelInfer', {
+      model_name: 'two_inputs',
+      inputs: [
+        { name: 'a', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [1, 2, 3, 4] } },
+        {
+          name: 'b',
+          datatype: 'INT64',
+          shape: [1, 4],
+          contents: { int64_contents: ['9007199254740993', '-1', '0', '2'] },
+        },
+      ],
+      outputs: [{ name: 'b_plus_one' }],
+    });
+    expect(two.outputs!.map((o) => o.name)).toEqual(['b_plus_one']);
+    expect(rawValues('INT64', two.raw_output_contents![0])).toEqual([9007199254740994n, 0n, 1n, 3n]);
+  });
+
+  it('answers bad requests with INVALID_ARGUMENT, NOT_FOUND or RESOURCE_EXHAUSTED and keeps serving', async () => {
+    const x = { name: 'x', datatype: 'FP32', shape: [1, 16], contents: { fp32_contents: Array(16).fill(1) } };
+    const cases: [object, string, string][] = [
+      [{ model_name: 'nope', inputs: [x] }, 'NOT_FOUND', "unknown model 'nope'"],
+      [
+        { model_name: 'mlp', model_version: '9', inputs: [x] },
+        'NOT_FOUND',
+        "unknown version '9' of model 'mlp'; served versions: 1",
+      ],
+      [
+        { model_name: 'mlp', inputs: [{ ...x, datatype: 'INT32' }] },
+        'INVALID_ARGUMENT',
+        "input 'x': datatype INT32 does not match the model's FP32",
+      ],
+      [
+        { model_name: 'mlp', inputs: [{ ...x, contents: { fp32_contents: [1, 2] } }] },
+        'INVALID_ARGUMENT',
+        "input 'x': data has 2 elements but shape [1,16] needs 16",
+      ],
+      [
+        { model_name: 'mlp', inputs: [{ ...x, contents: { int_contents: [1] } }] },
+        'INVALID_ARGUMENT',
+        "input 'x': datatype FP32 takes fp32_contents, not int_contents",
+      ],
+      [
+        {
+          model_name: 'mlp',
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 16] }],
+          raw_input_contents: [Buffer.alloc(3)],
+        },
+        'INVALID_ARGUMENT',
+        "input 'x': binary data has 3 bytes but shape [1,16] of FP32 needs 64",
+      ],
+      [
+        { model_name: 'mlp', inputs: [x], outputs: [{ name: 'z' }] },
+        'INVALID_ARGUMENT',
+        "unknown output 'z' for model 'mlp'; outputs are y",
+      ],
+      [
+        { model_name: 'mlp', inputs: [{ ...x, shape: [17, 16] }] },
+        'INVALID_ARGUMENT',
+        "input 'x': batch size 17 is outside 1..16 (max_batch_size)",
+      ],
+    ];
+    for (const [req, code, details] of cases) {
+      expect(await callError(client, 'ModelInfer', req), details).toEqual({ code, details });
+    }
+    const big = await callError(client, 'ModelInfer', {
+      model_name: 'mlp',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 16] }],
+      raw_input_contents: [Buffer.alloc(300 * 1024)],
+    });
+    expect(big.code).toBe('RESOURCE_EXHAUSTED');
+    const ok = await call(client, 'ModelInfer', { model_name: 'mlp', inputs: [x] });
+    expect(ok.raw_output_contents![0]).toHaveLength(16);
+  });
+
+  it('batches concurrent gRPC calls in the same batcher, counted in the same metrics as HTTP', async () => {
+    const before = await server.metrics.registry.getSingleMetric('nv_inference_exec_count')!.get();
+    const execBefore = before.values.find((v) => v.labels.model === 'mlp')?.value ?? 0;
+    const inputs = Array.from({ length: 12 }, (_, i) => randomTensor([1, 16], 100 + i));
+    const results = await Promise.all(
+      inputs.map((t) =>
+        call(client, 'ModelInfer', {
+          model_name: 'mlp',
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 16] }],
+          raw_input_contents: [binaryOf(t)],
+        }),
+      ),
+    );
+    for (const [i, r] of results.entries()) {
+      const want = (await direct('mlp', { x: inputs[i] })).y;
+      const got = rawValues('FP32', r.raw_output_contents![0]) as number[];
+      (want.data as Float32Array).forEach((v, j) => expect(got[j]).toBeCloseTo(v, 5));
+    }
+    const text = await server.metrics.registry.metrics();
+    const value = (name: string, extra = '') =>
+      Number(new RegExp(`^${name}\\{model="mlp",version="1"${extra}\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    const execs = value('nv_inference_exec_count') - execBefore;
+    expect(execs).toBeGreaterThanOrEqual(1);
+    expect(execs).toBeLessThan(12);
+    expect(value('nv_inference_request_success')).toBeGreaterThanOrEqual(12);
+    expect(value('nv_inference_request_failure', ',reason="REJECTED"')).toBeGreaterThanOrEqual(6);
+  });
+
+  it('serves requests encoded byte for byte from the protocol documentation', async () => {
+    const raw = (method: string, body: Buffer) =>
+      new Promise<Buffer>((resolve, reject) =>
+        client.makeUnaryRequest(
+          `/inference.GRPCInferenceService/${method}`,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          body,
+          (err, res) => (err ? reject(err) : resolve(res!)),
+        ),
+      );
+    // ServerLiveResponse { bool live = 1 }
+    expect([...(await raw('ServerLive', Buffer.alloc(0)))]).toEqual([0x08, 0x01]);
+    // ModelReadyRequest { string name = 1; string version = 2 } -> ModelReadyResponse { bool ready = 1 }
+    expect([...(await raw('ModelReady', Buffer.concat([bytesField(1, 'mlp'), bytesField(2, '1')])))]).toEqual(
+      [0x08, 0x01],
+    );
+    // ModelInferRequest { model_name = 1; id = 3; inputs = 5 { name = 1; datatype = 2; shape = 3 (packed);
+    // contents = 5 { fp32_contents = 6 (packed) } } }
+    const x = randomTensor([1, 16], 9);
+    const input = Buffer.concat([
+      bytesField(1, 'x'),
+      bytesField(2, 'FP32'),
+      packedVarints(3, [1, 16]),
+      bytesField(5, packedFloats(6, Array.from(x.data as Float32Array))),
+    ]);
+    const typed = await raw(
+      'ModelInfer',
+      Buffer.concat([bytesField(1, 'mlp'), bytesField(3, 'wire-1'), bytesField(5, input)]),
+    );
+    // ModelInferResponse { model_name = 1; model_version = 2; id = 3; outputs = 5 { name = 1; datatype = 2;
+    // shape = 3 }; raw_output_contents = 6 }
+    const res = decodeMessage(typed);
+    expect(res.get(1)![0].toString()).toBe('mlp');
+    expect(res.get(2)![0].toString()).toBe('1');
+    expect(res.get(3)![0].toString()).toBe('wire-1');
+    const out = decodeMessage(res.get(5)![0] as Buffer);
+    expect(out.get(1)![0].toString()).toBe('y');
+    expect(out.get(2)![0].toString()).toBe('FP32');
+    expect(unpackVarints(out.get(3)![0] as Buffer)).toEqual([1n, 4n]);
+    const want = (await direct('mlp', { x })).y;
+    const got = new Float32Array(new Uint8Array(res.get(6)![0] as Buffer).buffer);
+    (want.data as Float32Array).forEach((v, j) => expect(got[j]).toBeCloseTo(v, 5));
+    // The same input as raw_input_contents = 7, shape unpacked (both encodings are valid proto3).
+    const rawInput = Buffer.concat([
+      bytesField(1, 'x'),
+      bytesField(2, 'FP32'),
+      varintField(3, 1),
+      varintField(3, 16),
+    ]);
+    const viaRaw = decodeMessage(
+      await raw(
+        'ModelInfer',
+        Buffer.concat([bytesField(1, 'mlp'), bytesField(5, rawInput), bytesField(7, binaryOf(x))]),
+      ),
+    );
+    expect((viaRaw.get(6)![0] as Buffer).equals(res.get(6)![0] as Buffer)).toBe(true);
+  });
+
+  it('leaves RPCs it does not serve UNIMPLEMENTED', async () => {
+    const err = await new Promise<grpc.ServiceError>((resolve) =>
+      client.makeUnaryRequest(
+        '/inference.GRPCInferenceService/ModelStatistics',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        (e) => resolve(e!),
+      ),
+    );
+    expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+  });
+});
+
+describe('KServe v2 gRPC repository RPCs', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-grpc-repo-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  beforeAll(() => {
+    for (const name of ['mlp', 'cnn', 'broken']) fs.mkdirSync(path.join(tmp, name, '1'), { recursive: true });
+    fs.copyFileSync(fixture('mlp'), path.join(tmp, 'mlp', '1', 'model.onnx'));
+    fs.copyFileSync(fixture('cnn'), path.join(tmp, 'cnn', '1', 'model.onnx'));
+    fs.writeFileSync(path.join(tmp, 'broken', '1', 'model.onnx'), 'not an onnx model');
+  });
+
+  it('lists models with their states, and loads and unloads them with explicit model control', async () => {
+    const server = await InferenceServer.start(tmp, {
+      port: 0,
+      grpcPort: 0,
+      modelControlMode: 'explicit',
+      loadModels: ['mlp', 'broken'],
+    });
+    const client = generatedClient(`127.0.0.1:${server.grpcPort}`);
+    try {
+      const index = await call(client, 'RepositoryIndex', {});
+      const models = index.models as { name: string; version: string; state: string; reason: string }[];
+      expect(models.map((m) => [m.name, m.version, m.state])).toEqual([
+        ['broken', '', 'UNAVAILABLE'],
+        ['cnn', '', 'UNAVAILABLE'],
+        ['mlp', '1', 'READY'],
+      ]);
+      expect(models[0].reason).toContain('model.onnx');
+      expect(models[1].reason).toMatch(/^not loaded/);
+      expect(await call(client, 'RepositoryIndex', { ready: true })).toEqual({
+        models: [{ name: 'mlp', version: '1', state: 'READY', reason: '' }],
+      });
+      expect(await call(client, 'ServerReady', {})).toEqual({ ready: false });
+      expect(await callError(client, 'ModelMetadata', { name: 'broken' })).toMatchObject({
+        code: 'UNAVAILABLE',
+      });
+
+      expect(await call(client, 'RepositoryModelLoad', { model_name: 'cnn' })).toEqual({});
+      expect(await call(client, 'ModelReady', { name: 'cnn' })).toEqual({ ready: true });
+      expect(await call(client, 'RepositoryModelUnload', { model_name: 'broken' })).toEqual({});
+      expect(await call(client, 'ServerReady', {})).toEqual({ ready: true });
+      expect(await call(client, 'RepositoryModelUnload', { model_name: 'mlp' })).toEqual({});
+      expect(await call(client, 'ModelReady', { name: 'mlp' })).toEqual({ ready: false });
+
+      expect(await callError(client, 'RepositoryModelLoad', { model_name: 'nope' })).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+      expect(
+        await callError(client, 'RepositoryModelLoad', { repository_name: 'elsewhere', model_name: 'mlp' }),
+      ).toMatchObject({ code: 'NOT_FOUND' });
+      expect(
+        await callError(client, 'RepositoryModelLoad', {
+          model_name: 'mlp',
+          parameters: { config: { string_param: '{}' } },
+        }),
+      ).toEqual({
+        code: 'INVALID_ARGUMENT',
+        details:
+          'parameters config are not supported: mlstack loads a model from its files in the repository',
+      });
+      expect(
+        await call(client, 'RepositoryModelLoad', { repository_name: path.basename(tmp), model_name: 'mlp' }),
+      ).toEqual({});
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('refuses model control unless it is explicit; shutdown lets in-flight calls finish', async () => {
+    // A slow model without batching (one run at a time, ~10 ms each), so that calls wait in its queue.
+    const slow = path.join(tmp, 'slow.onnx');
+    fs.writeFileSync(slow, slowModel(10));
+    const server = await InferenceServer.start(slow, {
+      port: 0,
+      grpcPort: 0,
+      disableBatching: true,
+      threads: 1,
+    });
+    const client = generatedClient(`127.0.0.1:${server.grpcPort}`);
+    try {
+      expect(await callError(client, 'RepositoryModelUnload', { model_name: 'slow' })).toEqual({
+        code: 'INVALID_ARGUMENT',
+        details: 'model control is disabled: start the server with --model-control-mode explicit',
+      });
+      const x = randomTensor([1, 1024], 1);
+      const inflight = Array.from({ length: 8 }, () =>
+        call(client, 'ModelInfer', {
+          model_name: 'slow',
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1024] }],
+          raw_input_contents: [binaryOf(x)],
+        }),
+      );
+      for (let i = 0; i < 1000 && server.activeRequests < 8; i++) await new Promise((r) => setImmediate(r));
+      expect(server.activeRequests).toBeGreaterThan(1);
+      const arrived = server.activeRequests;
+      const closed = server.close();
+      const results = await Promise.allSettled(inflight);
+      await closed;
+      // Every call the server had taken is answered; none is cut.
+      expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(arrived);
+      for (const r of results) {
+        if (r.status === 'rejected')
+          expect((r.reason as grpc.ServiceError).code).toBe(grpc.status.UNAVAILABLE);
+      }
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+});
