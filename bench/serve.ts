@@ -36,6 +36,8 @@ export interface BareRow {
 export interface ServeRow {
   model: string;
   batching: boolean;
+  /** Models on compute threads (the default) or on the event loop's thread (`--no-compute-threads`). */
+  computeThreads: boolean;
   encoding: 'json' | 'binary';
   concurrency: number;
   requests: number;
@@ -154,10 +156,13 @@ function loadWrk(
   }
 }
 
-/** `concurrency` workers send requests back to back for `seconds`; bounded by time and by `maxRequests`. */
+/**
+ * `concurrency` workers send requests back to back for `seconds`; bounded by time and by `maxRequests`. Without a
+ * payload, `GET`.
+ */
 async function loadNode(
   url: string,
-  payload: { body: Buffer; headers: Record<string, string | number> },
+  payload: { body: Buffer; headers: Record<string, string | number> } | undefined,
   concurrency: number,
   seconds: number,
   maxRequests = 200_000,
@@ -172,7 +177,13 @@ async function loadNode(
       const t0 = process.hrtime.bigint();
       const req = http.request(
         url,
-        { method: 'POST', agent, headers: { ...payload.headers, 'Content-Length': payload.body.length } },
+        payload
+          ? {
+              method: 'POST',
+              agent,
+              headers: { ...payload.headers, 'Content-Length': payload.body.length },
+            }
+          : { method: 'GET', agent },
         (res) => {
           res.on('data', () => undefined);
           res.on('end', () => {
@@ -186,7 +197,7 @@ async function loadNode(
         errors++;
         resolve();
       });
-      req.end(payload.body);
+      req.end(payload?.body);
     });
   const worker = async () => {
     while (Date.now() < end && sent < maxRequests) {
@@ -248,7 +259,7 @@ async function repository(): Promise<string> {
 
 /** p50 of `GET /v2/health/live` at concurrency 1: the HTTP round trip with no model in it. */
 async function httpFloor(base: string, seconds: number): Promise<number> {
-  if (!hasWrk()) return NaN;
+  if (!hasWrk()) return (await loadNode(`${base}/v2/health/live`, undefined, 1, seconds)).p50;
   const r = spawnSync('wrk', ['-t1', '-c1', `-d${seconds}s`, '--latency', `${base}/v2/health/live`], {
     encoding: 'utf8',
   });
@@ -268,19 +279,42 @@ export async function benchServe(
   const dir = await repository();
   const rows: ServeRow[] = [];
   let floorMs = NaN;
+  // Every cell with compute threads; the binary cells at concurrency 1 and 64 also without, side by side.
+  const configs = [
+    {
+      batching: false,
+      computeThreads: true,
+      encodings: ['json', 'binary'] as const,
+      concurrencies: [1, 16, 64],
+    },
+    {
+      batching: true,
+      computeThreads: true,
+      encodings: ['json', 'binary'] as const,
+      concurrencies: [1, 16, 64],
+    },
+    { batching: false, computeThreads: false, encodings: ['binary'] as const, concurrencies: [1, 64] },
+    { batching: true, computeThreads: false, encodings: ['binary'] as const, concurrencies: [1, 64] },
+  ];
   try {
-    for (const batching of [false, true]) {
-      const srv = await startServe([dir, '--threads', '1', ...(batching ? [] : ['--no-batching'])]);
+    for (const { batching, computeThreads, encodings, concurrencies } of configs) {
+      const srv = await startServe([
+        dir,
+        '--threads',
+        '1',
+        ...(batching ? [] : ['--no-batching']),
+        ...(computeThreads ? [] : ['--no-compute-threads']),
+      ]);
       try {
-        if (!batching) floorMs = await httpFloor(srv.url, seconds);
+        if (!batching && computeThreads) floorMs = await httpFloor(srv.url, seconds);
         for (const m of MODELS) {
           const last = { count: 0, exec: 0 };
-          for (const encoding of ['json', 'binary'] as const) {
+          for (const encoding of encodings) {
             const payload = body(m, encoding);
             const url = `${srv.url}/v2/models/${m.name}/infer`;
             await load(url, payload, 4, 1); // warm-up
             await averageBatch(srv.url, m.name, last);
-            for (const concurrency of [1, 16, 64]) {
+            for (const concurrency of concurrencies) {
               // Concurrency 1 is the latency cell: three runs, the one with the median p50.
               const runs = [];
               for (let i = 0; i < (concurrency === 1 ? 3 : 1); i++)
@@ -290,6 +324,7 @@ export async function benchServe(
               rows.push({
                 model: m.name,
                 batching,
+                computeThreads,
                 encoding,
                 concurrency,
                 requests: r.requests,
@@ -299,7 +334,7 @@ export async function benchServe(
                 p99Ms: r.p99,
               });
               process.stderr.write(
-                `${m.name} batching=${batching} ${encoding} c=${concurrency}: ${r.perSec.toFixed(0)}/s p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms\n`,
+                `${m.name} batching=${batching} threads=${computeThreads} ${encoding} c=${concurrency}: ${r.perSec.toFixed(0)}/s p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms\n`,
               );
             }
           }

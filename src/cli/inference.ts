@@ -71,6 +71,8 @@ export interface ServeOptions {
   /** Request bodies held at once before 503. */
   readonly maxTotalBodyBytes?: number;
   readonly batching: boolean;
+  /** Run the models on compute threads (default) or on the event loop's thread. */
+  readonly computeThreads?: boolean;
   readonly version: string;
   /** Stop at the first model that cannot be loaded (else it is unavailable and the rest is served). */
   readonly exitOnError?: boolean;
@@ -107,6 +109,7 @@ export async function serveCommand(
     port: opts.port,
     ...(opts.grpcPort !== undefined ? { grpcPort: opts.grpcPort } : {}),
     disableBatching: !opts.batching,
+    computeThreads: opts.computeThreads ?? true,
     version: opts.version,
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...(opts.executionProviders?.length

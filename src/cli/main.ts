@@ -253,6 +253,10 @@ export function buildProgram(): Command {
     )
     .option('--no-batching', 'run every request alone, whatever the model configs say')
     .option(
+      '--no-compute-threads',
+      "run the models on the event loop's thread (by default on compute threads, one per instance_group count, so that I/O and compute overlap)",
+    )
+    .option(
       '--headers-timeout <ms>',
       'time to send the headers, then 408 (default 10000)',
       parseInteger('--headers-timeout'),
@@ -328,6 +332,7 @@ export function buildProgram(): Command {
           port: number;
           grpcPort: number;
           grpc: boolean;
+          computeThreads: boolean;
           threads?: number;
           executionProviders?: string[];
           maxBodyBytes?: number;

@@ -1,8 +1,14 @@
 import type * as ort from 'onnxruntime-node';
 import { concatBatch, InferenceError, splitBatch } from './tensors';
 
-/** Runs the model on a set of feeds. */
-export type RunFn = (feeds: Record<string, ort.Tensor>) => Promise<Record<string, ort.Tensor>>;
+/**
+ * Runs the model on a set of feeds; `owned` when the feeds' buffers are the batcher's own (a merged batch), which
+ * the run may take (transfer to a compute thread) instead of copying.
+ */
+export type RunFn = (
+  feeds: Record<string, ort.Tensor>,
+  owned: boolean,
+) => Promise<Record<string, ort.Tensor>>;
 
 /** Options of a {@link Batcher}. */
 export interface BatcherOptions {
@@ -150,7 +156,7 @@ export class Batcher {
     const failures: [Pending, Error][] = [];
     for (const p of batch) {
       try {
-        const outputs = await this.run(p.feeds);
+        const outputs = await this.run(p.feeds, false);
         this.succeeded++;
         p.resolve({
           outputs,
@@ -187,7 +193,8 @@ export class Batcher {
       const names = Object.keys(batch[0].feeds);
       const feeds: Record<string, ort.Tensor> = {};
       for (const n of names) feeds[n] = concatBatch(batch.map((p) => p.feeds[n]));
-      const outputs = await this.run(feeds);
+      // A merged batch is a new buffer; a lone request's feeds stay the request's (capture, isolation read them).
+      const outputs = await this.run(feeds, batch.length > 1);
       this.succeeded++;
       const done = now();
       const sizes = batch.map((p) => p.batchSize);

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import type * as ort from 'onnxruntime-node';
 import { Batcher } from './batcher';
 import { type ModelSignature, ModelFileError } from './inspect';
+import { type ComputePool, inProcessSession, type ModelSession } from './compute-pool';
 import { openSession, sessionSignature } from './session';
 import { findModels, type ModelSource, readModelSource, RepositoryError } from './repository-layout';
 
@@ -26,7 +27,8 @@ export interface ModelVersion {
   readonly file: string;
   readonly config: TritonModelConfig;
   readonly signature: ModelSignature;
-  readonly session: ort.InferenceSession;
+  /** Its sessions: on the server's compute threads, or in this thread. */
+  readonly session: ModelSession;
   readonly batcher: Batcher;
 }
 
@@ -65,25 +67,37 @@ export interface LoadOptions {
    */
   readonly disableBatching?: boolean;
   /**
+   * Threads to run the sessions on (the inference server makes one); without it sessions run in this thread.
+   * @default - sessions run in this thread
+   */
+  readonly computePool?: ComputePool;
+  /**
    * Models loaded at once.
    * @default - twice the number of CPUs
    */
   readonly loadConcurrency?: number;
 }
 
-/** Opens a session with the first execution provider of the list that this machine can load. */
+/**
+ * Opens a model version's sessions (`instances` of them on the compute pool, else one in this thread) with the
+ * first execution provider of the list that this machine can load.
+ */
 async function openWithProviders(
   file: string,
   sessionOptions: ort.InferenceSession.SessionOptions,
   options: LoadOptions,
-): Promise<ort.InferenceSession> {
+  instances: number,
+): Promise<ModelSession> {
   let providers = [...(options.executionProviders ?? [])];
+  const pool = options.computePool;
   for (;;) {
+    const withProviders = providers.length
+      ? { ...sessionOptions, executionProviders: providers }
+      : sessionOptions;
     try {
-      return await openSession(
-        file,
-        providers.length ? { ...sessionOptions, executionProviders: providers } : sessionOptions,
-      );
+      return pool
+        ? await pool.open(file, withProviders, instances)
+        : inProcessSession(await openSession(file, withProviders));
     } catch (e) {
       const unavailable = /ExecutionProvider|shared library|backend/i.test((e as Error).message);
       if (!unavailable || providers.length <= 1) throw e;
@@ -105,9 +119,13 @@ async function loadModel(src: ModelSource, options: LoadOptions): Promise<Served
   };
   let config: TritonModelConfig | undefined = fileConfig;
   const versions: ModelVersion[] = [];
+  const instances = Math.max(
+    1,
+    (fileConfig?.instance_group ?? []).reduce((n, g) => n + (g.count ?? 1), 0),
+  );
   for (const v of wanted) {
     const file = src.versions.get(v)!;
-    const session = await openWithProviders(file, sessionOptions, options);
+    const session = await openWithProviders(file, sessionOptions, options, instances);
     const signature = sessionSignature(file, session);
     if (!config) config = tritonModelConfig(signature, { name: src.name });
     const mismatches = checkTritonConfig(config, signature);
@@ -121,11 +139,7 @@ async function loadModel(src: ModelSource, options: LoadOptions): Promise<Served
       );
     }
     const db = config.dynamic_batching;
-    const instances = Math.max(
-      1,
-      (config.instance_group ?? []).reduce((n, g) => n + (g.count ?? 1), 0),
-    );
-    const batcher = new Batcher((feeds) => session.run(feeds), {
+    const batcher = new Batcher((feeds, owned) => session.run(feeds, owned), {
       dynamic: !options.disableBatching && config.max_batch_size > 0 && db !== undefined,
       maxBatchSize: Math.max(1, config.max_batch_size),
       maxQueueDelayUs: db?.max_queue_delay_microseconds ?? 0,

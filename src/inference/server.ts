@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type * as ort from 'onnxruntime-node';
 import { CaptureWriter, type CaptureOptions } from './capture';
+import { ComputePool } from './compute-pool';
 import { GrpcFrontEnd } from './grpc';
 import { InferenceMetrics, type VersionMetrics } from './metrics';
 import {
@@ -86,6 +87,14 @@ export interface ServerOptions extends LoadOptions {
    * @default - no gRPC service
    */
   readonly grpcPort?: number;
+  /**
+   * Run the models on compute threads, so that reading requests and writing responses overlap with compute
+   * (onnxruntime's `session.run` blocks the thread it runs on). A model with `instance_group` count n runs n
+   * sessions on n threads; the pool is as large as the largest count. Off: every session runs on the event loop's
+   * thread.
+   * @default true
+   */
+  readonly computeThreads?: boolean;
   /** Server version reported at `GET /v2`. */
   readonly version?: string;
   /**
@@ -140,11 +149,19 @@ export class InferenceServer {
     const explicit = options.modelControlMode === 'explicit';
     const only =
       explicit && !(options.loadModels ?? []).includes('*') ? (options.loadModels ?? []) : undefined;
-    const state = await loadRepositoryState(root, { ...options, ...(only ? { only } : {}) });
-    const server = new InferenceServer(state.models, options, state.unavailable, root);
-    await server.listen(options.host ?? '127.0.0.1', options.port ?? 8000);
-    if (options.grpcPort !== undefined) {
-      try {
+    const computePool = options.computeThreads === false ? undefined : new ComputePool();
+    const withPool: ServerOptions = { ...options, ...(computePool ? { computePool } : {}) };
+    let state;
+    try {
+      state = await loadRepositoryState(root, { ...withPool, ...(only ? { only } : {}) });
+    } catch (e) {
+      await computePool?.close();
+      throw e;
+    }
+    const server = new InferenceServer(state.models, withPool, state.unavailable, root);
+    try {
+      await server.listen(options.host ?? '127.0.0.1', options.port ?? 8000);
+      if (options.grpcPort !== undefined) {
         server.grpc = await GrpcFrontEnd.start(server, {
           host: options.host ?? '127.0.0.1',
           port: options.grpcPort,
@@ -152,10 +169,10 @@ export class InferenceServer {
           idleTimeoutMs: options.idleTimeoutMs ?? 65_000,
           repository: root,
         });
-      } catch (e) {
-        await server.close(0);
-        throw e;
       }
+    } catch (e) {
+      await server.close(0);
+      throw e;
     }
     return server;
   }
@@ -235,6 +252,11 @@ export class InferenceServer {
     return (this.http.address() as AddressInfo).port;
   }
 
+  /** Compute threads running the models' sessions (0 with `computeThreads: false`). */
+  public get computeThreads(): number {
+    return this.options.computePool?.size ?? 0;
+  }
+
   /** The bound gRPC port, with `grpcPort`. */
   public get grpcPort(): number | undefined {
     return this.grpc?.port;
@@ -281,6 +303,7 @@ export class InferenceServer {
     await new Promise((r) => setImmediate(r));
     await this.capture?.close();
     await releaseAll(this.models);
+    await this.options.computePool?.close();
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

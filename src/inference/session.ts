@@ -1,5 +1,11 @@
 import * as ort from 'onnxruntime-node';
-import { loadError, metadataSignature, type ModelSignature, readModelFile } from './inspect';
+import {
+  loadError,
+  metadataSignature,
+  type ModelSignature,
+  readModelFile,
+  type ValueMetadata,
+} from './inspect';
 
 /** Opens an onnxruntime session on a model file, turning every failure into a {@link ModelFileError}. */
 export async function openSession(
@@ -14,11 +20,20 @@ export async function openSession(
   }
 }
 
+/** onnxruntime's metadata of an input or output as plain data (it crosses threads). */
+export function plainMetadata(v: ort.InferenceSession.ValueMetadata): ValueMetadata {
+  return v.isTensor
+    ? { name: v.name, isTensor: true, type: v.type, shape: [...v.shape] }
+    : { name: v.name, isTensor: false, type: 'non-tensor', shape: [] };
+}
+
 /** The signature of an open session, as onnxruntime reports it. */
-export function sessionSignature(file: string, session: ort.InferenceSession): ModelSignature {
-  const plain = (m: ort.InferenceSession.ValueMetadata) =>
-    m.isTensor
-      ? { name: m.name, isTensor: true, type: m.type, shape: m.shape }
-      : { name: m.name, isTensor: false, type: 'non-tensor', shape: [] };
-  return metadataSignature(file, session.inputMetadata.map(plain), session.outputMetadata.map(plain));
+export function sessionSignature(
+  file: string,
+  session: {
+    readonly inputMetadata: readonly ValueMetadata[];
+    readonly outputMetadata: readonly ValueMetadata[];
+  },
+): ModelSignature {
+  return metadataSignature(file, session.inputMetadata, session.outputMetadata);
 }
