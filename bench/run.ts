@@ -2,7 +2,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { benchCapture, benchServe, type BareRow, type CaptureRow, hasWrk, type ServeRow } from './serve';
+import {
+  benchCapture,
+  benchServe,
+  type BareRow,
+  type CaptureRow,
+  hasWrk,
+  type ProtocolRow,
+  type ServeRow,
+} from './serve';
 import { benchSynth, type SynthResultRow } from './synth';
 import { benchDrift, type DriftBenchRow } from './drift';
 import { benchInstall, type InstallRow } from './install';
@@ -131,7 +139,13 @@ function synthSection(synth: SynthResultRow[], runs: number): string[] {
   ];
 }
 
-function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number, floorMs: number): string[] {
+function serveSection(
+  bareRows: BareRow[],
+  rows: ServeRow[],
+  protocolRows: ProtocolRow[],
+  seconds: number,
+  floorMs: number,
+): string[] {
   const find = (model: string, batching: boolean, encoding: string, c: number, computeThreads = true) =>
     rows.find(
       (r) =>
@@ -165,11 +179,29 @@ function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number, fl
         `| ${b.model} | ${b.runsPerSec.toFixed(0)} | ${b.p50Ms.toFixed(3)} ms | ${b.perItemAt64Ms.toFixed(4)} ms |`,
     ),
     '',
-    '| model | encoding | batching | compute threads | concurrency | inferences/s | avg batch | p50 | p99 |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '"model busy" is the share of the cell\'s wall time the model was computing, from the server\'s',
+    '`nv_inference_compute_infer_duration_us` (with compute threads: from handing a batch to its thread to its answer).',
+    '',
+    '| model | encoding | batching | compute threads | concurrency | inferences/s | avg batch | model busy | p50 | p99 |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.model} | ${r.encoding} | ${r.batching ? 'on' : 'off'} | ${r.computeThreads ? 'on' : 'off'} | ${r.concurrency} | ${r.inferPerSec.toFixed(0)} | ${r.avgBatch.toFixed(1)} | ${r.p50Ms.toFixed(3)} ms | ${r.p99Ms.toFixed(3)} ms |`,
+        `| ${r.model} | ${r.encoding} | ${r.batching ? 'on' : 'off'} | ${r.computeThreads ? 'on' : 'off'} | ${r.concurrency} | ${r.inferPerSec.toFixed(0)} | ${r.avgBatch.toFixed(1)} | ${(r.computeBusy * 100).toFixed(0)}% | ${r.p50Ms.toFixed(3)} ms | ${r.p99Ms.toFixed(3)} ms |`,
+    ),
+    '',
+    '### gRPC and HTTP',
+    '',
+    `KServe v2 over gRPC (\`raw_input_contents\`) and over HTTP with the binary extension, batching and compute threads on,`,
+    `${seconds} s a cell, both from a Node client in the benchmark process (one gRPC channel; HTTP keep-alive connections),`,
+    'so the two protocols pay the same generator costs; these rows compare with each other, not with the wrk rows.',
+    'Both ends of the gRPC rows are grpc-js (pure JavaScript HTTP/2 framing and protobuf), which costs more per call',
+    "than Node's HTTP/1.1 parser; a stock C++ or Go client (tritonclient.grpc, ghz) takes the client's share off.",
+    '',
+    '| model | protocol | concurrency | inferences/s | p50 | p99 |',
+    '|---|---|---|---|---|---|',
+    ...protocolRows.map(
+      (r) =>
+        `| ${r.model} | ${r.protocol} | ${r.concurrency} | ${r.inferPerSec.toFixed(0)} | ${r.p50Ms.toFixed(3)} ms | ${r.p99Ms.toFixed(3)} ms |`,
     ),
     '',
     '### Against the targets',
@@ -185,13 +217,13 @@ function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number, fl
         );
     }
   }
-  for (const b of bareRows) {
+  for (const b of bareRows.filter((r) => r.model === 'cnn')) {
     const batched = find(b.model, true, 'binary', 64);
     const inline = find(b.model, true, 'binary', 64, false);
     if (batched) {
       const bare64 = 1000 / b.perItemAt64Ms;
       lines.push(
-        `- ${b.model}, binary, concurrency 64, batching on: ${batched.inferPerSec.toFixed(0)}/s = ${((batched.inferPerSec / bare64) * 100).toFixed(0)}% of bare \`session.run\` at batch 64 (${bare64.toFixed(0)}/s)${b.model === 'cnn' ? ' (target ≥ 50% for the CNN)' : ''}${inline ? `; compute threads on / off = ${(batched.inferPerSec / inline.inferPerSec).toFixed(2)}×` : ''}`,
+        `- ${b.model}, binary, concurrency 64, batching on: ${batched.inferPerSec.toFixed(0)}/s = ${((batched.inferPerSec / bare64) * 100).toFixed(1)}% of bare \`session.run\` at batch 64 (${bare64.toFixed(0)}/s) (target ≥ 50%)${inline ? `; compute threads on / off = ${(batched.inferPerSec / inline.inferPerSec).toFixed(2)}×` : ''}`,
       );
     }
   }
@@ -208,20 +240,30 @@ function serveSection(bareRows: BareRow[], rows: ServeRow[], seconds: number, fl
   }
   const cnn = bareRows.find((b) => b.model === 'cnn');
   const off = find('cnn', false, 'binary', 64);
-  if (cnn && off) {
+  const on = find('cnn', true, 'binary', 64);
+  const inline = find('cnn', true, 'binary', 64, false);
+  if (cnn && off && on) {
     const perRequest = 1000 / off.inferPerSec;
+    const batchMs = (on.computeBusy * 1000) / (on.inferPerSec / on.avgBatch);
     lines.push(
       '',
-      '### Reading the batching ratio',
+      '### Reading the ratios',
       '',
-      `The server does form batches (avg batch ~30 at concurrency 64). On this CPU, though, batching makes the CNN's`,
-      `compute per inference only ${(cnn.p50Ms / cnn.perItemAt64Ms).toFixed(1)}× cheaper (${cnn.p50Ms.toFixed(3)} ms alone, ${cnn.perItemAt64Ms.toFixed(4)} ms each in a batch of 64),`,
+      `The server does form batches (avg batch ${on.avgBatch.toFixed(0)} for the CNN at concurrency 64). On this CPU, though, batching`,
+      `makes the CNN's compute per inference only ${(cnn.p50Ms / cnn.perItemAt64Ms).toFixed(1)}× cheaper (${cnn.p50Ms.toFixed(3)} ms alone, ${cnn.perItemAt64Ms.toFixed(4)} ms each in a batch of 64),`,
       `and compute is ${((cnn.p50Ms / perRequest) * 100).toFixed(0)}% of the ${perRequest.toFixed(3)} ms of machine time a request costs without batching at`,
-      'concurrency 64; the rest is HTTP parsing, the loopback round trip and the load generator, which share the',
-      '2 cores and which batching does not reduce. What batching saves here is mostly the per-execution overhead (one',
-      '`session.run`, one tensor copy and one event-loop hop per batch instead of per request). The ≥ 3× target needs',
-      'a model whose compute dominates a request and batches well — a larger model, or a GPU, where a batch of 64',
-      'costs little more than a batch of 1. Run to run, cells on this 2-core machine vary by ±30%.',
+      'concurrency 64; the rest is HTTP parsing, the loopback round trip and the load generator, which batching does',
+      'not reduce. The ≥ 3× target needs a model whose compute dominates a request and batches well — a larger model,',
+      'or a GPU, where a batch of 64 costs little more than a batch of 1.',
+      '',
+      `Compute threads on / off: ${inline ? `${(on.inferPerSec / inline.inferPerSec).toFixed(2)}×` : 'not measured'} for the CNN at concurrency 64 in this run. They add no core: with them, the CNN's`,
+      `model was busy ${(on.computeBusy * 100).toFixed(0)}% of the time, a batch of ${on.avgBatch.toFixed(0)} taking ${batchMs.toFixed(2)} ms on its thread (hop included) against ${(cnn.perItemAt64Ms * on.avgBatch).toFixed(2)} ms for bare`,
+      '`session.run` alone on the machine: the two cores are shared by the load generator, the loopback TCP stack,',
+      'the event loop and the compute thread, so compute cannot get a core of its own. What they buy is an event loop that a long',
+      'inference does not block (health probes and other models keep being answered), at the price of a thread hop',
+      '(the "without compute threads" figures above). The ≥ 50% target needs cores beyond the load generator\'s:',
+      'a serving pod with more CPUs than the model instances, or the load generator on another machine.',
+      'Run to run, cells on this 2-core machine vary by ±30%.',
     );
   }
   lines.push('');
@@ -257,7 +299,10 @@ async function main(): Promise<void> {
   if (want('synth')) sections.set('Cold synth', synthSection(benchSynth(runs), runs).join('\n'));
   if (want('serve')) {
     const r = await benchServe(seconds);
-    sections.set('Inference server', serveSection(r.bareRows, r.rows, seconds, r.floorMs).join('\n'));
+    sections.set(
+      'Inference server',
+      serveSection(r.bareRows, r.rows, r.protocolRows, seconds, r.floorMs).join('\n'),
+    );
   }
   if (want('capture'))
     sections.set('Request capture', captureSection(await benchCapture(seconds), seconds).join('\n'));

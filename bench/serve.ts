@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { inspectModel } from '../src/inference/inspect';
 import { tritonConfig } from '../src/inference/triton-config';
+import { call, generatedClient } from '../test/support/grpc-client';
 import { metricValue } from '../test/support/kserve-client';
 import { startServe } from '../test/support/serve-process';
 import { median, percentile } from './stats';
@@ -43,6 +44,11 @@ export interface ServeRow {
   requests: number;
   /** Inferences per model execution: the average batch the server formed. */
   avgBatch: number;
+  /**
+   * Share of the cell's wall time the model was computing (`session.run` of each batch, seen from the event loop:
+   * with compute threads, the time a batch spends on its thread), from the server's compute counter.
+   */
+  computeBusy: number;
   inferPerSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -224,18 +230,25 @@ async function load(
     : loadNode(url, payload, concurrency, seconds);
 }
 
-/** Inferences per model execution since the last call: the average batch the server formed. */
-async function averageBatch(
+/**
+ * Since the last call: inferences per model execution (the average batch the server formed), and the time the
+ * model computed. Each request adds its batch's compute time to the counter, so a batch's time is its counter
+ * share divided by its size; with batch 1 per request, the sum over batches is Δcompute / avg batch.
+ */
+async function serverCounters(
   base: string,
   model: string,
-  last: { count: number; exec: number },
-): Promise<number> {
+  last: { count: number; exec: number; computeUs: number },
+): Promise<{ avgBatch: number; computeUs: number }> {
   const count = await metricValue(base, 'nv_inference_count', model);
   const exec = await metricValue(base, 'nv_inference_exec_count', model);
+  const computeUs = await metricValue(base, 'nv_inference_compute_infer_duration_us', model);
   const avg = exec > last.exec ? (count - last.count) / (exec - last.exec) : 0;
+  const busyUs = avg > 0 ? (computeUs - last.computeUs) / avg : 0;
   last.count = count;
   last.exec = exec;
-  return avg;
+  last.computeUs = computeUs;
+  return { avgBatch: avg, computeUs: busyUs };
 }
 
 /** A repository with both models, dynamic batching up to 64 with a 500 µs queue delay. */
@@ -268,9 +281,88 @@ async function httpFloor(base: string, seconds: number): Promise<number> {
   return Number(m[1]) * (m[2] === 'us' ? 1e-3 : m[2] === 's' ? 1e3 : 1);
 }
 
+/** One cell of the protocol comparison: the same requests over HTTP (binary extension) and gRPC, Node clients. */
+export interface ProtocolRow {
+  model: string;
+  protocol: 'http' | 'grpc';
+  concurrency: number;
+  requests: number;
+  inferPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** `concurrency` calls in flight on one gRPC channel (HTTP/2 streams), back to back for `seconds`. */
+async function loadGrpc(address: string, m: ModelCase, concurrency: number, seconds: number) {
+  const client = generatedClient(address);
+  const request = {
+    model_name: m.name,
+    inputs: [{ name: m.input, datatype: 'FP32', shape: m.dims }],
+    raw_input_contents: [Buffer.from(input(m).buffer)],
+  };
+  const lat: number[] = [];
+  const end = Date.now() + seconds * 1000;
+  const worker = async () => {
+    while (Date.now() < end) {
+      const t0 = process.hrtime.bigint();
+      await call(client, 'ModelInfer', request);
+      lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  };
+  const started = Date.now();
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    client.close();
+  }
+  const elapsed = (Date.now() - started) / 1000;
+  return { requests: lat.length, perSec: lat.length / elapsed, p50: median(lat), p99: percentile(lat, 99) };
+}
+
+/**
+ * KServe v2 over gRPC against HTTP with the binary extension, on one server (batching on), each from a Node client
+ * in this process, so that the two protocols meet the same generator costs.
+ */
+async function benchProtocols(dir: string, seconds: number): Promise<ProtocolRow[]> {
+  const rows: ProtocolRow[] = [];
+  const srv = await startServe([dir, '--threads', '1']);
+  try {
+    for (const m of MODELS) {
+      const url = `${srv.url}/v2/models/${m.name}/infer`;
+      const payload = body(m, 'binary');
+      await loadNode(url, payload, 4, 1);
+      await loadGrpc(srv.grpc, m, 4, 1);
+      for (const concurrency of [1, 64]) {
+        for (const protocol of ['http', 'grpc'] as const) {
+          const r =
+            protocol === 'http'
+              ? await loadNode(url, payload, concurrency, seconds)
+              : await loadGrpc(srv.grpc, m, concurrency, seconds);
+          rows.push({
+            model: m.name,
+            protocol,
+            concurrency,
+            requests: r.requests,
+            inferPerSec: r.perSec,
+            p50Ms: r.p50,
+            p99Ms: r.p99,
+          });
+          process.stderr.write(
+            `${m.name} ${protocol} (node client) c=${concurrency}: ${r.perSec.toFixed(0)}/s p50 ${r.p50.toFixed(3)} ms\n`,
+          );
+        }
+      }
+    }
+  } finally {
+    srv.proc.kill('SIGTERM');
+    await srv.exited;
+  }
+  return rows;
+}
+
 export async function benchServe(
   seconds: number,
-): Promise<{ bareRows: BareRow[]; rows: ServeRow[]; floorMs: number }> {
+): Promise<{ bareRows: BareRow[]; rows: ServeRow[]; protocolRows: ProtocolRow[]; floorMs: number }> {
   const bareRows: BareRow[] = [];
   for (const m of MODELS) {
     bareRows.push(await bare(m, seconds));
@@ -278,6 +370,7 @@ export async function benchServe(
   }
   const dir = await repository();
   const rows: ServeRow[] = [];
+  let protocolRows: ProtocolRow[];
   let floorMs = NaN;
   // Every cell with compute threads; the binary cells at concurrency 1 and 64 also without, side by side.
   const configs = [
@@ -308,19 +401,21 @@ export async function benchServe(
       try {
         if (!batching && computeThreads) floorMs = await httpFloor(srv.url, seconds);
         for (const m of MODELS) {
-          const last = { count: 0, exec: 0 };
+          const last = { count: 0, exec: 0, computeUs: 0 };
           for (const encoding of encodings) {
             const payload = body(m, encoding);
             const url = `${srv.url}/v2/models/${m.name}/infer`;
             await load(url, payload, 4, 1); // warm-up
-            await averageBatch(srv.url, m.name, last);
+            await serverCounters(srv.url, m.name, last);
             for (const concurrency of concurrencies) {
               // Concurrency 1 is the latency cell: three runs, the one with the median p50.
               const runs = [];
+              const started = Date.now();
               for (let i = 0; i < (concurrency === 1 ? 3 : 1); i++)
                 runs.push(await load(url, payload, concurrency, seconds));
+              const wallUs = (Date.now() - started) * 1000;
               const r = runs.sort((a, b) => a.p50 - b.p50)[Math.floor(runs.length / 2)];
-              const avgBatch = await averageBatch(srv.url, m.name, last);
+              const { avgBatch, computeUs } = await serverCounters(srv.url, m.name, last);
               rows.push({
                 model: m.name,
                 batching,
@@ -329,6 +424,7 @@ export async function benchServe(
                 concurrency,
                 requests: r.requests,
                 avgBatch,
+                computeBusy: computeUs / wallUs,
                 inferPerSec: r.perSec,
                 p50Ms: r.p50,
                 p99Ms: r.p99,
@@ -344,10 +440,11 @@ export async function benchServe(
         await srv.exited;
       }
     }
+    protocolRows = await benchProtocols(dir, seconds);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  return { bareRows, rows, floorMs };
+  return { bareRows, rows, protocolRows, floorMs };
 }
 
 /** One configuration of the capture benchmark. */

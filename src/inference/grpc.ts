@@ -274,6 +274,7 @@ export class GrpcFrontEnd {
   }
 
   private async infer(request: InferRequestMessage): Promise<unknown> {
+    if (!request.model_name) throw new InferenceError(400, 'model_name is empty');
     const { version: mv } = this.server.resolve(request.model_name, request.model_version || undefined);
     return this.server.execute(
       mv,

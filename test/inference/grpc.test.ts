@@ -386,6 +386,11 @@ describe('KServe v2 gRPC (inference.GRPCInferenceService on 127.0.0.1)', () => {
       ),
     );
     expect((viaRaw.get(6)![0] as Buffer).equals(res.get(6)![0] as Buffer)).toBe(true);
+    // Bytes that are no ModelInferRequest (protobufjs skips what it cannot read): an error naming what is
+    // missing, and the server keeps serving.
+    const broken = await raw('ModelInfer', Buffer.from([0x0f, 0x01])).catch((e: grpc.ServiceError) => e);
+    expect(broken).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'model_name is empty' });
+    expect([...(await raw('ServerLive', Buffer.alloc(0)))]).toEqual([0x08, 0x01]);
   });
 
   it('leaves RPCs it does not serve UNIMPLEMENTED', async () => {
