@@ -65,9 +65,12 @@ class ComputeThread {
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve(r: WorkerReply): void; reject(e: Error): void }>();
   private nextId = 1;
-  private failed?: Error;
+  /** Why the thread stopped, once it has. */
+  public failed?: Error;
   /** Sessions open on this thread. */
   public sessions = 0;
+  /** Set by `terminate()`: the exit that follows is not a failure. */
+  private stopping = false;
 
   constructor(index: number) {
     const { file, execArgv } = workerScript();
@@ -79,7 +82,8 @@ class ComputeThread {
       p?.resolve(r);
     });
     const fail = (e: Error) => {
-      this.failed = e;
+      if (this.stopping) return;
+      this.failed ??= e;
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
@@ -97,6 +101,7 @@ class ComputeThread {
   }
 
   public async terminate(): Promise<void> {
+    this.stopping = true;
     await this.worker.terminate();
   }
 }
@@ -114,6 +119,14 @@ export class ComputePool {
   /** Threads started. */
   public get size(): number {
     return this.threads.length;
+  }
+
+  /**
+   * Why a compute thread stopped, if one has: its sessions cannot run any more, so the server is no longer live
+   * (the kubelet restarts the container) rather than answering 500 to every request of those models.
+   */
+  public get failure(): Error | undefined {
+    return this.threads.find((t) => t.failed)?.failed;
   }
 
   private thread(i: number): ComputeThread {

@@ -245,7 +245,7 @@ export class GrpcFrontEnd {
           .finally(() => this.active--);
       };
     const handlers: Record<string, Handler> = {
-      ServerLive: unary(() => ({ live: true })),
+      ServerLive: unary(() => ({ live: this.server.live })),
       ServerReady: unary(() => ({ ready: this.server.ready })),
       ModelReady: unary((r: { name: string; version: string }) => ({
         ready: this.server.modelReady(r.name, r.version || undefined),

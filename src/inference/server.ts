@@ -336,7 +336,15 @@ export class InferenceServer {
       return fn();
     };
 
-    if (p === '/v2/health/live') return get(() => sendJson(res, 200, { live: true }));
+    if (p === '/v2/health/live') {
+      return get(() => {
+        const failure = this.options.computePool?.failure;
+        sendJson(res, failure ? 503 : 200, {
+          live: !failure,
+          ...(failure ? { error: failure.message } : {}),
+        });
+      });
+    }
     if (p === '/v2/health/ready') {
       return get(() => {
         const ready = this.ready;
@@ -390,10 +398,16 @@ export class InferenceServer {
     };
   }
 
+  /** The server is live: its compute threads run (a stopped one cannot run its models any more). */
+  public get live(): boolean {
+    return this.options.computePool?.failure === undefined;
+  }
+
   /** The server is ready: not draining, and (with strict readiness) every model of the repository is served. */
   public get ready(): boolean {
     return (
       !this.draining &&
+      this.live &&
       ((this.options.strictReadiness ?? true) === false ||
         ![...this.broken.values()].some((u) => u.reason !== NOT_LOADED))
     );

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectModel } from '../../src/inference/inspect';
 import { InferenceServer } from '../../src/inference/server';
 import { tritonConfig } from '../../src/inference/triton-config';
-import { inferBinary, randomTensor, request } from '../support/kserve-client';
+import { inferBinary, json, randomTensor, request } from '../support/kserve-client';
 import { slowModel } from '../support/onnx-builder';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlstack-compute-'));
@@ -87,6 +87,24 @@ describe('compute threads', () => {
       }
     } finally {
       await session.release();
+      await server.close();
+    }
+  });
+
+  it('is not live once a compute thread has stopped, so that the kubelet restarts it', async () => {
+    const server = await InferenceServer.start(slowFile, { port: 0, threads: 1 });
+    try {
+      expect((await request(`${server.url}/v2/health/live`, 'GET')).status).toBe(200);
+      // Stop the thread from outside, as a crash of the thread would.
+      const pool = server['options'].computePool!;
+      await pool['threads'][0]['worker'].terminate();
+      const live = await request(`${server.url}/v2/health/live`, 'GET');
+      expect(live.status).toBe(503);
+      expect(json(live)).toEqual({ live: false, error: 'the compute thread stopped (exit code 1)' });
+      expect((await request(`${server.url}/v2/health/ready`, 'GET')).status).toBe(503);
+      const r = await inferBinary(server.url, 'slow', { x: randomTensor([1, 1024], 2) });
+      expect(r.status).toBe(500);
+    } finally {
       await server.close();
     }
   });
