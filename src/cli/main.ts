@@ -1,3 +1,4 @@
+import { estimateCost, loadPriceCatalog, renderCostJson, renderCostMarkdown, renderCostTable } from '../cost';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -73,6 +74,37 @@ export function buildProgram(): Command {
     .action((dir: string, opts: { strict: boolean }) => {
       if (!fs.existsSync(dir)) throw new CliError(`${dir}: no such folder; run mlstack synth first.`, 2);
       policyGate(dir, opts.strict, (s) => process.stdout.write(`${s}\n`));
+    });
+
+  program
+    .command('cost')
+    .description(
+      'estimate the monthly cost of a synth output at minimum and maximum scale, per stack and construct, from a dated price catalog',
+    )
+    .argument('[dir]', 'a synth output', 'mlstack.out')
+    .option('--format <format>', 'table, markdown or json', 'table')
+    .option(
+      '--prices <file>',
+      'a price file that adds or replaces catalog rows (negotiated prices, other regions; repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .action((dir: string, opts: { format: string; prices?: string[] }) => {
+      if (!['table', 'markdown', 'json'].includes(opts.format)) {
+        throw new CliError(`--format '${opts.format}' is not a format: use table, markdown or json.`, 2);
+      }
+      let report;
+      try {
+        report = estimateCost(dir, loadPriceCatalog(opts.prices ?? []));
+      } catch (e) {
+        throw new CliError((e as Error).message, 2);
+      }
+      const render =
+        opts.format === 'json'
+          ? renderCostJson
+          : opts.format === 'markdown'
+            ? renderCostMarkdown
+            : renderCostTable;
+      process.stdout.write(render(report));
     });
 
   program

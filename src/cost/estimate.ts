@@ -1,0 +1,644 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { type Cloud, gpuOfferings, gpuTypesOn } from '../spec/gpu';
+import { findPrice, type PriceCatalog, type PriceRow } from './catalog';
+
+/** One priced resource: its monthly cost at minimum and at maximum scale. */
+export interface CostLine {
+  readonly stack: string;
+  /** The construct that made it (first level under the stack), when the output says. */
+  readonly construct?: string;
+  /** Logical id, Terraform address or Kubernetes object. */
+  readonly resource: string;
+  readonly type: string;
+  /** What is priced, e.g. `0–6 × g6.xlarge`. */
+  readonly what: string;
+  readonly minMonthly: number;
+  readonly maxMonthly: number;
+  /** The prices used, e.g. `ec2/g6.xlarge $0.8048/hour (karpenter-aws-2026-01-19)`. */
+  readonly prices: readonly string[];
+  /** What this line assumes beyond the catalog. */
+  readonly assumptions: readonly string[];
+}
+
+/** A resource that costs money but has no estimate, and why. */
+export interface UnpricedResource {
+  readonly stack: string;
+  readonly resource: string;
+  readonly type: string;
+  readonly reason: string;
+}
+
+/** The estimate of one stack. */
+export interface StackCost {
+  readonly stack: string;
+  readonly cloud: Cloud;
+  readonly region: string;
+  readonly lines: readonly CostLine[];
+  readonly unpriced: readonly UnpricedResource[];
+  /** Resource types with no charge of their own (IAM, routes, Kubernetes objects that run on the nodes …). */
+  readonly freeTypes: readonly string[];
+  readonly minMonthly: number;
+  readonly maxMonthly: number;
+}
+
+/** The estimate of a synth output. */
+export interface CostReport {
+  readonly stacks: readonly StackCost[];
+  readonly minMonthly: number;
+  readonly maxMonthly: number;
+  /** What every figure assumes. */
+  readonly assumptions: readonly string[];
+  /** The catalog files and the sources of the prices used. */
+  readonly catalog: PriceCatalog;
+}
+
+/**
+ * Types with no charge of their own: identity and access, network plumbing without an hourly fee, configuration
+ * objects of a priced parent, and deploy-time helpers. Anything neither priced nor here is listed as unpriced.
+ */
+const FREE_TYPES: ReadonlySet<string> = new Set([
+  // AWS
+  'AWS::IAM::Role',
+  'AWS::IAM::Policy',
+  'AWS::IAM::ManagedPolicy',
+  'AWS::IAM::InstanceProfile',
+  'AWS::IAM::OIDCProvider',
+  'AWS::EC2::VPC',
+  'AWS::EC2::Subnet',
+  'AWS::EC2::RouteTable',
+  'AWS::EC2::SubnetRouteTableAssociation',
+  'AWS::EC2::Route',
+  'AWS::EC2::InternetGateway',
+  'AWS::EC2::VPCGatewayAttachment',
+  'AWS::EC2::SecurityGroup',
+  'AWS::EC2::SecurityGroupIngress',
+  'AWS::EC2::SecurityGroupEgress',
+  'AWS::EC2::LaunchTemplate',
+  'AWS::EKS::PodIdentityAssociation',
+  'AWS::EKS::AccessEntry',
+  'AWS::EKS::Addon',
+  'AWS::S3::BucketPolicy',
+  'AWS::SQS::QueuePolicy',
+  'AWS::SNS::TopicPolicy',
+  'AWS::SNS::Subscription',
+  'AWS::RDS::DBSubnetGroup',
+  'AWS::RDS::DBParameterGroup',
+  'AWS::SecretsManager::SecretTargetAttachment',
+  'AWS::Lambda::Permission',
+  'AWS::IoT::ThingGroup',
+  'AWS::IoT::Policy',
+  'AWS::IoT::RoleAlias',
+  'AWS::CDK::Metadata',
+  // Google Cloud
+  'google_project_iam_member',
+  'google_service_account',
+  'google_service_account_iam_member',
+  'google_storage_bucket_iam_member',
+  'google_kms_crypto_key_iam_member',
+  'google_secret_manager_secret_iam_member',
+  'google_kms_key_ring',
+  'google_compute_network',
+  'google_compute_subnetwork',
+  'google_compute_router',
+  'google_compute_global_address',
+  'google_service_networking_connection',
+  'google_sql_database',
+  'google_sql_user',
+  'google_storage_bucket_object',
+  // Azure
+  'azurerm_resource_group',
+  'azurerm_role_assignment',
+  'azurerm_user_assigned_identity',
+  'azurerm_federated_identity_credential',
+  'azurerm_virtual_network',
+  'azurerm_subnet',
+  'azurerm_management_lock',
+  'azurerm_storage_container',
+  'azurerm_storage_management_policy',
+  'azurerm_storage_blob',
+  'azurerm_postgresql_flexible_server_database',
+  'azurerm_postgresql_flexible_server_active_directory_administrator',
+  'azurerm_iothub_shared_access_policy',
+  'azurerm_key_vault_secret',
+  // Terraform-only
+  'random_password',
+]);
+
+/** Why mlstack does not price a type yet (usage-based, or a fee the catalog has no source for). */
+const UNPRICED_REASON: Readonly<Record<string, string>> = {
+  'AWS::S3::Bucket': 'storage and requests are usage-based',
+  'AWS::APS::Workspace': 'Amazon Managed Prometheus bills samples ingested, stored and queried',
+  'AWS::APS::Scraper': 'the managed collector bills per hour and per sample',
+  'AWS::APS::RuleGroupsNamespace': 'rule evaluation bills query samples',
+  google_storage_bucket: 'storage and operations are usage-based',
+  azurerm_storage_account: 'storage and operations are usage-based',
+  azurerm_monitor_workspace: 'Azure Monitor managed Prometheus bills samples ingested and queried',
+  azurerm_log_analytics_workspace: 'Log Analytics bills data ingested and retained',
+};
+
+/** Kubernetes kinds with a charge of their own (the rest run on the nodes the estimate prices). */
+const PRICED_KINDS = new Set(['NodePool']);
+
+/**
+ * Estimates the monthly cost of every stack of a folder written by `mlstack synth`, at minimum and at maximum
+ * scale, from `catalog`. Resources without a price are listed with the reason; nothing is silently left out.
+ */
+export function estimateCost(out: string, catalog: PriceCatalog): CostReport {
+  if (!fs.existsSync(out) || !fs.statSync(out).isDirectory()) {
+    throw new Error(`'${out}' is not a folder written by 'mlstack synth'.`);
+  }
+  const stacks: StackCost[] = [
+    ...awsStacks(out, catalog),
+    ...terraformStacks(out, 'gcp', catalog),
+    ...terraformStacks(out, 'azure', catalog),
+  ];
+  if (stacks.length === 0) {
+    throw new Error(`'${out}' holds no aws/, gcp/ or azure/ stack: it is not an 'mlstack synth' output.`);
+  }
+  const sum = (f: (s: StackCost) => number) => round(stacks.reduce((n, s) => n + f(s), 0));
+  return {
+    stacks,
+    minMonthly: sum((s) => s.minMonthly),
+    maxMonthly: sum((s) => s.maxMonthly),
+    assumptions: [
+      `A month is ${catalog.hoursPerMonth} hours; prices are list prices in USD, before taxes, credits, savings plans, reservations and committed-use discounts.`,
+      'Minimum scale: every node pool at its minimum node count; maximum: at its maximum (Karpenter pools: as many nodes as their limits allow).',
+      'A pool that may run spot is priced at the spot price where the catalog has one, else at the on-demand price (an upper bound).',
+      'Data transfer, load balancers the cluster creates at run time, and usage-based services (listed as unpriced) are not included.',
+    ],
+    catalog,
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+/** Builds a stack's estimate from its priced lines, unpriced resources and free types. */
+function stackCost(
+  stack: string,
+  cloud: Cloud,
+  region: string,
+  lines: CostLine[],
+  unpriced: UnpricedResource[],
+  freeTypes: Set<string>,
+): StackCost {
+  return {
+    stack,
+    cloud,
+    region,
+    lines,
+    unpriced,
+    freeTypes: [...freeTypes].sort(),
+    minMonthly: round(lines.reduce((n, l) => n + l.minMonthly, 0)),
+    maxMonthly: round(lines.reduce((n, l) => n + l.maxMonthly, 0)),
+  };
+}
+
+/** Prices an hourly resource: `count` of `sku` (spot when asked and priced). */
+class Pricer {
+  constructor(
+    private readonly catalog: PriceCatalog,
+    private readonly cloud: Cloud,
+    private readonly region: string,
+  ) {}
+
+  public row(sku: string): PriceRow | undefined {
+    return findPrice(this.catalog, this.cloud, this.region, sku);
+  }
+
+  /** The hourly price and its description, or undefined when the catalog has none. */
+  public hourly(sku: string, spot: boolean): { usd: number; label: string; assumption?: string } | undefined {
+    const row = this.row(sku);
+    if (!row) return undefined;
+    const useSpot = spot && row.spotUsd !== undefined;
+    const usd = useSpot ? row.spotUsd! : row.usd;
+    const where = row.region === '*' ? '' : ` ${row.region}`;
+    return {
+      usd,
+      label: `${sku}${where} $${usd}/${row.unit}${useSpot ? ' spot' : ''} (${row.source})`,
+      ...(spot && !useSpot
+        ? { assumption: `${sku} may run on spot; the catalog has no spot price, so it is priced on-demand` }
+        : {}),
+    };
+  }
+
+  public missing(sku: string): string {
+    return `no price for ${this.cloud}/${this.region}/${sku} in the catalog; add it with --prices`;
+  }
+
+  public get hours(): number {
+    return this.catalog.hoursPerMonth;
+  }
+}
+
+/** A node pool: `min`..`max` nodes of one machine (plus per-node accelerators and disk). */
+function poolLine(
+  p: Pricer,
+  base: { stack: string; construct?: string; resource: string; type: string },
+  pool: {
+    min: number;
+    max: number;
+    sku: string;
+    spot: boolean;
+    extras?: { sku: string; perNode: number; unit: 'hour' | 'GB-month'; label: string }[];
+    assumptions?: string[];
+  },
+): CostLine | UnpricedResource {
+  const machine = p.hourly(pool.sku, pool.spot);
+  if (!machine) return { ...base, reason: p.missing(pool.sku) };
+  let perNodeMonthly = machine.usd * p.hours;
+  const prices = [machine.label];
+  const assumptions = [...(pool.assumptions ?? []), ...(machine.assumption ? [machine.assumption] : [])];
+  for (const x of pool.extras ?? []) {
+    const price = x.unit === 'hour' ? p.hourly(x.sku, pool.spot) : p.hourly(x.sku, false);
+    if (!price) return { ...base, reason: p.missing(x.sku) };
+    perNodeMonthly += x.perNode * price.usd * (x.unit === 'hour' ? p.hours : 1);
+    prices.push(`${x.perNode} × ${price.label}`);
+    if (price.assumption) assumptions.push(price.assumption);
+  }
+  const name = pool.sku.slice(pool.sku.indexOf('/') + 1);
+  return {
+    ...base,
+    what: `${pool.min === pool.max ? pool.min : `${pool.min}–${pool.max}`} × ${name}${pool.spot ? ' (spot)' : ''}`,
+    minMonthly: round(pool.min * perNodeMonthly),
+    maxMonthly: round(pool.max * perNodeMonthly),
+    prices,
+    assumptions,
+  };
+}
+
+function isLine(x: CostLine | UnpricedResource): x is CostLine {
+  return 'what' in x;
+}
+
+// ---------------------------------------------------------------- AWS
+
+interface CfnResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+}
+
+function readJson(file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function awsStacks(out: string, catalog: PriceCatalog): StackCost[] {
+  const manifestFile = path.join(out, 'aws', 'manifest.json');
+  if (!fs.existsSync(manifestFile)) return [];
+  const manifest = readJson(manifestFile) as {
+    artifacts?: Record<
+      string,
+      { type?: string; environment?: string; properties?: { templateFile?: string } }
+    >;
+  };
+  const result: StackCost[] = [];
+  for (const [stack, a] of Object.entries(manifest.artifacts ?? {})) {
+    if (a.type !== 'aws:cloudformation:stack' || !a.properties?.templateFile) continue;
+    const region = /^aws:\/\/[^/]+\/(.+)$/.exec(a.environment ?? '')?.[1] ?? 'unknown-region';
+    const p = new Pricer(catalog, 'aws', region);
+    const template = readJson(path.join(out, 'aws', a.properties.templateFile)) as {
+      Resources?: Record<string, CfnResource>;
+    };
+    const constructOf = awsConstructs(path.join(out, 'aws', `${stack}.metadata.json`), stack);
+    const lines: CostLine[] = [];
+    const unpriced: UnpricedResource[] = [];
+    const free = new Set<string>();
+    const add = (x: CostLine | UnpricedResource) => (isLine(x) ? lines.push(x) : unpriced.push(x));
+    for (const [id, r] of Object.entries(template.Resources ?? {})) {
+      const base = { stack, resource: id, type: r.Type, ...optional('construct', constructOf.get(id)) };
+      const props = r.Properties ?? {};
+      if (r.Type === 'AWS::EKS::Cluster') {
+        add(poolLine(p, base, { min: 1, max: 1, sku: 'eks/cluster', spot: false }));
+      } else if (r.Type === 'AWS::EKS::Nodegroup') {
+        add(eksNodegroup(p, base, props));
+      } else if (FREE_TYPES.has(r.Type) || r.Type.startsWith('Custom::')) {
+        free.add(r.Type.startsWith('Custom::') ? 'Custom::* (deploy-time custom resources)' : r.Type);
+      } else {
+        unpriced.push({ ...base, reason: unpricedReason(r.Type) });
+      }
+    }
+    const k8s = kubernetesPools(out, stack, p);
+    lines.push(...k8s.lines);
+    unpriced.push(...k8s.unpriced);
+    for (const t of k8s.free) free.add(t);
+    result.push(stackCost(stack, 'aws', region, lines, unpriced, free));
+  }
+  return result;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+function unpricedReason(type: string): string {
+  return UNPRICED_REASON[type] ?? 'not estimated by mlstack yet';
+}
+
+/** Logical id → first construct under the stack, from the assembly's `aws:cdk:logicalId` metadata. */
+function awsConstructs(file: string, stack: string): Map<string, string> {
+  const map = new Map<string, string>();
+  if (!fs.existsSync(file)) return map;
+  const meta = readJson(file) as Record<string, { type: string; data: unknown }[]>;
+  for (const [p, entries] of Object.entries(meta)) {
+    for (const e of entries) {
+      if (e.type !== 'aws:cdk:logicalId' || typeof e.data !== 'string') continue;
+      const parts = p.split('/').filter(Boolean);
+      if (parts[0] === stack && parts.length > 2) map.set(e.data, parts[1]);
+    }
+  }
+  return map;
+}
+
+function eksNodegroup(
+  p: Pricer,
+  base: { stack: string; construct?: string; resource: string; type: string },
+  props: Record<string, unknown>,
+): CostLine | UnpricedResource {
+  const scaling = (props.ScalingConfig ?? {}) as { MinSize?: number; MaxSize?: number; DesiredSize?: number };
+  const types = (props.InstanceTypes as string[] | undefined) ?? ['t3.medium'];
+  const assumptions: string[] = [];
+  if (!props.InstanceTypes) assumptions.push('no InstanceTypes: EKS launches t3.medium');
+  if (types.length > 1) assumptions.push(`priced as ${types[0]}, the first of ${types.join(', ')}`);
+  const min = Number(scaling.MinSize ?? scaling.DesiredSize ?? 1);
+  const max = Number(scaling.MaxSize ?? scaling.DesiredSize ?? min);
+  const disk = Number(props.DiskSize ?? 20);
+  assumptions.push(`root volumes (${disk} GiB a node) are not priced`);
+  return poolLine(p, base, {
+    min,
+    max,
+    sku: `ec2/${types[0]}`,
+    spot: props.CapacityType === 'SPOT',
+    assumptions,
+  });
+}
+
+/** vCPUs of an AWS instance type from the GPU catalog, else from its size (`xlarge` = 4, `8xlarge` = 32). */
+function awsNode(instanceType: string): { vcpus: number; gpus: number } | undefined {
+  for (const gpu of gpuTypesOn('aws')) {
+    const o = gpuOfferings('aws', gpu).find((x) => x.instanceType === instanceType);
+    if (o) return { vcpus: o.vcpus, gpus: o.gpusPerNode };
+  }
+  const size = instanceType.split('.')[1] ?? '';
+  const m = /^(\d*)xlarge$/.exec(size);
+  if (m) return { vcpus: 4 * Number(m[1] || 1), gpus: 0 };
+  if (size === 'large') return { vcpus: 2, gpus: 0 };
+  if (size === 'medium') return { vcpus: 1, gpus: 0 };
+  return undefined;
+}
+
+/** Karpenter NodePools of the stack's clusters (`k8s/<stack>/<cluster>/`), and the other objects' kinds. */
+function kubernetesPools(
+  out: string,
+  stack: string,
+  p: Pricer,
+): { lines: CostLine[]; unpriced: UnpricedResource[]; free: string[] } {
+  const lines: CostLine[] = [];
+  const unpriced: UnpricedResource[] = [];
+  const free = new Set<string>();
+  const root = path.join(out, 'k8s', stack);
+  if (!fs.existsSync(root)) return { lines, unpriced, free: [] };
+  for (const cluster of fs.readdirSync(root).sort()) {
+    const dir = path.join(root, cluster);
+    if (!fs.statSync(dir).isDirectory()) continue;
+    for (const file of fs
+      .readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()) {
+      for (const doc of parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))) {
+        const o = doc.toJS() as {
+          apiVersion?: string;
+          kind?: string;
+          metadata?: { name?: string };
+          spec?: unknown;
+        };
+        if (!o?.kind) continue;
+        const resource = `${o.kind}/${o.metadata?.name ?? '?'}`;
+        if (o.kind === 'Service' && (o.spec as { type?: string })?.type === 'LoadBalancer') {
+          unpriced.push({
+            stack,
+            resource,
+            type: 'Service (LoadBalancer)',
+            reason: 'the cloud load balancer it creates is not estimated',
+          });
+        } else if (PRICED_KINDS.has(o.kind) && o.apiVersion?.startsWith('karpenter.sh/')) {
+          const x = karpenterPool(
+            p,
+            { stack, construct: cluster, resource, type: 'karpenter.sh NodePool' },
+            o.spec,
+          );
+          if (isLine(x)) lines.push(x);
+          else unpriced.push(x);
+        } else {
+          free.add(`Kubernetes ${o.kind} (runs on the priced nodes)`);
+        }
+      }
+    }
+  }
+  return { lines, unpriced, free: [...free] };
+}
+
+interface KarpenterSpec {
+  limits?: Record<string, string | number>;
+  template?: { spec?: { requirements?: { key: string; operator: string; values?: string[] }[] } };
+}
+
+function karpenterPool(
+  p: Pricer,
+  base: { stack: string; construct: string; resource: string; type: string },
+  spec: unknown,
+): CostLine | UnpricedResource {
+  const s = (spec ?? {}) as KarpenterSpec;
+  const req = (key: string) =>
+    s.template?.spec?.requirements?.find((r) => r.key === key && r.operator === 'In')?.values ?? [];
+  const types = req('node.kubernetes.io/instance-type');
+  const capacity = req('karpenter.sh/capacity-type');
+  if (types.length === 0) {
+    return {
+      ...base,
+      reason: 'the pool does not name its instance types (node.kubernetes.io/instance-type In …)',
+    };
+  }
+  // The most expensive type bounds the maximum; each type's own node count under the limits.
+  let best: { sku: string; nodes: number; monthly: number } | undefined;
+  for (const t of types) {
+    const node = awsNode(t);
+    const price = p.hourly(`ec2/${t}`, false);
+    if (!node || !price) return { ...base, reason: p.missing(`ec2/${t}`) };
+    const bounds: number[] = [];
+    const cpu = quantity(s.limits?.cpu);
+    const gpu = quantity(s.limits?.['nvidia.com/gpu']);
+    if (cpu !== undefined) bounds.push(Math.floor(cpu / node.vcpus));
+    if (gpu !== undefined && node.gpus > 0) bounds.push(Math.floor(gpu / node.gpus));
+    if (bounds.length === 0) {
+      return {
+        ...base,
+        reason: 'the pool has no cpu or nvidia.com/gpu limit, so its maximum size is unbounded',
+      };
+    }
+    const nodes = Math.min(...bounds);
+    const monthly = nodes * price.usd * p.hours;
+    if (!best || monthly > best.monthly) best = { sku: `ec2/${t}`, nodes, monthly };
+  }
+  const spot = capacity.includes('spot');
+  const line = poolLine(p, base, {
+    min: 0,
+    max: best!.nodes,
+    sku: best!.sku,
+    spot,
+    assumptions: [
+      'Karpenter starts a node only for pods that need one: 0 nodes at minimum; the maximum is what the pool limits allow',
+      ...(types.length > 1 ? [`priced as ${best!.sku.slice(4)}, the dearest of ${types.join(', ')}`] : []),
+      ...(spot && capacity.includes('on-demand') ? ['capacity type spot or on-demand'] : []),
+    ],
+  });
+  return line;
+}
+
+/** A Kubernetes quantity as a number (`24`, `500m`); memory suffixes are not used for these limits. */
+function quantity(v: string | number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(v.trim());
+  if (!m) return undefined;
+  return Number(m[1]) / (m[2] === 'm' ? 1000 : 1);
+}
+
+// ---------------------------------------------------------------- Terraform (Google Cloud, Azure)
+
+interface TfStack {
+  resource?: Record<string, Record<string, Record<string, unknown>>>;
+  provider?: Record<string, Record<string, unknown>[]>;
+}
+
+function terraformStacks(out: string, cloud: 'gcp' | 'azure', catalog: PriceCatalog): StackCost[] {
+  const root = path.join(out, cloud, 'stacks');
+  if (!fs.existsSync(root)) return [];
+  const result: StackCost[] = [];
+  for (const stack of fs.readdirSync(root).sort()) {
+    const file = path.join(root, stack, 'cdk.tf.json');
+    if (!fs.existsSync(file)) continue;
+    const tf = readJson(file) as TfStack;
+    const region =
+      cloud === 'gcp'
+        ? String(tf.provider?.google?.[0]?.region ?? 'unknown-region')
+        : String(firstLocation(tf) ?? 'unknown-region');
+    const p = new Pricer(catalog, cloud, region);
+    const lines: CostLine[] = [];
+    const unpriced: UnpricedResource[] = [];
+    const free = new Set<string>();
+    for (const [type, byName] of Object.entries(tf.resource ?? {})) {
+      for (const [name, r] of Object.entries(byName)) {
+        const meta = (r['//'] as { metadata?: { path?: string } } | undefined)?.metadata?.path;
+        const construct = meta?.split('/')[1];
+        const base = { stack, resource: `${type}.${name}`, type, ...optional('construct', construct) };
+        const x = cloud === 'gcp' ? gcpResource(p, base, type, r) : azureResource(p, base, type, r);
+        if (x === 'free') free.add(type);
+        else if (x === undefined) unpriced.push({ ...base, reason: unpricedReason(type) });
+        else {
+          for (const y of Array.isArray(x) ? x : [x]) {
+            if (isLine(y)) lines.push(y);
+            else unpriced.push(y);
+          }
+        }
+      }
+    }
+    const k8s = kubernetesPools(out, stack, p);
+    lines.push(...k8s.lines);
+    unpriced.push(...k8s.unpriced);
+    for (const t of k8s.free) free.add(t);
+    result.push(stackCost(stack, cloud, region, lines, unpriced, free));
+  }
+  return result;
+}
+
+function firstLocation(tf: TfStack): string | undefined {
+  for (const byName of Object.values(tf.resource ?? {})) {
+    for (const r of Object.values(byName)) if (typeof r.location === 'string') return r.location;
+  }
+  return undefined;
+}
+
+type Estimated = CostLine | UnpricedResource | (CostLine | UnpricedResource)[] | 'free' | undefined;
+type Base = { stack: string; construct?: string; resource: string; type: string };
+
+function gcpResource(p: Pricer, base: Base, type: string, r: Record<string, unknown>): Estimated {
+  if (type === 'google_container_node_pool') {
+    const auto = r.autoscaling as Record<string, number> | undefined;
+    const zones = (r.node_locations as string[] | undefined)?.length;
+    const nodeCount = Number(r.node_count ?? r.initial_node_count ?? 1);
+    const min = auto
+      ? Number(auto.total_min_node_count ?? (auto.min_node_count ?? 0) * (zones ?? 1))
+      : nodeCount;
+    const max = auto
+      ? Number(auto.total_max_node_count ?? (auto.max_node_count ?? 0) * (zones ?? 1))
+      : nodeCount;
+    const cfg = (r.node_config ?? {}) as {
+      machine_type?: string;
+      spot?: boolean;
+      preemptible?: boolean;
+      disk_size_gb?: number;
+      disk_type?: string;
+      guest_accelerator?: { type: string; count: number }[];
+    };
+    const machine = cfg.machine_type ?? 'e2-medium';
+    const extras = [
+      // A2 and G2 machine prices include their GPUs; N1 machines pay for attached GPUs on top.
+      ...(machine.startsWith('n1-')
+        ? (cfg.guest_accelerator ?? []).map((g) => ({
+            sku: `gce-gpu/${g.type}`,
+            perNode: Number(g.count ?? 1),
+            unit: 'hour' as const,
+            label: g.type,
+          }))
+        : []),
+      {
+        sku: `gce-disk/${cfg.disk_type ?? 'pd-balanced'}`,
+        perNode: Number(cfg.disk_size_gb ?? 100),
+        unit: 'GB-month' as const,
+        label: 'boot disk',
+      },
+    ];
+    return poolLine(p, base, {
+      min,
+      max,
+      sku: `gce/${machine}`,
+      spot: cfg.spot === true || cfg.preemptible === true,
+      extras,
+    });
+  }
+  if (type === 'google_container_cluster')
+    return poolLine(p, base, { min: 1, max: 1, sku: 'gke/cluster', spot: false });
+  return FREE_TYPES.has(type) ? 'free' : undefined;
+}
+
+function azureResource(p: Pricer, base: Base, type: string, r: Record<string, unknown>): Estimated {
+  const pool = (x: Record<string, unknown>, b: Base): CostLine | UnpricedResource => {
+    const auto = x.auto_scaling_enabled === true || x.min_count !== undefined;
+    const count = Number(x.node_count ?? 1);
+    return poolLine(p, b, {
+      min: auto ? Number(x.min_count ?? 0) : count,
+      max: auto ? Number(x.max_count ?? count) : count,
+      sku: `vm/${String(x.vm_size)}`,
+      spot: x.priority === 'Spot',
+      assumptions: [`OS disks (${Number(x.os_disk_size_gb ?? 128)} GiB a node) are not priced`],
+    });
+  };
+  if (type === 'azurerm_kubernetes_cluster_node_pool') return pool(r, base);
+  if (type === 'azurerm_kubernetes_cluster') {
+    const tier = String(r.sku_tier ?? 'Free');
+    const out: (CostLine | UnpricedResource)[] = [];
+    if (tier !== 'Free')
+      out.push(poolLine(p, base, { min: 1, max: 1, sku: `aks/cluster-${tier.toLowerCase()}`, spot: false }));
+    const def = r.default_node_pool as Record<string, unknown> | undefined;
+    if (def) out.push(pool(def, { ...base, resource: `${base.resource}.default_node_pool` }));
+    return out;
+  }
+  return FREE_TYPES.has(type) ? 'free' : undefined;
+}

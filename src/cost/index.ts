@@ -1,0 +1,4 @@
+// Cost estimates of a synth output from a dated price catalog (`mlstack cost`, and the cost delta of `mlstack diff`).
+export * from './catalog';
+export * from './estimate';
+export * from './render';
