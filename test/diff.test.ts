@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changedPaths, crosses, type DiffReport, diffSynthOutputs } from '../src/diff';
 import { renderMarkdown } from '../src/diff/render';
+import type { CostDelta } from '../src/cost';
 import { cliEnv, mlstack, repo } from './support/cli';
 
 const run = promisify(execFile);
@@ -117,6 +118,51 @@ describe('mlstack diff', () => {
     expect(r.stdout).toContain('<details><summary>Kubernetes · <code>ml-platform-gcp</code>');
   });
 
+  it('puts the monthly cost delta next to the change, and blocks with --fail-on-cost-increase', async () => {
+    // Inference pools 6 → 8 nodes. AWS: 2 more g6.xlarge at $0.8048 (Karpenter's 2026-01-19 price): 2 × 0.8048 ×
+    // 730 = 1175.01. Google Cloud: 2 more spot g2-standard-4 at $0.23 with 200 GB pd-balanced boot disks at $0.10:
+    // 2 × (0.23 × 730 + 20) = 375.8. Azure: its VM sizes have no price in the built-in catalog yet.
+    const r = await cli([out('base'), out('max-nodes'), '--format', 'json']);
+    expect(r.code).toBe(0);
+    const { cost } = JSON.parse(r.stdout) as { cost: CostDelta };
+    const stack = (name: string) => cost.stacks.find((x) => x.stack === name)!;
+    expect(stack('ml-platform-aws').lines).toEqual([
+      expect.objectContaining({
+        resource: 'NodePool/mlstack-inference',
+        kind: 'change',
+        before: '0–6 × g6.xlarge (spot)',
+        after: '0–8 × g6.xlarge (spot)',
+        deltaMin: 0,
+        deltaMax: 1175.01,
+      }),
+    ]);
+    expect(stack('ml-platform-gcp')).toMatchObject({ deltaMin: 0, deltaMax: 375.8 });
+    expect(stack('ml-platform-azure').deltaMax).toBe(0);
+    expect(stack('ml-platform-azure').unpricedChanged.map((u) => u.resource)).toEqual([
+      expect.stringMatching(/^azurerm_kubernetes_cluster_node_pool\.Gpus_Pool-inference_/),
+    ]);
+    expect(cost.deltaMax).toBe(1550.81);
+
+    const md = await cli([out('base'), out('max-nodes'), '--fail-on-cost-increase', '1500']);
+    expect(md.code).toBe(1);
+    expect(md.stdout).toContain('### Monthly cost: $0.00 at minimum scale, +$1,550.81 at maximum');
+    expect(md.stdout).toContain(
+      '| `ml-platform-aws` | `NodePool/mlstack-inference` | 0–6 × g6.xlarge (spot) → 0–8 × g6.xlarge (spot) | $0.00 | +$1,175.01 |',
+    );
+    expect(md.stdout).toMatch(
+      /Not in the delta — 1 added or changed resource without a price: `azurerm_kubernetes_cluster_node_pool/,
+    );
+    expect((await cli([out('base'), out('max-nodes'), '--fail-on-cost-increase', '2000'])).code).toBe(0);
+    // Percent of the base at maximum scale: the base is above $50,000, so +$1,550.81 is under 5%.
+    expect((await cli([out('base'), out('max-nodes'), '--fail-on-cost-increase', '5%'])).code).toBe(0);
+    expect((await cli([out('base'), out('max-nodes'), '--fail-on-cost-increase', '1%'])).code).toBe(1);
+    const bad = await cli([out('base'), out('max-nodes'), '--fail-on-cost-increase', 'lots']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      '--fail-on-cost-increase ("lots") must be an amount in USD a month (500) or a percentage of the base (10%).',
+    );
+  });
+
   it('writes the whole report as JSON', async () => {
     const r = await cli([out('base'), out('no-mlflow'), '--format', 'json']);
     expect(r.code).toBe(0);
@@ -222,7 +268,7 @@ describe('the GitHub Actions workflow', () => {
     expect(runs).toContain('npx mlstack synth --app "$MLSTACK_APP" --out "$RUNNER_TEMP/synth-base"');
     expect(runs).toContain('npx mlstack synth --app "$MLSTACK_APP" --out "$RUNNER_TEMP/synth-head"');
     expect(runs).toMatch(
-      /npx mlstack diff "\$RUNNER_TEMP\/synth-base" "\$RUNNER_TEMP\/synth-head" --format markdown --fail-on destroy/,
+      /npx mlstack diff "\$RUNNER_TEMP\/synth-base" "\$RUNNER_TEMP\/synth-head" --format markdown --fail-on destroy --fail-on-cost-increase "\$MLSTACK_MAX_COST_INCREASE"/,
     );
     expect(steps.some((s) => s.uses?.startsWith('actions/github-script@'))).toBe(true);
     expect(steps.some((s) => s.uses?.startsWith('actions/upload-artifact@'))).toBe(true);

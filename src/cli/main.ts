@@ -1,4 +1,14 @@
-import { estimateCost, loadPriceCatalog, renderCostJson, renderCostMarkdown, renderCostTable } from '../cost';
+import {
+  costDelta,
+  estimateCost,
+  exceedsCostThreshold,
+  loadPriceCatalog,
+  parseCostThreshold,
+  renderCostDeltaMarkdown,
+  renderCostJson,
+  renderCostMarkdown,
+  renderCostTable,
+} from '../cost';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -412,29 +422,63 @@ export function buildProgram(): Command {
       'none',
     )
     .option('--max-chars <n>', 'cap of the Markdown report', parseInteger('--max-chars'))
-    .action((base: string, head: string, opts: { format: string; failOn: string; maxChars?: number }) => {
-      if (!['markdown', 'json'].includes(opts.format)) {
-        throw new CliError(`--format (${JSON.stringify(opts.format)}) must be markdown or json.`, 2);
-      }
-      if (!['destroy', 'replace', 'any', 'none'].includes(opts.failOn)) {
-        throw new CliError(
-          `--fail-on (${JSON.stringify(opts.failOn)}) must be destroy, replace, any or none.`,
-          2,
+    .option(
+      '--fail-on-cost-increase <limit>',
+      'exit 1 when the monthly cost (at minimum or maximum scale) rises by more than an amount in USD (500) or a percentage (10%)',
+    )
+    .option(
+      '--prices <file>',
+      'a price file for the cost delta, as for mlstack cost (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .action(
+      (
+        base: string,
+        head: string,
+        opts: {
+          format: string;
+          failOn: string;
+          maxChars?: number;
+          failOnCostIncrease?: string;
+          prices?: string[];
+        },
+      ) => {
+        if (!['markdown', 'json'].includes(opts.format)) {
+          throw new CliError(`--format (${JSON.stringify(opts.format)}) must be markdown or json.`, 2);
+        }
+        if (!['destroy', 'replace', 'any', 'none'].includes(opts.failOn)) {
+          throw new CliError(
+            `--fail-on (${JSON.stringify(opts.failOn)}) must be destroy, replace, any or none.`,
+            2,
+          );
+        }
+        let report;
+        let cost;
+        let threshold;
+        try {
+          threshold =
+            opts.failOnCostIncrease !== undefined ? parseCostThreshold(opts.failOnCostIncrease) : undefined;
+          report = diffSynthOutputs(base, head);
+          const catalog = loadPriceCatalog(opts.prices ?? []);
+          cost = costDelta(
+            estimateCost(base, catalog),
+            estimateCost(head, catalog),
+            new Set(report.changes.map((c) => c.id)),
+          );
+        } catch (e) {
+          throw new CliError((e as Error).message, 2);
+        }
+        process.stdout.write(
+          opts.format === 'json'
+            ? `${JSON.stringify({ ...report, cost }, null, 2)}\n`
+            : report.changes.length === 0
+              ? renderMarkdown(report, opts.maxChars)
+              : `${renderMarkdown(report, opts.maxChars)}\n${renderCostDeltaMarkdown(cost)}`,
         );
-      }
-      let report;
-      try {
-        report = diffSynthOutputs(base, head);
-      } catch (e) {
-        throw new CliError((e as Error).message, 2);
-      }
-      process.stdout.write(
-        opts.format === 'json'
-          ? `${JSON.stringify(report, null, 2)}\n`
-          : renderMarkdown(report, opts.maxChars),
-      );
-      if (crosses(report, opts.failOn as FailOn)) exitCode = 1;
-    });
+        if (crosses(report, opts.failOn as FailOn)) exitCode = 1;
+        if (threshold && exceedsCostThreshold(cost, threshold)) exitCode = 1;
+      },
+    );
 
   program
     .command('drift')
