@@ -39,15 +39,33 @@ const TEST_PRICES = {
     row('aws', 'ec2/m6i.xlarge', 0.2),
     row('aws', 'ec2/g6.xlarge', 1, { spotUsd: 0.4 }),
     row('aws', 'ec2/p4de.24xlarge', 30),
+    row('aws', 'rds/postgres/db.m7g.large', 0.1),
+    row('aws', 'rds/storage/gp3', 0.1, { unit: 'GB-month' }),
+    row('aws', 'ec2/nat-gateway', 0.05),
+    row('aws', 'ec2/public-ipv4', 0.005),
+    row('aws', 's3/standard', 0.02, { unit: 'GB-month' }),
+    row('aws', 'kms/key', 1, { unit: 'month' }),
+    row('aws', 'secretsmanager/secret', 0.4, { unit: 'month' }),
     row('gcp', 'gke/cluster', 0.1),
     row('gcp', 'gce/e2-standard-4', 0.1),
     row('gcp', 'gce/g2-standard-4', 1, { spotUsd: 0.3 }),
     row('gcp', 'gce/a2-ultragpu-1g', 5),
     row('gcp', 'gce-disk/pd-balanced', 0.1),
+    row('gcp', 'cloudsql/vcpu', 0.04),
+    row('gcp', 'cloudsql/memory-gb', 0.007),
+    row('gcp', 'cloudsql/ssd', 0.2, { unit: 'GB-month' }),
+    row('gcp', 'gcs/standard', 0.02, { unit: 'GB-month' }),
+    row('gcp', 'kms/key-version', 0.06, { unit: 'month' }),
+    row('gcp', 'secretmanager/secret-version', 0.06, { unit: 'month' }),
     row('azure', 'aks/cluster-standard', 0.1),
     row('azure', 'vm/Standard_D4s_v5', 0.2),
     row('azure', 'vm/Standard_NC4as_T4_v3', 0.5, { spotUsd: 0.2 }),
     row('azure', 'vm/Standard_NC24ads_A100_v4', 4),
+    row('azure', 'postgres-flexible/GP_Standard_D2ds_v5', 0.2),
+    row('azure', 'postgres-flexible/storage', 0.1, { unit: 'GB-month' }),
+    row('azure', 'blob/hot-zrs', 0.02, { unit: 'GB-month' }),
+    row('azure', 'iothub/S1', 25, { unit: 'month' }),
+    row('azure', 'dns/private-zone', 0.5, { unit: 'month' }),
   ],
 };
 
@@ -178,8 +196,16 @@ describe('estimateCost on the example platform, with round test prices', () => {
       what: '0–2 × p4de.24xlarge',
       maxMonthly: 43800,
     });
-    expect(aws.minMonthly).toBe(73 + 292);
-    expect(aws.maxMonthly).toBe(73 + 292 + 1752 + 292 + 43800);
+    // Managed services, the same at both scales. Multi-AZ RDS: 2 × 0.1 × 730 + 2 × 20 GB × 0.1 = 150; two NAT
+    // gateways 2 × 0.05 × 730 = 73 and their addresses 2 × 0.005 × 730 = 7.3; five buckets of the assumed 100 GB
+    // 5 × 100 × 0.02 = 10; two KMS keys 2; one secret 0.4.
+    expect(aws.lines.find((l) => l.type === 'AWS::RDS::DBInstance')).toMatchObject({
+      minMonthly: 150,
+      maxMonthly: 150,
+    });
+    const services = 150 + 73 + 7.3 + 10 + 2 + 0.4;
+    expect(aws.minMonthly).toBeCloseTo(73 + 292 + services, 2);
+    expect(aws.maxMonthly).toBeCloseTo(73 + 292 + 1752 + 292 + 43800 + services, 2);
   });
 
   it('Google Cloud: node pools with their boot disks, spot prices for spot pools, the cluster fee', () => {
@@ -196,7 +222,12 @@ describe('estimateCost on the example platform, with round test prices', () => {
     // training: 0–2 × (5 × 730 + 500 GB × 0.1) = 2 × 3700.
     expect(line(gcp, 'Pool-training')).toMatchObject({ maxMonthly: 7400 });
     expect(line(gcp, 'google_container_cluster')).toMatchObject({ minMonthly: 73 });
-    expect([gcp.minMonthly, gcp.maxMonthly]).toEqual([156 + 73, 312 + 1434 + 7400 + 73]);
+    // Regional Cloud SQL db-custom-2-7680: 2 × (2 vCPU × 0.04 + 7.5 GB × 0.007) × 730 + 2 × 20 GB × 0.2 = 201.45;
+    // three buckets 3 × 100 × 0.02 = 6; a KMS key version and a secret version 0.06 each.
+    expect(line(gcp, 'google_sql_database_instance')).toMatchObject({ minMonthly: 201.45 });
+    const services = 201.45 + 6 + 0.06 + 0.06;
+    expect(gcp.minMonthly).toBeCloseTo(156 + 73 + services, 2);
+    expect(gcp.maxMonthly).toBeCloseTo(312 + 1434 + 7400 + 73 + services, 2);
   });
 
   it('Azure: the Standard tier fee, the default pool, spot and on-demand user pools', () => {
@@ -212,9 +243,15 @@ describe('estimateCost on the example platform, with round test prices', () => {
       maxMonthly: 876,
     });
     expect(line(azure, 'Pool-training')).toMatchObject({ maxMonthly: 5840 });
-    expect([azure.minMonthly, azure.maxMonthly]).toEqual([73 + 292, 73 + 584 + 876 + 5840]);
-    expect(report.maxMonthly).toBe(
+    // Zone-redundant PostgreSQL: 2 × 0.2 × 730 + 2 × 32 GB × 0.1 = 298.4; three ZRS accounts 3 × 100 × 0.02 = 6;
+    // one S1 IoT Hub unit 25; the private DNS zone 0.5.
+    expect(line(azure, 'azurerm_postgresql_flexible_server')).toMatchObject({ minMonthly: 298.4 });
+    const services = 298.4 + 6 + 25 + 0.5;
+    expect(azure.minMonthly).toBeCloseTo(73 + 292 + services, 2);
+    expect(azure.maxMonthly).toBeCloseTo(73 + 584 + 876 + 5840 + services, 2);
+    expect(report.maxMonthly).toBeCloseTo(
       stack('aws').maxMonthly + stack('gcp').maxMonthly + stack('azure').maxMonthly,
+      2,
     );
   });
 
@@ -232,9 +269,9 @@ describe('estimateCost on the example platform, with round test prices', () => {
       }
       for (const u of s.unpriced) expect(u.reason, u.resource).not.toBe('');
     }
-    // The NAT gateways and the database cost money every hour; with no source for their prices yet, they are listed.
-    expect(stack('aws').unpriced.map((u) => u.type)).toEqual(
-      expect.arrayContaining(['AWS::EC2::NatGateway', 'AWS::RDS::DBInstance']),
+    // Usage-based services stay listed, with what they bill.
+    expect(stack('aws').unpriced.find((u) => u.type === 'AWS::APS::Workspace')?.reason).toBe(
+      'Amazon Managed Prometheus bills samples ingested, stored and queried',
     );
   });
 });

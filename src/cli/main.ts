@@ -98,13 +98,20 @@ export function buildProgram(): Command {
       'a price file that adds or replaces catalog rows (negotiated prices, other regions; repeatable)',
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .action((dir: string, opts: { format: string; prices?: string[] }) => {
+    .option(
+      '--bucket-gb <n>',
+      'data each bucket or storage account is assumed to hold, in GB (default 100)',
+      parseInteger('--bucket-gb'),
+    )
+    .action((dir: string, opts: { format: string; prices?: string[]; bucketGb?: number }) => {
       if (!['table', 'markdown', 'json'].includes(opts.format)) {
         throw new CliError(`--format '${opts.format}' is not a format: use table, markdown or json.`, 2);
       }
       let report;
       try {
-        report = estimateCost(dir, loadPriceCatalog(opts.prices ?? []));
+        report = estimateCost(dir, loadPriceCatalog(opts.prices ?? []), {
+          ...(opts.bucketGb !== undefined ? { bucketGb: opts.bucketGb } : {}),
+        });
       } catch (e) {
         throw new CliError((e as Error).message, 2);
       }
@@ -431,6 +438,11 @@ export function buildProgram(): Command {
       'a price file for the cost delta, as for mlstack cost (repeatable)',
       (v: string, prev: string[] = []) => [...prev, v],
     )
+    .option(
+      '--bucket-gb <n>',
+      'data each bucket or storage account is assumed to hold, in GB, for the cost delta (default 100)',
+      parseInteger('--bucket-gb'),
+    )
     .action(
       (
         base: string,
@@ -441,6 +453,7 @@ export function buildProgram(): Command {
           maxChars?: number;
           failOnCostIncrease?: string;
           prices?: string[];
+          bucketGb?: number;
         },
       ) => {
         if (!['markdown', 'json'].includes(opts.format)) {
@@ -460,9 +473,10 @@ export function buildProgram(): Command {
             opts.failOnCostIncrease !== undefined ? parseCostThreshold(opts.failOnCostIncrease) : undefined;
           report = diffSynthOutputs(base, head);
           const catalog = loadPriceCatalog(opts.prices ?? []);
+          const costOptions = opts.bucketGb !== undefined ? { bucketGb: opts.bucketGb } : {};
           cost = costDelta(
-            estimateCost(base, catalog),
-            estimateCost(head, catalog),
+            estimateCost(base, catalog, costOptions),
+            estimateCost(head, catalog, costOptions),
             new Set(report.changes.map((c) => c.id)),
           );
         } catch (e) {

@@ -43,6 +43,15 @@ export interface StackCost {
   readonly maxMonthly: number;
 }
 
+/** Options of {@link estimateCost}. */
+export interface CostOptions {
+  /**
+   * Data each bucket or storage account holds, in GB (stated in the assumptions).
+   * @default 100
+   */
+  readonly bucketGb?: number;
+}
+
 /** The estimate of a synth output. */
 export interface CostReport {
   readonly stacks: readonly StackCost[];
@@ -128,7 +137,31 @@ const FREE_TYPES: ReadonlySet<string> = new Set([
 
 /** Why mlstack does not price a type yet (usage-based, or a fee the catalog has no source for). */
 const UNPRICED_REASON: Readonly<Record<string, string>> = {
-  'AWS::S3::Bucket': 'storage and requests are usage-based',
+  'AWS::Logs::LogGroup': 'CloudWatch Logs bills data ingested and stored',
+  'AWS::EC2::FlowLog': 'flow logs bill the log data they deliver',
+  'AWS::SQS::Queue': 'SQS bills requests',
+  'AWS::SNS::Topic': 'SNS bills publishes and deliveries',
+  'AWS::Events::Rule':
+    'EventBridge rules on AWS service events carry no charge of their own; custom events bill per event',
+  'AWS::Lambda::Function': 'Lambda bills requests and duration',
+  'AWS::Lambda::LayerVersion': 'layers bill only the storage of the function code',
+  'AWS::SSM::Parameter': 'standard parameters carry no charge; API calls of advanced ones bill per call',
+  'AWS::GreengrassV2::ComponentVersion': 'Greengrass bills per active device',
+  'AWS::GreengrassV2::Deployment': 'Greengrass bills per active device',
+  google_compute_router_nat: 'Cloud NAT bills per VM using it and per GB processed',
+  google_secret_manager_secret_version: 'priced with its secret',
+  google_monitoring_alert_policy: 'alerting bills per condition and per time series queried',
+  google_monitoring_notification_channel: 'notification channels carry no charge of their own',
+  google_artifact_registry_repository: 'Artifact Registry bills storage and egress',
+  google_gke_hub_feature: 'Config Sync is part of GKE Enterprise or billed per vCPU of the members',
+  azurerm_iothub_dps: 'Device Provisioning Service bills per operation',
+  azurerm_key_vault: 'Key Vault bills per operation and per key',
+  azurerm_monitor_action_group: 'action groups bill per notification',
+  azurerm_monitor_alert_prometheus_rule_group: 'rule evaluation bills per query',
+  azurerm_monitor_data_collection_endpoint: 'data collection bills the data ingested',
+  azurerm_monitor_data_collection_rule: 'data collection bills the data ingested',
+  azurerm_monitor_data_collection_rule_association: 'data collection bills the data ingested',
+  azurerm_private_dns_zone_virtual_network_link: 'links bill per zone and per query',
   'AWS::APS::Workspace': 'Amazon Managed Prometheus bills samples ingested, stored and queried',
   'AWS::APS::Scraper': 'the managed collector bills per hour and per sample',
   'AWS::APS::RuleGroupsNamespace': 'rule evaluation bills query samples',
@@ -145,14 +178,18 @@ const PRICED_KINDS = new Set(['NodePool']);
  * Estimates the monthly cost of every stack of a folder written by `mlstack synth`, at minimum and at maximum
  * scale, from `catalog`. Resources without a price are listed with the reason; nothing is silently left out.
  */
-export function estimateCost(out: string, catalog: PriceCatalog): CostReport {
+export function estimateCost(out: string, catalog: PriceCatalog, options: CostOptions = {}): CostReport {
+  const bucketGb = options.bucketGb ?? 100;
+  if (!(Number.isFinite(bucketGb) && bucketGb >= 0)) {
+    throw new Error(`bucketGb (${bucketGb}) must be a number of GB, 0 or more.`);
+  }
   if (!fs.existsSync(out) || !fs.statSync(out).isDirectory()) {
     throw new Error(`'${out}' is not a folder written by 'mlstack synth'.`);
   }
   const stacks: StackCost[] = [
-    ...awsStacks(out, catalog),
-    ...terraformStacks(out, 'gcp', catalog),
-    ...terraformStacks(out, 'azure', catalog),
+    ...awsStacks(out, catalog, bucketGb),
+    ...terraformStacks(out, 'gcp', catalog, bucketGb),
+    ...terraformStacks(out, 'azure', catalog, bucketGb),
   ];
   if (stacks.length === 0) {
     throw new Error(`'${out}' holds no aws/, gcp/ or azure/ stack: it is not an 'mlstack synth' output.`);
@@ -166,6 +203,7 @@ export function estimateCost(out: string, catalog: PriceCatalog): CostReport {
       `A month is ${catalog.hoursPerMonth} hours; prices are list prices in USD, before taxes, credits, savings plans, reservations and committed-use discounts.`,
       'Minimum scale: every node pool at its minimum node count; maximum: at its maximum (Karpenter pools: as many nodes as their limits allow).',
       'A pool that may run spot is priced at the spot price where the catalog has one, else at the on-demand price (an upper bound).',
+      `Every bucket and storage account holds ${bucketGb} GB (--bucket-gb); requests and retrieval are not included.`,
       'Data transfer, load balancers the cluster creates at run time, and usage-based services (listed as unpriced) are not included.',
     ],
     catalog,
@@ -270,6 +308,50 @@ function poolLine(
   };
 }
 
+/**
+ * A managed service priced by the sum of its parts, each `quantity` × a catalog price (hours for `hour` prices,
+ * GB for `GB-month`, units for `month`); the same at minimum and maximum scale.
+ */
+function serviceLine(
+  p: Pricer,
+  base: { stack: string; construct?: string; resource: string; type: string },
+  parts: { sku: string; quantity: number; label: string }[],
+  assumptions: string[] = [],
+): CostLine | UnpricedResource {
+  let monthly = 0;
+  const prices: string[] = [];
+  for (const part of parts) {
+    const row = p.row(part.sku);
+    if (!row) return { ...base, reason: p.missing(part.sku) };
+    monthly += part.quantity * row.usd * (row.unit === 'hour' ? p.hours : 1);
+    const where = row.region === '*' ? '' : ` ${row.region}`;
+    prices.push(`${part.quantity} × ${part.sku}${where} $${row.usd}/${row.unit} (${row.source})`);
+  }
+  return {
+    ...base,
+    what: parts.map((x) => `${x.sku.slice(x.sku.indexOf('/') + 1)} (${x.label})`).join(' + '),
+    minMonthly: round(monthly),
+    maxMonthly: round(monthly),
+    prices,
+    assumptions,
+  };
+}
+
+/** A bucket or storage account holding `gb` GB (the stated assumption). */
+function bucketLine(
+  p: Pricer,
+  base: { stack: string; construct?: string; resource: string; type: string },
+  sku: string,
+  gb: number,
+): CostLine | UnpricedResource {
+  return serviceLine(
+    p,
+    base,
+    [{ sku, quantity: gb, label: `${gb} GB assumed` }],
+    [`holds ${gb} GB (--bucket-gb); requests and retrieval are not priced`],
+  );
+}
+
 function isLine(x: CostLine | UnpricedResource): x is CostLine {
   return 'what' in x;
 }
@@ -289,7 +371,7 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
-function awsStacks(out: string, catalog: PriceCatalog): StackCost[] {
+function awsStacks(out: string, catalog: PriceCatalog, bucketGb: number): StackCost[] {
   const manifestFile = path.join(out, 'aws', 'manifest.json');
   if (!fs.existsSync(manifestFile)) return [];
   const manifest = readJson(manifestFile) as {
@@ -318,6 +400,58 @@ function awsStacks(out: string, catalog: PriceCatalog): StackCost[] {
         add(poolLine(p, base, { min: 1, max: 1, sku: 'eks/cluster', spot: false }));
       } else if (r.Type === 'AWS::EKS::Nodegroup') {
         add(eksNodegroup(p, base, props));
+      } else if (r.Type === 'AWS::RDS::DBInstance') {
+        const multiAz = props.MultiAZ === true || props.MultiAZ === 'true';
+        add(
+          serviceLine(
+            p,
+            base,
+            [
+              {
+                sku: `rds/${String(props.Engine ?? 'postgres')}/${String(props.DBInstanceClass)}`,
+                quantity: multiAz ? 2 : 1,
+                label: multiAz ? 'primary and Multi-AZ standby' : 'instance',
+              },
+              {
+                sku: `rds/storage/${String(props.StorageType ?? 'gp2')}`,
+                quantity: Number(props.AllocatedStorage ?? 20) * (multiAz ? 2 : 1),
+                label: `${Number(props.AllocatedStorage ?? 20)} GB${multiAz ? ' × 2' : ''}`,
+              },
+            ],
+            [
+              ...(multiAz
+                ? ['a Multi-AZ instance is priced as two: the primary and its standby, compute and storage']
+                : []),
+              'backup storage up to the database size carries no charge; beyond it is not priced',
+            ],
+          ),
+        );
+      } else if (r.Type === 'AWS::EC2::NatGateway') {
+        add(
+          serviceLine(
+            p,
+            base,
+            [{ sku: 'ec2/nat-gateway', quantity: 1, label: 'gateway' }],
+            ['data processed is not priced'],
+          ),
+        );
+      } else if (r.Type === 'AWS::EC2::EIP') {
+        add(serviceLine(p, base, [{ sku: 'ec2/public-ipv4', quantity: 1, label: 'address' }]));
+      } else if (r.Type === 'AWS::S3::Bucket') {
+        add(bucketLine(p, base, 's3/standard', bucketGb));
+      } else if (r.Type === 'AWS::KMS::Key') {
+        add(
+          serviceLine(p, base, [{ sku: 'kms/key', quantity: 1, label: 'key' }], ['requests are not priced']),
+        );
+      } else if (r.Type === 'AWS::SecretsManager::Secret') {
+        add(
+          serviceLine(
+            p,
+            base,
+            [{ sku: 'secretsmanager/secret', quantity: 1, label: 'secret' }],
+            ['API calls are not priced'],
+          ),
+        );
       } else if (FREE_TYPES.has(r.Type) || r.Type.startsWith('Custom::')) {
         free.add(r.Type.startsWith('Custom::') ? 'Custom::* (deploy-time custom resources)' : r.Type);
       } else {
@@ -517,7 +651,12 @@ interface TfStack {
   provider?: Record<string, Record<string, unknown>[]>;
 }
 
-function terraformStacks(out: string, cloud: 'gcp' | 'azure', catalog: PriceCatalog): StackCost[] {
+function terraformStacks(
+  out: string,
+  cloud: 'gcp' | 'azure',
+  catalog: PriceCatalog,
+  bucketGb: number,
+): StackCost[] {
   const root = path.join(out, cloud, 'stacks');
   if (!fs.existsSync(root)) return [];
   const result: StackCost[] = [];
@@ -538,7 +677,10 @@ function terraformStacks(out: string, cloud: 'gcp' | 'azure', catalog: PriceCata
         const meta = (r['//'] as { metadata?: { path?: string } } | undefined)?.metadata?.path;
         const construct = meta?.split('/')[1];
         const base = { stack, resource: `${type}.${name}`, type, ...optional('construct', construct) };
-        const x = cloud === 'gcp' ? gcpResource(p, base, type, r) : azureResource(p, base, type, r);
+        const x =
+          cloud === 'gcp'
+            ? gcpResource(p, base, type, r, bucketGb)
+            : azureResource(p, base, type, r, bucketGb);
         if (x === 'free') free.add(type);
         else if (x === undefined) unpriced.push({ ...base, reason: unpricedReason(type) });
         else {
@@ -568,7 +710,71 @@ function firstLocation(tf: TfStack): string | undefined {
 type Estimated = CostLine | UnpricedResource | (CostLine | UnpricedResource)[] | 'free' | undefined;
 type Base = { stack: string; construct?: string; resource: string; type: string };
 
-function gcpResource(p: Pricer, base: Base, type: string, r: Record<string, unknown>): Estimated {
+function gcpResource(
+  p: Pricer,
+  base: Base,
+  type: string,
+  r: Record<string, unknown>,
+  bucketGb: number,
+): Estimated {
+  if (type === 'google_sql_database_instance') {
+    const settings = (r.settings ?? {}) as {
+      tier?: string;
+      availability_type?: string;
+      disk_size?: number;
+      disk_type?: string;
+    };
+    const m = /^db-custom-(\d+)-(\d+)$/.exec(settings.tier ?? '');
+    if (!m) {
+      return {
+        ...base,
+        reason: `tier ${settings.tier ?? '(none)'} is not a db-custom-<vCPUs>-<MB> tier mlstack can price`,
+      };
+    }
+    const ha = settings.availability_type === 'REGIONAL' ? 2 : 1;
+    const disk = Number(settings.disk_size ?? 10);
+    const memGb = Number(m[2]) / 1024;
+    return serviceLine(
+      p,
+      base,
+      [
+        { sku: 'cloudsql/vcpu', quantity: Number(m[1]) * ha, label: `${m[1]} vCPU${ha > 1 ? ' × 2' : ''}` },
+        { sku: 'cloudsql/memory-gb', quantity: memGb * ha, label: `${memGb} GB${ha > 1 ? ' × 2' : ''}` },
+        {
+          sku: `cloudsql/${settings.disk_type === 'PD_HDD' ? 'hdd' : 'ssd'}`,
+          quantity: disk * ha,
+          label: `${disk} GB disk${ha > 1 ? ' × 2' : ''}`,
+        },
+      ],
+      [
+        ...(ha > 1
+          ? [
+              'a regional (high-availability) instance is priced as two: the primary and its standby, compute and disk',
+            ]
+          : []),
+        'backups and logs beyond the free allowance are not priced',
+      ],
+    );
+  }
+  if (type === 'google_storage_bucket') {
+    return bucketLine(p, base, `gcs/${String(r.storage_class ?? 'STANDARD').toLowerCase()}`, bucketGb);
+  }
+  if (type === 'google_kms_crypto_key') {
+    return serviceLine(
+      p,
+      base,
+      [{ sku: 'kms/key-version', quantity: 1, label: 'active version' }],
+      ['rotated-out versions and operations are not priced'],
+    );
+  }
+  if (type === 'google_secret_manager_secret') {
+    return serviceLine(
+      p,
+      base,
+      [{ sku: 'secretmanager/secret-version', quantity: 1, label: 'active version' }],
+      ['access operations are not priced'],
+    );
+  }
   if (type === 'google_container_node_pool') {
     const auto = r.autoscaling as Record<string, number> | undefined;
     const zones = (r.node_locations as string[] | undefined)?.length;
@@ -618,7 +824,66 @@ function gcpResource(p: Pricer, base: Base, type: string, r: Record<string, unkn
   return FREE_TYPES.has(type) ? 'free' : undefined;
 }
 
-function azureResource(p: Pricer, base: Base, type: string, r: Record<string, unknown>): Estimated {
+function azureResource(
+  p: Pricer,
+  base: Base,
+  type: string,
+  r: Record<string, unknown>,
+  bucketGb: number,
+): Estimated {
+  if (type === 'azurerm_postgresql_flexible_server') {
+    const ha = r.high_availability ? 2 : 1;
+    const gb = Number(r.storage_mb ?? 32768) / 1024;
+    return serviceLine(
+      p,
+      base,
+      [
+        {
+          sku: `postgres-flexible/${String(r.sku_name)}`,
+          quantity: ha,
+          label: ha > 1 ? 'primary and standby' : 'server',
+        },
+        { sku: 'postgres-flexible/storage', quantity: gb * ha, label: `${gb} GB${ha > 1 ? ' × 2' : ''}` },
+      ],
+      [
+        ...(ha > 1
+          ? ['high availability is priced as two servers: the primary and its standby, compute and storage']
+          : []),
+        'backup storage up to the server storage carries no charge; beyond it is not priced',
+      ],
+    );
+  }
+  if (type === 'azurerm_storage_account') {
+    return bucketLine(
+      p,
+      base,
+      `blob/${String(r.access_tier ?? 'Hot').toLowerCase()}-${String(r.account_replication_type ?? 'LRS').toLowerCase()}`,
+      bucketGb,
+    );
+  }
+  if (type === 'azurerm_iothub') {
+    const sku = (r.sku ?? {}) as { name?: string; capacity?: number };
+    return serviceLine(
+      p,
+      base,
+      [
+        {
+          sku: `iothub/${String(sku.name ?? 'S1')}`,
+          quantity: Number(sku.capacity ?? 1),
+          label: `${Number(sku.capacity ?? 1)} unit(s)`,
+        },
+      ],
+      ['a unit covers a fixed number of messages a day; devices beyond it need more units'],
+    );
+  }
+  if (type === 'azurerm_private_dns_zone') {
+    return serviceLine(
+      p,
+      base,
+      [{ sku: 'dns/private-zone', quantity: 1, label: 'zone' }],
+      ['queries are not priced'],
+    );
+  }
   const pool = (x: Record<string, unknown>, b: Base): CostLine | UnpricedResource => {
     const auto = x.auto_scaling_enabled === true || x.min_count !== undefined;
     const count = Number(x.node_count ?? 1);
