@@ -292,6 +292,17 @@ function outputResources(s: StackCost): { id: string; type: string }[] {
   );
 }
 
+describe('mlstack synth', () => {
+  it('ends with the monthly cost range of each stack and where the details are', () => {
+    const { stdout } = inject('example');
+    expect(stdout).toMatch(
+      /^cost ml-platform-aws: \$353 to \$44,231 a month at list prices, \d+ resource\(s\) unpriced$/m,
+    );
+    expect(stdout).toMatch(/^cost ml-platform-gcp: \$\d[\d,]* to \$[\d,]+ a month at list prices/m);
+    expect(stdout).toMatch(/^cost details, assumptions and sources: mlstack cost .+ \(docs\/cost\.md\)$/m);
+  });
+});
+
 describe('mlstack cost (child process)', () => {
   it('prints the estimate as JSON with the built-in catalog, and refuses an unknown format', async () => {
     const r = await mlstack(['cost', example, '--format', 'json']);

@@ -70,6 +70,7 @@ export function buildProgram(): Command {
         for (const outdir of new Set(results.map((r) => r.outdir))) {
           recordAcknowledgements(outdir);
           policyGate(outdir, opts.strict, log);
+          if (!opts.quiet) costSummary(outdir, log);
         }
       },
     );
@@ -621,6 +622,25 @@ function recordAcknowledgements(out: string): void {
 }
 
 /** Runs the policy pack over a synth output; findings that count fail the command (exit 1). */
+/** One line per stack with its monthly cost range, after synth; an estimate that fails does not fail synth. */
+function costSummary(out: string, log: (line: string) => void): void {
+  const rel = path.relative(process.cwd(), out) || '.';
+  let report;
+  try {
+    report = estimateCost(out, loadPriceCatalog());
+  } catch (e) {
+    log(`cost: not estimated: ${(e as Error).message}`);
+    return;
+  }
+  const usd = (n: number) => `$${n.toLocaleString('en-US', { maximumFractionDigits: 0 })}`;
+  for (const s of report.stacks) {
+    log(
+      `cost ${s.stack}: ${usd(s.minMonthly)} to ${usd(s.maxMonthly)} a month at list prices${s.unpriced.length ? `, ${s.unpriced.length} resource(s) unpriced` : ''}`,
+    );
+  }
+  log(`cost details, assumptions and sources: mlstack cost ${rel} (docs/cost.md)`);
+}
+
 function policyGate(out: string, strict: boolean, log: (line: string) => void): void {
   const { failures } = runPolicy(out, { strict, version: packageVersion(), log });
   if (failures.length) {
