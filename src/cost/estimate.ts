@@ -337,6 +337,17 @@ function serviceLine(
   };
 }
 
+/** One unit of a monthly-priced resource (a key, a secret, a zone): `note` says what is not priced. */
+function unitLine(
+  p: Pricer,
+  base: { stack: string; construct?: string; resource: string; type: string },
+  sku: string,
+  label: string,
+  note: string,
+): CostLine | UnpricedResource {
+  return serviceLine(p, base, [{ sku, quantity: 1, label }], [note]);
+}
+
 /** A bucket or storage account holding `gb` GB (the stated assumption). */
 function bucketLine(
   p: Pricer,
@@ -427,31 +438,17 @@ function awsStacks(out: string, catalog: PriceCatalog, bucketGb: number): StackC
           ),
         );
       } else if (r.Type === 'AWS::EC2::NatGateway') {
-        add(
-          serviceLine(
-            p,
-            base,
-            [{ sku: 'ec2/nat-gateway', quantity: 1, label: 'gateway' }],
-            ['data processed is not priced'],
-          ),
-        );
+        add(unitLine(p, base, 'ec2/nat-gateway', 'gateway', 'data processed is not priced'));
       } else if (r.Type === 'AWS::EC2::EIP') {
-        add(serviceLine(p, base, [{ sku: 'ec2/public-ipv4', quantity: 1, label: 'address' }]));
+        add(
+          unitLine(p, base, 'ec2/public-ipv4', 'address', 'the address is priced for every hour it exists'),
+        );
       } else if (r.Type === 'AWS::S3::Bucket') {
         add(bucketLine(p, base, 's3/standard', bucketGb));
       } else if (r.Type === 'AWS::KMS::Key') {
-        add(
-          serviceLine(p, base, [{ sku: 'kms/key', quantity: 1, label: 'key' }], ['requests are not priced']),
-        );
+        add(unitLine(p, base, 'kms/key', 'key', 'requests are not priced'));
       } else if (r.Type === 'AWS::SecretsManager::Secret') {
-        add(
-          serviceLine(
-            p,
-            base,
-            [{ sku: 'secretsmanager/secret', quantity: 1, label: 'secret' }],
-            ['API calls are not priced'],
-          ),
-        );
+        add(unitLine(p, base, 'secretsmanager/secret', 'secret', 'API calls are not priced'));
       } else if (FREE_TYPES.has(r.Type) || r.Type.startsWith('Custom::')) {
         free.add(r.Type.startsWith('Custom::') ? 'Custom::* (deploy-time custom resources)' : r.Type);
       } else {
@@ -760,19 +757,21 @@ function gcpResource(
     return bucketLine(p, base, `gcs/${String(r.storage_class ?? 'STANDARD').toLowerCase()}`, bucketGb);
   }
   if (type === 'google_kms_crypto_key') {
-    return serviceLine(
+    return unitLine(
       p,
       base,
-      [{ sku: 'kms/key-version', quantity: 1, label: 'active version' }],
-      ['rotated-out versions and operations are not priced'],
+      'kms/key-version',
+      'active version',
+      'rotated-out versions and operations are not priced',
     );
   }
   if (type === 'google_secret_manager_secret') {
-    return serviceLine(
+    return unitLine(
       p,
       base,
-      [{ sku: 'secretmanager/secret-version', quantity: 1, label: 'active version' }],
-      ['access operations are not priced'],
+      'secretmanager/secret-version',
+      'active version',
+      'access operations are not priced',
     );
   }
   if (type === 'google_container_node_pool') {
@@ -877,12 +876,7 @@ function azureResource(
     );
   }
   if (type === 'azurerm_private_dns_zone') {
-    return serviceLine(
-      p,
-      base,
-      [{ sku: 'dns/private-zone', quantity: 1, label: 'zone' }],
-      ['queries are not priced'],
-    );
+    return unitLine(p, base, 'dns/private-zone', 'zone', 'queries are not priced');
   }
   const pool = (x: Record<string, unknown>, b: Base): CostLine | UnpricedResource => {
     const auto = x.auto_scaling_enabled === true || x.min_count !== undefined;

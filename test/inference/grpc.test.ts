@@ -12,7 +12,7 @@ import { inspectModel } from '../../src/inference/inspect';
 import { InferenceServer } from '../../src/inference/server';
 import { tritonConfig } from '../../src/inference/triton-config';
 import { call, callError, generatedClient, type Unary } from '../support/grpc-client';
-import { binaryOf, KSERVE, randomTensor } from '../support/kserve-client';
+import { binaryOf, directRun, KSERVE, randomTensor } from '../support/kserve-client';
 import { IDENTITY_TYPES, identityModel, slowModel } from '../support/onnx-builder';
 import {
   bytesField,
@@ -36,15 +36,6 @@ function rawValues(datatype: string, b: Buffer): unknown[] {
       return Array.from(new BigInt64Array(copy));
     default:
       throw new Error(datatype);
-  }
-}
-
-async function direct(model: string, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
-  const s = await ort.InferenceSession.create(fixture(model));
-  try {
-    return await s.run(feeds);
-  } finally {
-    await s.release();
   }
 }
 
@@ -124,7 +115,7 @@ describe('KServe v2 gRPC (inference.GRPCInferenceService on 127.0.0.1)', () => {
 
   it('ModelInfer with raw_input_contents equals session.run; outputs come back in raw_output_contents', async () => {
     const image = randomTensor([2, 3, 32, 32], 5);
-    const want = (await direct('cnn', { image })).logits;
+    const want = (await directRun('cnn', { image })).logits;
     const res = await call(client, 'ModelInfer', {
       model_name: 'cnn',
       id: 'req-1',
@@ -205,7 +196,7 @@ describe('KServe v2 gRPC (inference.GRPCInferenceService on 127.0.0.1)', () => {
       details: "input 'in_FP16': FP16 has no typed contents field; send it in raw_input_contents",
     });
     // All raw: every datatype, FP16 included, byte for byte as session.run gives them.
-    const want = await direct('identity', feeds);
+    const want = await directRun('identity', feeds);
     const raw = await call(client, 'ModelInfer', {
       model_name: 'identity',
       inputs: Object.entries(feeds).map(([name, t]) => ({ name, datatype: KSERVE[t.type], shape: t.dims })),
@@ -315,7 +306,7 @@ describe('KServe v2 gRPC (inference.GRPCInferenceService on 127.0.0.1)', () => {
       ),
     );
     for (const [i, r] of results.entries()) {
-      const want = (await direct('mlp', { x: inputs[i] })).y;
+      const want = (await directRun('mlp', { x: inputs[i] })).y;
       const got = rawValues('FP32', r.raw_output_contents![0]) as number[];
       (want.data as Float32Array).forEach((v, j) => expect(got[j]).toBeCloseTo(v, 5));
     }
@@ -369,7 +360,7 @@ describe('KServe v2 gRPC (inference.GRPCInferenceService on 127.0.0.1)', () => {
     expect(out.get(1)![0].toString()).toBe('y');
     expect(out.get(2)![0].toString()).toBe('FP32');
     expect(unpackVarints(out.get(3)![0] as Buffer)).toEqual([1n, 4n]);
-    const want = (await direct('mlp', { x })).y;
+    const want = (await directRun('mlp', { x })).y;
     const got = new Float32Array(new Uint8Array(res.get(6)![0] as Buffer).buffer);
     (want.data as Float32Array).forEach((v, j) => expect(got[j]).toBeCloseTo(v, 5));
     // The same input as raw_input_contents = 7, shape unpacked (both encodings are valid proto3).

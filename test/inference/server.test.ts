@@ -8,6 +8,7 @@ import { inspectModel } from '../../src/inference/inspect';
 import { InferenceServer } from '../../src/inference/server';
 import { tritonConfig } from '../../src/inference/triton-config';
 import {
+  directRun,
   inferBinary,
   inferJson,
   json,
@@ -58,15 +59,6 @@ async function makeRepository(dir: string): Promise<void> {
     'cnn',
     `${tritonConfig(await inspectModel(fixture('cnn')), { name: 'cnn', dynamicBatching: false })}version_policy: { all: {} }\n`,
   );
-}
-
-async function direct(model: string, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
-  const s = await ort.InferenceSession.create(fixture(model));
-  try {
-    return await s.run(feeds);
-  } finally {
-    await s.release();
-  }
 }
 
 describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
@@ -136,7 +128,7 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
       BigInt64Array.from([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, -9n, 10n, 11n, 9007199254740991n]),
       [3, 4],
     );
-    const want = await direct('two_inputs', { a, b });
+    const want = await directRun('two_inputs', { a, b });
     const r = await inferJson(base, 'two_inputs', { a, b }, { id: 'req-42' });
     expect(r.status).toBe(200);
     expect(r.body.id).toBe('req-42');
@@ -175,7 +167,7 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
       in_FP64: new ort.Tensor('float64', Float64Array.from([Math.PI, -Math.E, 1e-300, 1e300]), [2, 2]),
       in_BYTES: new ort.Tensor('string', ['héllo', '', 'wörld', '🚀'], [2, 2]),
     };
-    const want = await direct('identity', feeds);
+    const want = await directRun('identity', feeds);
     const viaJson = await inferJson(base, 'identity', feeds);
     expect(viaJson.status).toBe(200);
     for (const [k, t] of Object.entries(want)) {
@@ -194,7 +186,7 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
 
   it('binary tensor extension (as tritonclient.http sends it) equals session.run', async () => {
     const image = randomTensor([2, 3, 32, 32], 3);
-    const want = await direct('cnn', { image });
+    const want = await directRun('cnn', { image });
     const r = await inferBinary(base, 'cnn', { image });
     expect(r.status).toBe(200);
     expect(r.header).toMatchObject({
@@ -250,7 +242,7 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
     const before = await metricValue(base, 'nv_inference_exec_count', 'mlp');
     const sizes = Array.from({ length: 24 }, (_, i) => 1 + (i % 3));
     const inputs = sizes.map((n, i) => randomTensor([n, 16], 100 + i));
-    const wants = await Promise.all(inputs.map((x) => direct('mlp', { x })));
+    const wants = await Promise.all(inputs.map((x) => directRun('mlp', { x })));
     const results = await Promise.all(inputs.map((x) => inferJson(base, 'mlp', { x })));
     results.forEach((r, i) => {
       expect(r.status).toBe(200);

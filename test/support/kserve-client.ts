@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 // A small KServe v2 HTTP client for tests and benchmarks: JSON requests, and Triton's binary tensor extension
 // the way tritonclient.http sends it (JSON header, then raw little-endian tensors).
 import * as http from 'node:http';
@@ -213,4 +214,19 @@ export async function metricValue(base: string, name: string, model: string): Pr
   const text = (await request(`${base}/metrics`, 'GET')).body.toString();
   const m = new RegExp(`^${name}\\{model="${model}",version="\\d+"\\} (\\d+)`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
+}
+
+/** What onnxruntime itself answers for a fixture model (`test/fixtures/models/<model>.onnx`): the oracle of the tests. */
+export async function directRun(
+  model: string,
+  feeds: Record<string, ort.Tensor>,
+): Promise<Record<string, ort.Tensor>> {
+  const s = await ort.InferenceSession.create(
+    path.join(__dirname, '..', 'fixtures', 'models', `${model}.onnx`),
+  );
+  try {
+    return await s.run(feeds);
+  } finally {
+    await s.release();
+  }
 }
