@@ -3,7 +3,14 @@
 export * from './datatypes';
 export * from './inspect';
 export * from './triton-config';
-export { InferenceServer, type ServerOptions } from './server';
+export {
+  InferenceServer,
+  type ServerOptions,
+  type ModelMetadata,
+  type PreparedRequest,
+  type RepositoryIndexEntry,
+} from './server';
+export { type ModelSession } from './compute-pool';
 export {
   loadRepository,
   loadRepositoryState,
