@@ -324,8 +324,43 @@ describe('mlstack cost (child process)', () => {
 
     const md = await mlstack(['cost', example, '--format', 'markdown']);
     expect(md.stdout).toMatch(/^### Monthly cost: \$[\d,.]+ to \$[\d,.]+/);
-    const bad = await mlstack(['cost', example, '--format', 'csv']);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("--format 'csv' is not a format: use table, markdown or json.");
+    for (const [args, line] of [
+      [[example, '--format', 'csv'], "--format 'csv' is not a format: use table, markdown or json."],
+      [
+        [path.join(tmp, 'nothing')],
+        `'${path.join(tmp, 'nothing')}' is not a folder written by 'mlstack synth'.`,
+      ],
+      [
+        [example, '--prices', path.join(tmp, 'none.json')],
+        `${path.join(tmp, 'none.json')}: no such price file`,
+      ],
+      [[example, '--bucket-gb', 'lots'], '--bucket-gb ("lots") must be a non-negative integer.'],
+    ] as const) {
+      const bad = await mlstack(['cost', ...args]);
+      expect(bad.code, line).toBe(2);
+      expect(bad.stderr).toBe(`mlstack: ${line}\n`);
+    }
+    // Buckets at 1 TB instead of the 100 GB default: the assumption is printed, and priced with a price file.
+    const big = await mlstack([
+      'cost',
+      example,
+      '--format',
+      'json',
+      '--bucket-gb',
+      '1000',
+      '--prices',
+      priceFile('s3.json', {
+        sources: TEST_SOURCE,
+        prices: [row('aws', 's3/standard', 0.02, { unit: 'GB-month' })],
+      }),
+    ]);
+    const bigJson = JSON.parse(big.stdout) as { stacks: StackCost[]; assumptions: string[] };
+    expect(bigJson.assumptions).toContain(
+      'Every bucket and storage account holds 1000 GB (--bucket-gb); requests and retrieval are not included.',
+    );
+    const buckets = bigJson.stacks
+      .find((s) => s.cloud === 'aws')!
+      .lines.filter((l) => l.type === 'AWS::S3::Bucket');
+    expect(buckets.map((l) => l.maxMonthly)).toEqual([20, 20, 20, 20, 20]);
   });
 });
