@@ -255,6 +255,9 @@ export class GrpcFrontEnd {
         this.server.modelMetadata(r.name, r.version || undefined),
       ),
       ModelInfer: unary((r: InferRequestMessage) => this.infer(r)),
+      ModelConfig: unary((r: { name: string; version: string }) => ({
+        config: this.server.resolve(r.name, r.version || undefined).model.config,
+      })),
       RepositoryIndex: unary((r: { repository_name: string; ready: boolean }) => {
         this.checkRepository(r.repository_name);
         return { models: this.server.repositoryIndex(r.ready).map(indexEntry) };

@@ -384,6 +384,42 @@ describe('KServe v2 gRPC (inference.GRPCInferenceService on 127.0.0.1)', () => {
     expect([...(await raw('ServerLive', Buffer.alloc(0)))]).toEqual([0x08, 0x01]);
   });
 
+  it("answers ModelConfig with the config.pbtxt the model serves, in Triton's ModelConfig message", async () => {
+    expect(await call(client, 'ModelConfig', { name: 'mlp' })).toEqual({
+      config: expect.objectContaining({
+        name: 'mlp',
+        platform: 'onnxruntime_onnx',
+        max_batch_size: 16,
+        // Enums as numbers, as a client without enum names reads them: TYPE_FP32 = 11, KIND_CPU = 2.
+        input: [expect.objectContaining({ name: 'x', data_type: 11, dims: ['16'] })],
+        output: [expect.objectContaining({ name: 'y', data_type: 11, dims: ['4'] })],
+        instance_group: [expect.objectContaining({ kind: 2, count: 1 })],
+        dynamic_batching: expect.objectContaining({ max_queue_delay_microseconds: '20000' }),
+      }),
+    });
+    expect(await callError(client, 'ModelConfig', { name: 'nope' })).toEqual({
+      code: 'NOT_FOUND',
+      details: "unknown model 'nope'",
+    });
+    // On the wire, as model_config.proto numbers them: ModelConfigResponse.config = 1 → ModelConfig
+    // max_batch_size = 4, input = 5 → ModelInput data_type = 2 (TYPE_FP32 = 11), dims = 4.
+    const bytes = await new Promise<Buffer>((resolve, reject) =>
+      client.makeUnaryRequest(
+        '/inference.GRPCInferenceService/ModelConfig',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        bytesField(1, 'mlp'),
+        (err, res) => (err ? reject(err) : resolve(res!)),
+      ),
+    );
+    const config = decodeMessage(decodeMessage(bytes).get(1)![0] as Buffer);
+    expect(config.get(1)![0].toString()).toBe('mlp');
+    expect(config.get(4)).toEqual([16n]);
+    const input = decodeMessage(config.get(5)![0] as Buffer);
+    expect(input.get(2)).toEqual([11n]);
+    expect(unpackVarints(input.get(4)![0] as Buffer)).toEqual([16n]);
+  });
+
   it('leaves RPCs it does not serve UNIMPLEMENTED', async () => {
     const err = await new Promise<grpc.ServiceError>((resolve) =>
       client.makeUnaryRequest(
