@@ -255,6 +255,9 @@ export class GrpcFrontEnd {
         this.server.modelMetadata(r.name, r.version || undefined),
       ),
       ModelInfer: unary((r: InferRequestMessage) => this.infer(r)),
+      ModelStatistics: unary((r: { name: string; version: string }) =>
+        this.server.modelStatistics(r.name || undefined, r.version || undefined),
+      ),
       ModelConfig: unary((r: { name: string; version: string }) => ({
         config: this.server.resolve(r.name, r.version || undefined).model.config,
       })),

@@ -3,12 +3,38 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** The metric series of one model version, bound to its labels once (label lookups cost on the hot path). */
 export interface VersionMetrics {
   success(): void;
-  failure(reason: 'REJECTED' | 'BACKEND'): void;
+  /** A failed request, and how long it took (µs) when known. */
+  failure(reason: 'REJECTED' | 'BACKEND', durationUs?: number): void;
   executed(): void;
   pending(delta: number): void;
   completed(batchSize: number, totalUs: number, queueUs: number, computeUs: number): void;
   /** Time spent decoding the request's tensors and encoding the response's, in microseconds. */
   converted(inputUs: number, outputUs: number): void;
+}
+
+/** A count and a cumulative duration in nanoseconds (Triton's `StatisticDuration`). */
+export interface StatisticDuration {
+  count: number;
+  ns: number;
+}
+
+/**
+ * One model version's cumulative statistics, as Triton's statistics extension reports them (gRPC `ModelStatistics`):
+ * the same numbers as the Prometheus counters, kept as plain values so they can be read synchronously.
+ */
+export interface VersionStatistics {
+  readonly name: string;
+  readonly version: string;
+  /** Milliseconds since the epoch of the last successful inference; 0 before the first. */
+  lastInference: number;
+  inferenceCount: number;
+  executionCount: number;
+  readonly success: StatisticDuration;
+  readonly fail: StatisticDuration;
+  readonly queue: StatisticDuration;
+  readonly computeInput: StatisticDuration;
+  readonly computeInfer: StatisticDuration;
+  readonly computeOutput: StatisticDuration;
 }
 
 /**
@@ -105,8 +131,37 @@ export class InferenceMetrics {
     });
   }
 
+  private readonly stats = new Map<string, VersionStatistics>();
+
+  /** The statistics of the versions of `model` (all models without it) that have served, by name and version. */
+  public statistics(model?: string, version?: string): VersionStatistics[] {
+    return [...this.stats.values()].filter(
+      (x) => (model === undefined || x.name === model) && (version === undefined || x.version === version),
+    );
+  }
+
   /** The series of one model version. */
   public forVersion(model: string, version: string): VersionMetrics {
+    const d = (): StatisticDuration => ({ count: 0, ns: 0 });
+    const key = `${model}\n${version}`;
+    const stats: VersionStatistics = this.stats.get(key) ?? {
+      name: model,
+      version,
+      lastInference: 0,
+      inferenceCount: 0,
+      executionCount: 0,
+      success: d(),
+      fail: d(),
+      queue: d(),
+      computeInput: d(),
+      computeInfer: d(),
+      computeOutput: d(),
+    };
+    this.stats.set(key, stats);
+    const add = (x: StatisticDuration, us: number) => {
+      x.count++;
+      x.ns += us * 1000;
+    };
     const success = this.success.labels(model, version);
     const rejected = this.failure.labels(model, version, 'REJECTED');
     const backend = this.failure.labels(model, version, 'BACKEND');
@@ -121,8 +176,14 @@ export class InferenceMetrics {
     const latency = this.latency.labels(model, version);
     return {
       success: () => success.inc(),
-      failure: (reason) => (reason === 'BACKEND' ? backend : rejected).inc(),
-      executed: () => exec.inc(),
+      failure: (reason, durationUs = 0) => {
+        (reason === 'BACKEND' ? backend : rejected).inc();
+        add(stats.fail, durationUs);
+      },
+      executed: () => {
+        exec.inc();
+        stats.executionCount++;
+      },
       pending: (delta) => pending.inc(delta),
       completed: (batchSize, totalUs, queueUs, computeUs) => {
         count.inc(batchSize);
@@ -130,10 +191,17 @@ export class InferenceMetrics {
         queue.inc(queueUs);
         compute.inc(computeUs);
         latency.observe(totalUs / 1e6);
+        stats.inferenceCount += batchSize;
+        stats.lastInference = Date.now();
+        add(stats.success, totalUs);
+        add(stats.queue, queueUs);
+        add(stats.computeInfer, computeUs);
       },
       converted: (inputUs, outputUs) => {
         input.inc(inputUs);
         output.inc(outputUs);
+        add(stats.computeInput, inputUs);
+        add(stats.computeOutput, outputUs);
       },
     };
   }

@@ -5,7 +5,7 @@ import type * as ort from 'onnxruntime-node';
 import { CaptureWriter, type CaptureOptions } from './capture';
 import { ComputePool } from './compute-pool';
 import { GrpcFrontEnd } from './grpc';
-import { InferenceMetrics, type VersionMetrics } from './metrics';
+import { InferenceMetrics, type StatisticDuration, type VersionMetrics } from './metrics';
 import {
   type LoadOptions,
   loadModelByName,
@@ -129,7 +129,7 @@ export interface ServerOptions extends LoadOptions {
 }
 
 const INFER_HEADER = 'inference-header-content-length';
-const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|config|infer))?$/;
+const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|config|infer|stats))?$/;
 
 interface InferRequest {
   id?: unknown;
@@ -369,6 +369,7 @@ export class InferenceServer {
         res.end(await this.metrics.registry.metrics());
       });
     }
+    if (p === '/v2/models/stats') return get(() => sendJson(res, 200, this.modelStatistics()));
     const m = MODEL_PATH.exec(p);
     if (!m) throw new InferenceError(404, `no route for ${method} ${p}`);
     const name = decodePathSegment(m[1]);
@@ -386,6 +387,7 @@ export class InferenceServer {
     if (action === 'ready')
       return get(() => sendJson(res, this.draining ? 503 : 200, { name, ready: !this.draining }));
     if (action === 'config') return get(() => sendJson(res, 200, model.config));
+    if (action === 'stats') return get(() => sendJson(res, 200, this.modelStatistics(name, versionArg)));
     return get(() => sendJson(res, 200, this.modelMetadata(name, versionArg)));
   }
 
@@ -394,7 +396,33 @@ export class InferenceServer {
     return {
       name: 'mlstack',
       version: this.options.version ?? '0.0.0',
-      extensions: ['binary_tensor_data', 'model_configuration', 'model_repository'],
+      extensions: ['binary_tensor_data', 'model_configuration', 'model_repository', 'statistics'],
+    };
+  }
+
+  /**
+   * Triton's statistics extension: cumulative counts and durations (ns) of each served version of `name` (every
+   * model without it), as `GET /v2/models[/<name>[/versions/<v>]]/stats` and gRPC `ModelStatistics` answer.
+   * @throws InferenceError 404 for an unknown model or version
+   */
+  public modelStatistics(name?: string, version?: string): { model_stats: ModelStatisticsEntry[] } {
+    if (name !== undefined) this.resolve(name, version);
+    return {
+      model_stats: this.metrics.statistics(name, version).map((x) => ({
+        name: x.name,
+        version: x.version,
+        last_inference: x.lastInference,
+        inference_count: x.inferenceCount,
+        execution_count: x.executionCount,
+        inference_stats: {
+          success: { ...x.success },
+          fail: { ...x.fail },
+          queue: { ...x.queue },
+          compute_input: { ...x.computeInput },
+          compute_infer: { ...x.computeInfer },
+          compute_output: { ...x.computeOutput },
+        },
+      })),
     };
   }
 
@@ -650,7 +678,10 @@ export class InferenceServer {
       return answer;
     } catch (e) {
       const status = e instanceof InferenceError ? e.status : 500;
-      series.failure(status >= 500 && status !== 503 ? 'BACKEND' : 'REJECTED');
+      series.failure(
+        status >= 500 && status !== 503 ? 'BACKEND' : 'REJECTED',
+        Number((process.hrtime.bigint() - started) / 1000n),
+      );
       throw e;
     } finally {
       this.versionUse.set(mv, (this.versionUse.get(mv) ?? 1) - 1);
@@ -675,6 +706,21 @@ export interface ModelMetadata {
   readonly platform: string;
   readonly inputs: { name: string; datatype: string; shape: number[] }[];
   readonly outputs: { name: string; datatype: string; shape: number[] }[];
+}
+
+/** One model version's statistics, in Triton's statistics extension. */
+export interface ModelStatisticsEntry {
+  readonly name: string;
+  readonly version: string;
+  readonly last_inference: number;
+  readonly inference_count: number;
+  readonly execution_count: number;
+  readonly inference_stats: Readonly<
+    Record<
+      'success' | 'fail' | 'queue' | 'compute_input' | 'compute_infer' | 'compute_output',
+      StatisticDuration
+    >
+  >;
 }
 
 /** One entry of Triton's repository index. */

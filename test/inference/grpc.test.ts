@@ -12,7 +12,7 @@ import { inspectModel } from '../../src/inference/inspect';
 import { InferenceServer } from '../../src/inference/server';
 import { tritonConfig } from '../../src/inference/triton-config';
 import { call, callError, generatedClient, type Unary } from '../support/grpc-client';
-import { binaryOf, directRun, KSERVE, randomTensor } from '../support/kserve-client';
+import { binaryOf, directRun, KSERVE, randomTensor, request } from '../support/kserve-client';
 import { IDENTITY_TYPES, identityModel, slowModel } from '../support/onnx-builder';
 import {
   bytesField,
@@ -88,7 +88,7 @@ describe('KServe v2 gRPC (inference.GRPCInferenceService on 127.0.0.1)', () => {
     expect(await call(client, 'ServerMetadata', {})).toEqual({
       name: 'mlstack',
       version: '0.1.0',
-      extensions: ['binary_tensor_data', 'model_configuration', 'model_repository'],
+      extensions: ['binary_tensor_data', 'model_configuration', 'model_repository', 'statistics'],
     });
     expect(await call(client, 'ModelReady', { name: 'mlp' })).toEqual({ ready: true });
     expect(await call(client, 'ModelReady', { name: 'mlp', version: '1' })).toEqual({ ready: true });
@@ -420,10 +420,53 @@ describe('KServe v2 gRPC (inference.GRPCInferenceService on 127.0.0.1)', () => {
     expect(unpackVarints(input.get(4)![0] as Buffer)).toEqual([16n]);
   });
 
+  it('answers ModelStatistics (and HTTP /stats) with the counts and durations of the metrics', async () => {
+    const before = await call(client, 'ModelStatistics', { name: 'cnn' });
+    const image = randomTensor([1, 3, 32, 32], 8);
+    for (let i = 0; i < 3; i++) {
+      await call(client, 'ModelInfer', {
+        model_name: 'cnn',
+        inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 32, 32] }],
+        raw_input_contents: [binaryOf(image)],
+      });
+    }
+    await callError(client, 'ModelInfer', { model_name: 'cnn', inputs: [] });
+    const after = await call(client, 'ModelStatistics', { name: 'cnn' });
+    type Stats = {
+      model_stats: {
+        name: string;
+        version: string;
+        inference_count: string;
+        execution_count: string;
+        last_inference: string;
+        inference_stats: Record<string, { count: string; ns: string }>;
+      }[];
+    };
+    const [b, a] = [before as unknown as Stats, after as unknown as Stats].map((x) => x.model_stats[0]);
+    expect(a).toMatchObject({ name: 'cnn', version: '1' });
+    const delta = (k: string) =>
+      Number(a.inference_stats[k].count) - Number(b?.inference_stats[k].count ?? 0);
+    expect(delta('success')).toBe(3);
+    expect(delta('fail')).toBe(1);
+    expect(delta('queue')).toBe(3);
+    expect(delta('compute_infer')).toBe(3);
+    expect(Number(a.inference_count) - Number(b?.inference_count ?? 0)).toBe(3);
+    expect(Number(a.inference_stats.compute_infer.ns)).toBeGreaterThan(0);
+    expect(Number(a.last_inference)).toBeGreaterThan(Date.now() - 60_000);
+    // The same numbers over HTTP, Triton's GET /v2/models/<name>/stats.
+    const http = JSON.parse(
+      (await request(`${server.url}/v2/models/cnn/stats`, 'GET')).body.toString(),
+    ) as Stats;
+    expect(http.model_stats[0].inference_stats.success.count).toBe(Number(a.inference_stats.success.count));
+    const all = JSON.parse((await request(`${server.url}/v2/models/stats`, 'GET')).body.toString()) as Stats;
+    expect(all.model_stats.map((x) => x.name)).toContain('cnn');
+    expect(await callError(client, 'ModelStatistics', { name: 'nope' })).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('leaves RPCs it does not serve UNIMPLEMENTED', async () => {
     const err = await new Promise<grpc.ServiceError>((resolve) =>
       client.makeUnaryRequest(
-        '/inference.GRPCInferenceService/ModelStatistics',
+        '/inference.GRPCInferenceService/SystemSharedMemoryStatus',
         (b: Buffer) => b,
         (b: Buffer) => b,
         Buffer.alloc(0),

@@ -82,7 +82,7 @@ describe('InferenceServer (KServe v2 over HTTP on 127.0.0.1)', () => {
     expect(json(await request(`${base}/v2`, 'GET'))).toEqual({
       name: 'mlstack',
       version: '0.1.0',
-      extensions: ['binary_tensor_data', 'model_configuration', 'model_repository'],
+      extensions: ['binary_tensor_data', 'model_configuration', 'model_repository', 'statistics'],
     });
     expect((await request(`${base}/v2/models/mlp/ready`, 'GET')).status).toBe(200);
     expect((await request(`${base}/v2/models/cnn/versions/3/ready`, 'GET')).status).toBe(200);
