@@ -276,6 +276,89 @@ describe('estimateCost on the example platform, with round test prices', () => {
   });
 });
 
+describe('estimateCost on hand-written outputs', () => {
+  it('prices an N1 pool with its attached T4s, on-demand and spot, with the built-in catalog', () => {
+    const out = path.join(tmp, 'n1-out');
+    const tf = {
+      provider: { google: [{ project: 'p', region: 'us-central1' }] },
+      resource: {
+        google_container_node_pool: {
+          t4: {
+            node_count: 2,
+            node_config: {
+              machine_type: 'n1-standard-4',
+              guest_accelerator: [{ type: 'nvidia-tesla-t4', count: 1 }],
+            },
+          },
+          t4spot: {
+            autoscaling: { total_min_node_count: 0, total_max_node_count: 3 },
+            node_config: {
+              machine_type: 'n1-standard-4',
+              spot: true,
+              disk_size_gb: 50,
+              guest_accelerator: [{ type: 'nvidia-tesla-t4', count: 1 }],
+            },
+          },
+        },
+      },
+    };
+    fs.mkdirSync(path.join(out, 'gcp', 'stacks', 'n1'), { recursive: true });
+    fs.writeFileSync(path.join(out, 'gcp', 'stacks', 'n1', 'cdk.tf.json'), JSON.stringify(tf));
+    const [stack] = estimateCost(out, loadPriceCatalog()).stacks;
+    // n1-standard-4 $0.19 + one T4 $0.35 an hour, 730 hours, plus 100 GB pd-balanced at $0.10: 404.2 a node.
+    expect(stack.lines.find((l) => l.resource.endsWith('.t4'))).toMatchObject({
+      what: '2 × n1-standard-4 + 1 nvidia-tesla-t4',
+      minMonthly: 808.4,
+      maxMonthly: 808.4,
+    });
+    // Spot: $0.04 + $0.11 an hour, and a 50 GB disk: (0.15 × 730 + 5) × 3.
+    expect(stack.lines.find((l) => l.resource.endsWith('.t4spot'))).toMatchObject({
+      what: '0–3 × n1-standard-4 + 1 nvidia-tesla-t4 (spot)',
+      minMonthly: 0,
+      maxMonthly: 343.5,
+    });
+  });
+
+  it('says a stack without a region cannot take regional prices', () => {
+    const out = path.join(tmp, 'no-region');
+    fs.mkdirSync(path.join(out, 'aws'), { recursive: true });
+    fs.writeFileSync(
+      path.join(out, 'aws', 'manifest.json'),
+      JSON.stringify({
+        artifacts: {
+          s: {
+            type: 'aws:cloudformation:stack',
+            environment: 'aws://unknown-account/unknown-region',
+            properties: { templateFile: 's.template.json' },
+          },
+        },
+      }),
+    );
+    fs.writeFileSync(
+      path.join(out, 'aws', 's.template.json'),
+      JSON.stringify({
+        Resources: {
+          Cluster: { Type: 'AWS::EKS::Cluster', Properties: {} },
+          Nodes: {
+            Type: 'AWS::EKS::Nodegroup',
+            Properties: { InstanceTypes: ['g6.xlarge'], ScalingConfig: { MinSize: 1, MaxSize: 2 } },
+          },
+        },
+      }),
+    );
+    const [stack] = estimateCost(out, loadPriceCatalog()).stacks;
+    // The control plane fee holds in every region; EC2 prices are regional.
+    expect(stack.lines.map((l) => l.resource)).toEqual(['Cluster']);
+    expect(stack.unpriced).toEqual([
+      expect.objectContaining({
+        resource: 'Nodes',
+        reason:
+          "no price for aws/ec2/g6.xlarge without a region: the stack names none (give it one, or add a '*' row with --prices)",
+      }),
+    ]);
+  });
+});
+
 /** Every resource of a stack's CloudFormation template or Terraform JSON, read independently of the estimator. */
 function outputResources(s: StackCost): { id: string; type: string }[] {
   if (s.cloud === 'aws') {

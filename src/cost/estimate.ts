@@ -171,6 +171,9 @@ const UNPRICED_REASON: Readonly<Record<string, string>> = {
   azurerm_log_analytics_workspace: 'Log Analytics bills data ingested and retained',
 };
 
+/** The region of a stack whose output names none (an AWS stack without env, for instance). */
+const UNKNOWN_REGION = 'unknown-region';
+
 /** Kubernetes kinds with a charge of their own (the rest run on the nodes the estimate prices). */
 const PRICED_KINDS = new Set(['NodePool']);
 
@@ -264,6 +267,9 @@ class Pricer {
   }
 
   public missing(sku: string): string {
+    if (this.region === UNKNOWN_REGION) {
+      return `no price for ${this.cloud}/${sku} without a region: the stack names none (give it one, or add a '*' row with --prices)`;
+    }
     return `no price for ${this.cloud}/${this.region}/${sku} in the catalog; add it with --prices`;
   }
 
@@ -300,7 +306,10 @@ function poolLine(
   const name = pool.sku.slice(pool.sku.indexOf('/') + 1);
   return {
     ...base,
-    what: `${pool.min === pool.max ? pool.min : `${pool.min}–${pool.max}`} × ${name}${pool.spot ? ' (spot)' : ''}`,
+    what: `${pool.min === pool.max ? pool.min : `${pool.min}–${pool.max}`} × ${name}${(pool.extras ?? [])
+      .filter((x) => x.unit === 'hour')
+      .map((x) => ` + ${x.perNode} ${x.label}`)
+      .join('')}${pool.spot ? ' (spot)' : ''}`,
     minMonthly: round(pool.min * perNodeMonthly),
     maxMonthly: round(pool.max * perNodeMonthly),
     prices,
@@ -394,7 +403,7 @@ function awsStacks(out: string, catalog: PriceCatalog, bucketGb: number): StackC
   const result: StackCost[] = [];
   for (const [stack, a] of Object.entries(manifest.artifacts ?? {})) {
     if (a.type !== 'aws:cloudformation:stack' || !a.properties?.templateFile) continue;
-    const region = /^aws:\/\/[^/]+\/(.+)$/.exec(a.environment ?? '')?.[1] ?? 'unknown-region';
+    const region = /^aws:\/\/[^/]+\/(.+)$/.exec(a.environment ?? '')?.[1] ?? UNKNOWN_REGION;
     const p = new Pricer(catalog, 'aws', region);
     const template = readJson(path.join(out, 'aws', a.properties.templateFile)) as {
       Resources?: Record<string, CfnResource>;
@@ -663,8 +672,8 @@ function terraformStacks(
     const tf = readJson(file) as TfStack;
     const region =
       cloud === 'gcp'
-        ? String(tf.provider?.google?.[0]?.region ?? 'unknown-region')
-        : String(firstLocation(tf) ?? 'unknown-region');
+        ? String(tf.provider?.google?.[0]?.region ?? UNKNOWN_REGION)
+        : String(firstLocation(tf) ?? UNKNOWN_REGION);
     const p = new Pricer(catalog, cloud, region);
     const lines: CostLine[] = [];
     const unpriced: UnpricedResource[] = [];
