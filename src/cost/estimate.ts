@@ -238,7 +238,7 @@ function stackCost(
   };
 }
 
-/** Prices an hourly resource: `count` of `sku` (spot when asked and priced). */
+/** Looks up a stack's prices (its cloud and region) in the catalog. */
 class Pricer {
   constructor(
     private readonly catalog: PriceCatalog,
@@ -246,21 +246,25 @@ class Pricer {
     private readonly region: string,
   ) {}
 
-  public row(sku: string): PriceRow | undefined {
-    return findPrice(this.catalog, this.cloud, this.region, sku);
-  }
-
-  /** The hourly price and its description, or undefined when the catalog has none. */
-  public hourly(sku: string, spot: boolean): { usd: number; label: string; assumption?: string } | undefined {
-    const row = this.row(sku);
+  /**
+   * The price of one unit of `sku` for a month (an hour's price × the hours of a month; a GB-month or month price
+   * as it is), spot when asked and the catalog has it, with its description; undefined when the catalog has none.
+   */
+  public price(
+    sku: string,
+    spot = false,
+  ): { monthly: number; unit: PriceRow['unit']; label: string; assumption?: string } | undefined {
+    const row = findPrice(this.catalog, this.cloud, this.region, sku);
     if (!row) return undefined;
-    const useSpot = spot && row.spotUsd !== undefined;
+    const hourly = row.unit === 'hour';
+    const useSpot = spot && hourly && row.spotUsd !== undefined;
     const usd = useSpot ? row.spotUsd! : row.usd;
     const where = row.region === '*' ? '' : ` ${row.region}`;
     return {
-      usd,
+      monthly: usd * (hourly ? this.catalog.hoursPerMonth : 1),
+      unit: row.unit,
       label: `${sku}${where} $${usd}/${row.unit}${useSpot ? ' spot' : ''} (${row.source})`,
-      ...(spot && !useSpot
+      ...(spot && hourly && !useSpot
         ? { assumption: `${sku} may run on spot; the catalog has no spot price, so it is priced on-demand` }
         : {}),
     };
@@ -272,13 +276,9 @@ class Pricer {
     }
     return `no price for ${this.cloud}/${this.region}/${sku} in the catalog; add it with --prices`;
   }
-
-  public get hours(): number {
-    return this.catalog.hoursPerMonth;
-  }
 }
 
-/** A node pool: `min`..`max` nodes of one machine (plus per-node accelerators and disk). */
+/** A node pool: `min`..`max` nodes of one machine, plus per-node extras (attached GPUs, boot disk). */
 function poolLine(
   p: Pricer,
   base: { stack: string; construct?: string; resource: string; type: string },
@@ -287,29 +287,29 @@ function poolLine(
     max: number;
     sku: string;
     spot: boolean;
-    extras?: { sku: string; perNode: number; unit: 'hour' | 'GB-month'; label: string }[];
+    extras?: { sku: string; perNode: number; label: string }[];
     assumptions?: string[];
   },
 ): CostLine | UnpricedResource {
-  const machine = p.hourly(pool.sku, pool.spot);
+  const machine = p.price(pool.sku, pool.spot);
   if (!machine) return { ...base, reason: p.missing(pool.sku) };
-  let perNodeMonthly = machine.usd * p.hours;
+  let perNodeMonthly = machine.monthly;
   const prices = [machine.label];
   const assumptions = [...(pool.assumptions ?? []), ...(machine.assumption ? [machine.assumption] : [])];
+  let attached = '';
   for (const x of pool.extras ?? []) {
-    const price = x.unit === 'hour' ? p.hourly(x.sku, pool.spot) : p.hourly(x.sku, false);
+    const price = p.price(x.sku, pool.spot);
     if (!price) return { ...base, reason: p.missing(x.sku) };
-    perNodeMonthly += x.perNode * price.usd * (x.unit === 'hour' ? p.hours : 1);
+    perNodeMonthly += x.perNode * price.monthly;
     prices.push(`${x.perNode} × ${price.label}`);
     if (price.assumption) assumptions.push(price.assumption);
+    // Hourly extras are devices on the node (GPUs); storage is not named in the summary.
+    if (price.unit === 'hour') attached += ` + ${x.perNode} ${x.label}`;
   }
   const name = pool.sku.slice(pool.sku.indexOf('/') + 1);
   return {
     ...base,
-    what: `${pool.min === pool.max ? pool.min : `${pool.min}–${pool.max}`} × ${name}${(pool.extras ?? [])
-      .filter((x) => x.unit === 'hour')
-      .map((x) => ` + ${x.perNode} ${x.label}`)
-      .join('')}${pool.spot ? ' (spot)' : ''}`,
+    what: `${pool.min === pool.max ? pool.min : `${pool.min}–${pool.max}`} × ${name}${attached}${pool.spot ? ' (spot)' : ''}`,
     minMonthly: round(pool.min * perNodeMonthly),
     maxMonthly: round(pool.max * perNodeMonthly),
     prices,
@@ -330,11 +330,10 @@ function serviceLine(
   let monthly = 0;
   const prices: string[] = [];
   for (const part of parts) {
-    const row = p.row(part.sku);
-    if (!row) return { ...base, reason: p.missing(part.sku) };
-    monthly += part.quantity * row.usd * (row.unit === 'hour' ? p.hours : 1);
-    const where = row.region === '*' ? '' : ` ${row.region}`;
-    prices.push(`${part.quantity} × ${part.sku}${where} $${row.usd}/${row.unit} (${row.source})`);
+    const price = p.price(part.sku);
+    if (!price) return { ...base, reason: p.missing(part.sku) };
+    monthly += part.quantity * price.monthly;
+    prices.push(`${part.quantity} × ${price.label}`);
   }
   return {
     ...base,
@@ -609,7 +608,7 @@ function karpenterPool(
   let best: { sku: string; nodes: number; monthly: number } | undefined;
   for (const t of types) {
     const node = awsNode(t);
-    const price = p.hourly(`ec2/${t}`, false);
+    const price = p.price(`ec2/${t}`);
     if (!node || !price) return { ...base, reason: p.missing(`ec2/${t}`) };
     const bounds: number[] = [];
     const cpu = quantity(s.limits?.cpu);
@@ -623,11 +622,11 @@ function karpenterPool(
       };
     }
     const nodes = Math.min(...bounds);
-    const monthly = nodes * price.usd * p.hours;
+    const monthly = nodes * price.monthly;
     if (!best || monthly > best.monthly) best = { sku: `ec2/${t}`, nodes, monthly };
   }
   const spot = capacity.includes('spot');
-  const line = poolLine(p, base, {
+  return poolLine(p, base, {
     min: 0,
     max: best!.nodes,
     sku: best!.sku,
@@ -638,7 +637,6 @@ function karpenterPool(
       ...(spot && capacity.includes('on-demand') ? ['capacity type spot or on-demand'] : []),
     ],
   });
-  return line;
 }
 
 /** A Kubernetes quantity as a number (`24`, `500m`); memory suffixes are not used for these limits. */
@@ -808,14 +806,12 @@ function gcpResource(
         ? (cfg.guest_accelerator ?? []).map((g) => ({
             sku: `gce-gpu/${g.type}`,
             perNode: Number(g.count ?? 1),
-            unit: 'hour' as const,
             label: g.type,
           }))
         : []),
       {
         sku: `gce-disk/${cfg.disk_type ?? 'pd-balanced'}`,
         perNode: Number(cfg.disk_size_gb ?? 100),
-        unit: 'GB-month' as const,
         label: 'boot disk',
       },
     ];
