@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Cloud } from '../spec/gpu';
+import { packageFile } from '../synth/package-info';
 
 /** Where a price comes from, and when it was read or published. */
 export interface PriceSource {
@@ -59,13 +59,13 @@ const UNITS: readonly PriceUnit[] = ['hour', 'GB-month', 'month'];
 
 /** mlstack's built-in catalog (`prices/catalog.json`, from the sources or the build). */
 export function builtInCatalogFile(): string {
-  for (const rel of ['../../prices/catalog.json', '../../../prices/catalog.json']) {
-    const p = path.join(__dirname, rel);
-    if (fs.existsSync(p)) return p;
+  const p = packageFile('prices/catalog.json');
+  if (!p) {
+    throw new PriceCatalogError(
+      'the built-in price catalog prices/catalog.json is missing from this copy of mlstack',
+    );
   }
-  throw new PriceCatalogError(
-    'the built-in price catalog prices/catalog.json is missing from this copy of mlstack',
-  );
+  return p;
 }
 
 /**

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { parse } from 'csv-parse';
+import { workerScript } from '../synth/package-info';
 import type { CountsAtReference } from './stats';
 
 /** How a column is compared. */
@@ -1007,17 +1008,8 @@ export async function readRange(job: RangeJob): Promise<WindowPart> {
   };
 }
 
-/** The worker script beside this module: TypeScript (run through tsx) in a checkout, JavaScript when built. */
-function workerScript(): { file: string; execArgv: string[] } {
-  const ts = __filename.endsWith('.ts');
-  return {
-    file: path.join(__dirname, `window-worker${ts ? '.ts' : '.js'}`),
-    execArgv: ts ? ['--require', require.resolve('tsx/cjs')] : [],
-  };
-}
-
 function readRangeInWorker(job: RangeJob): Promise<WindowPart> {
-  const { file, execArgv } = workerScript();
+  const { file, execArgv } = workerScript(__dirname, 'window-worker');
   return new Promise((resolve, reject) => {
     const worker = new Worker(file, { workerData: job, execArgv });
     let settled = false;

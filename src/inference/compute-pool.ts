@@ -1,7 +1,7 @@
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { ModelFileError, type ValueMetadata } from './inspect';
+import { workerScript } from '../synth/package-info';
 import { plainMetadata } from './session';
 
 /** A tensor as it crosses threads: its type, dims and data (typed arrays transferred where the sender allows). */
@@ -51,15 +51,6 @@ export interface ModelSession {
   release(): Promise<void>;
 }
 
-/** The worker script beside this module: TypeScript (run through tsx) in a checkout, JavaScript when built. */
-function workerScript(): { file: string; execArgv: string[] } {
-  const ts = __filename.endsWith('.ts');
-  return {
-    file: path.join(__dirname, `session-worker${ts ? '.ts' : '.js'}`),
-    execArgv: ts ? ['--require', require.resolve('tsx/cjs')] : [],
-  };
-}
-
 /** One compute thread and the requests it has not answered yet. */
 class ComputeThread {
   private readonly worker: Worker;
@@ -73,7 +64,7 @@ class ComputeThread {
   private stopping = false;
 
   constructor(index: number) {
-    const { file, execArgv } = workerScript();
+    const { file, execArgv } = workerScript(__dirname, 'session-worker');
     this.worker = new Worker(file, { execArgv, name: `mlstack-compute-${index}` });
     this.worker.unref();
     this.worker.on('message', (r: WorkerReply) => {

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -6,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { type KServeDatatype } from './datatypes';
 import type { TensorSignature } from './inspect';
 import type { ModelVersion } from './repository';
+import { packageFile } from '../synth/package-info';
 import { buildFeeds, selectOutputs } from './request';
 import type { InferenceServer, RepositoryIndexEntry } from './server';
 import {
@@ -33,15 +33,15 @@ export interface GrpcOptions {
   readonly repository?: string;
 }
 
-/** The proto file, from the sources (`src/inference`) or the build (`dist/src/inference`). */
+/** The proto file, from the sources or the build. */
 function protoPath(): string {
-  for (const rel of ['../../proto', '../../../proto']) {
-    const p = path.join(__dirname, rel, GRPC_PROTO_FILE);
-    if (fs.existsSync(p)) return p;
+  const p = packageFile(`proto/${GRPC_PROTO_FILE}`);
+  if (!p) {
+    throw new Error(
+      `the gRPC service definition proto/${GRPC_PROTO_FILE} is missing from this copy of mlstack`,
+    );
   }
-  throw new Error(
-    `the gRPC service definition proto/${GRPC_PROTO_FILE} is missing from this copy of mlstack`,
-  );
+  return p;
 }
 
 /** How messages are turned into objects: field names as in the proto, 64-bit integers as decimal strings. */
