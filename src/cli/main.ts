@@ -2,6 +2,7 @@ import {
   costDelta,
   estimateCost,
   exceedsCostThreshold,
+  formatUsd,
   loadPriceCatalog,
   parseCostThreshold,
   renderCostDeltaMarkdown,
@@ -632,7 +633,7 @@ function costSummary(out: string, log: (line: string) => void): void {
     log(`cost: not estimated: ${(e as Error).message}`);
     return;
   }
-  const usd = (n: number) => `$${n.toLocaleString('en-US', { maximumFractionDigits: 0 })}`;
+  const usd = (n: number) => formatUsd(n, false);
   for (const s of report.stacks) {
     log(
       `cost ${s.stack}: ${usd(s.minMonthly)} to ${usd(s.maxMonthly)} a month at list prices${s.unpriced.length ? `, ${s.unpriced.length} resource(s) unpriced` : ''}`,

@@ -1,4 +1,5 @@
 import type { CostLine, CostReport, UnpricedResource } from './estimate';
+import { formatUsd } from './render';
 
 /** How one priced resource's monthly cost changes. */
 export interface CostLineDelta {
@@ -144,8 +145,7 @@ export function exceedsCostThreshold(delta: CostDelta, threshold: CostThreshold)
   return over(delta.deltaMax, delta.baseMax) || over(delta.deltaMin, delta.baseMin);
 }
 
-const usd = (n: number) =>
-  `${n < 0 ? '−' : ''}$${Math.abs(n).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+const usd = (n: number) => formatUsd(n);
 const signed = (n: number) => (n > 0 ? `+${usd(n)}` : n < 0 ? usd(n) : '$0.00');
 
 /** The cost section of the diff comment: the monthly delta per stack and per resource, min and max. */

@@ -1,7 +1,14 @@
 import type { CostReport, StackCost } from './estimate';
 
-const usd = (n: number) =>
-  `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+/** An amount in USD for people: `$1,175.01`, `−$12.50`; whole dollars with `cents: false`. */
+export function formatUsd(n: number, cents = true): string {
+  const digits = cents
+    ? { minimumFractionDigits: 2, maximumFractionDigits: 2 }
+    : { maximumFractionDigits: 0 };
+  return `${n < 0 ? '−' : ''}$${Math.abs(n).toLocaleString('en-US', digits)}`;
+}
+
+const usd = (n: number) => formatUsd(n);
 
 /** The sources of the prices a report used, with their dates. */
 function usedSources(report: CostReport): string[] {
