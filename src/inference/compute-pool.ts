@@ -58,8 +58,6 @@ class ComputeThread {
   private nextId = 1;
   /** Why the thread stopped, once it has. */
   public failed?: Error;
-  /** Sessions open on this thread. */
-  public sessions = 0;
   /** Set by `terminate()`: the exit that follows is not a failure. */
   private stopping = false;
 
@@ -148,7 +146,6 @@ export class ComputePool {
             : new Error(r.error.message);
         }
         opened.push({ thread, session });
-        thread.sessions++;
         metadata = r.metadata;
       }
     } catch (e) {
@@ -161,7 +158,6 @@ export class ComputePool {
   /** Releases one session. */
   public async release(thread: ComputeThread, session: number): Promise<void> {
     await thread.send({ op: 'release', session }).catch(() => undefined);
-    thread.sessions--;
   }
 
   /** Stops every thread (after the server has released its models). */

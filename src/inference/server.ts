@@ -339,8 +339,8 @@ export class InferenceServer {
     if (p === '/v2/health/live') {
       return get(() => {
         const failure = this.options.computePool?.failure;
-        sendJson(res, failure ? 503 : 200, {
-          live: !failure,
+        sendJson(res, this.live ? 200 : 503, {
+          live: this.live,
           ...(failure ? { error: failure.message } : {}),
         });
       });
@@ -384,8 +384,12 @@ export class InferenceServer {
       if (method !== 'POST') throw new InferenceError(405, `${method} is not allowed on ${p}; use POST`);
       return this.infer(req, res, version);
     }
-    if (action === 'ready')
-      return get(() => sendJson(res, this.draining ? 503 : 200, { name, ready: !this.draining }));
+    if (action === 'ready') {
+      return get(() => {
+        const ready = this.modelReady(name, versionArg);
+        sendJson(res, ready ? 200 : 503, { name, ready });
+      });
+    }
     if (action === 'config') return get(() => sendJson(res, 200, model.config));
     if (action === 'stats') return get(() => sendJson(res, 200, this.modelStatistics(name, versionArg)));
     return get(() => sendJson(res, 200, this.modelMetadata(name, versionArg)));
