@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { type KServeDatatype } from './datatypes';
 import type { TensorSignature } from './inspect';
 import type { ModelVersion } from './repository';
@@ -151,18 +151,13 @@ function tensorFromContents(
     throw bad(`input '${input.name}': datatype ${datatype} takes ${field}, not ${others.join(', ')}`);
   }
   const values: unknown[] = contents?.[field] ?? [];
-  if (datatype === 'INT64' || datatype === 'UINT64') {
-    const count = input.shape.reduce((a, b) => a * b, 1);
-    if (values.length !== count) {
-      throw bad(
-        `input '${input.name}': contents has ${values.length} elements but shape [${input.shape.join(',')}] needs ${count}`,
-      );
-    }
-    const out = datatype === 'INT64' ? new BigInt64Array(count) : new BigUint64Array(count);
-    values.forEach((v, i) => (out[i] = BigInt(v as string)));
-    return new ort.Tensor(datatype === 'INT64' ? 'int64' : 'uint64', out, input.shape);
-  }
-  const data = datatype === 'BYTES' ? (values as Buffer[]).map((b) => b.toString('utf8')) : values;
+  // 64-bit integers arrive as decimal strings (every bit kept), bytes as buffers; the JSON path checks the rest.
+  const data =
+    field === 'int64_contents' || field === 'uint64_contents'
+      ? (values as string[]).map((v) => BigInt(v))
+      : field === 'bytes_contents'
+        ? (values as Buffer[]).map((b) => b.toString('utf8'))
+        : values;
   return tensorFromJson({ ...input, data }, datatype);
 }
 

@@ -162,7 +162,14 @@ export function tensorFromJson(input: RequestInput, datatype: KServeDatatype): o
     case 'UINT64': {
       const out = datatype === 'INT64' ? new BigInt64Array(count) : new BigUint64Array(count);
       const [lo, hi] = INT_RANGE[datatype]!;
+      // JSON numbers are exact up to 2^53; a bigint (gRPC's 64-bit contents) may use the type's whole range.
+      const [blo, bhi] = datatype === 'INT64' ? [-(1n << 63n), (1n << 63n) - 1n] : [0n, (1n << 64n) - 1n];
       flat.forEach((v, i) => {
+        if (typeof v === 'bigint') {
+          if (v < blo || v > bhi) throw wrong(i, `an integer in ${blo}..${bhi}`);
+          out[i] = v;
+          return;
+        }
         if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
           throw wrong(i, `an integer in ${lo}..${hi}`);
         out[i] = BigInt(v);
