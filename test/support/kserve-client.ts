@@ -3,7 +3,7 @@ import * as path from 'node:path';
 // the way tritonclient.http sends it (JSON header, then raw little-endian tensors).
 import * as http from 'node:http';
 import * as ort from 'onnxruntime-node';
-import { fromFloat16Bits } from '../../src/inference/datatypes';
+import { fromFloat16Bits, toFloat16Bits } from '../../src/inference/datatypes';
 
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -229,4 +229,24 @@ export async function directRun(
   } finally {
     await s.release();
   }
+}
+
+/**
+ * One [2, 2] tensor per input of the identity fixture model, with each datatype's extremes; `int64` the INT64
+ * values (JSON carries integers exactly only up to 2^53, gRPC's int64 contents every bit).
+ */
+export function everyDatatypeFeeds(int64: readonly bigint[]): Record<string, ort.Tensor> {
+  return {
+    in_BOOL: new ort.Tensor('bool', Uint8Array.from([1, 0, 0, 1]), [2, 2]),
+    in_UINT8: new ort.Tensor('uint8', Uint8Array.from([0, 255, 7, 8]), [2, 2]),
+    in_INT8: new ort.Tensor('int8', Int8Array.from([-128, 127, 0, -1]), [2, 2]),
+    in_INT16: new ort.Tensor('int16', Int16Array.from([-32768, 32767, 1, 2]), [2, 2]),
+    in_UINT16: new ort.Tensor('uint16', Uint16Array.from([0, 65535, 3, 4]), [2, 2]),
+    in_INT32: new ort.Tensor('int32', Int32Array.from([-2147483648, 2147483647, 5, 6]), [2, 2]),
+    in_INT64: new ort.Tensor('int64', BigInt64Array.from(int64), [2, 2]),
+    in_FP16: new ort.Tensor('float16', Uint16Array.from([1.5, -2, 0.25, 65504].map(toFloat16Bits)), [2, 2]),
+    in_FP32: new ort.Tensor('float32', Float32Array.from([1.25, -3.5, 1e-7, 3.4e38]), [2, 2]),
+    in_FP64: new ort.Tensor('float64', Float64Array.from([Math.PI, -Math.E, 1e-300, 1e300]), [2, 2]),
+    in_BYTES: new ort.Tensor('string', ['héllo', '', 'wörld', '🚀'], [2, 2]),
+  };
 }
