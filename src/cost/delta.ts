@@ -1,4 +1,4 @@
-import type { CostLine, CostReport, UnpricedResource } from './estimate';
+import { type CostLine, type CostReport, roundCents, type UnpricedResource } from './estimate';
 import { formatUsd } from './render';
 
 /** How one priced resource's monthly cost changes. */
@@ -15,32 +15,40 @@ export interface CostLineDelta {
   readonly deltaMax: number;
 }
 
-/** How one stack's monthly cost changes. */
-export interface StackCostDelta {
-  readonly stack: string;
+/** Monthly cost of the base and the head, at minimum and maximum scale, and their differences. */
+export interface CostTotals {
   readonly baseMin: number;
   readonly baseMax: number;
   readonly headMin: number;
   readonly headMax: number;
   readonly deltaMin: number;
   readonly deltaMax: number;
+}
+
+/** How one stack's monthly cost changes. */
+export interface StackCostDelta extends CostTotals {
+  readonly stack: string;
   readonly lines: readonly CostLineDelta[];
   /** Unpriced resources the change adds or changes: their cost is not in the delta. */
   readonly unpricedChanged: readonly UnpricedResource[];
 }
 
 /** The monthly cost of a change: base and head priced with the same catalog. */
-export interface CostDelta {
+export interface CostDelta extends CostTotals {
   readonly stacks: readonly StackCostDelta[];
-  readonly baseMin: number;
-  readonly baseMax: number;
-  readonly headMin: number;
-  readonly headMax: number;
-  readonly deltaMin: number;
-  readonly deltaMax: number;
 }
 
-const round = (n: number) => Math.round(n * 100) / 100;
+/** The totals of base and head, and their differences in cents. */
+function totals(base: { min: number; max: number }, head: { min: number; max: number }): CostTotals {
+  return {
+    baseMin: base.min,
+    baseMax: base.max,
+    headMin: head.min,
+    headMax: head.max,
+    deltaMin: roundCents(head.min - base.min),
+    deltaMax: roundCents(head.max - base.max),
+  };
+}
 
 /**
  * Compares two estimates resource by resource. `changed`: ids of resources the diff found changed (logical ids,
@@ -62,8 +70,8 @@ export function costDelta(
     for (const id of [...new Set([...before.keys(), ...after.keys()])].sort()) {
       const x = before.get(id);
       const y = after.get(id);
-      const deltaMin = round((y?.minMonthly ?? 0) - (x?.minMonthly ?? 0));
-      const deltaMax = round((y?.maxMonthly ?? 0) - (x?.maxMonthly ?? 0));
+      const deltaMin = roundCents((y?.minMonthly ?? 0) - (x?.minMonthly ?? 0));
+      const deltaMax = roundCents((y?.maxMonthly ?? 0) - (x?.maxMonthly ?? 0));
       if (x && y && deltaMin === 0 && deltaMax === 0 && x.what === y.what) continue;
       const l = (y ?? x) as CostLine;
       lines.push({
@@ -79,22 +87,13 @@ export function costDelta(
       });
     }
     const wasUnpriced = new Set((b?.unpriced ?? []).map((u) => u.resource));
-    const t = (
-      f: (s: { minMonthly: number; maxMonthly: number }) => number,
-      s?: { minMonthly: number; maxMonthly: number },
-    ) => (s ? f(s) : 0);
-    const baseMin = t((s) => s.minMonthly, b);
-    const baseMax = t((s) => s.maxMonthly, b);
-    const headMin = t((s) => s.minMonthly, h);
-    const headMax = t((s) => s.maxMonthly, h);
+    const range = (x?: { minMonthly: number; maxMonthly: number }) => ({
+      min: x?.minMonthly ?? 0,
+      max: x?.maxMonthly ?? 0,
+    });
     stacks.push({
       stack: name,
-      baseMin,
-      baseMax,
-      headMin,
-      headMax,
-      deltaMin: round(headMin - baseMin),
-      deltaMax: round(headMax - baseMax),
+      ...totals(range(b), range(h)),
       lines,
       unpricedChanged: (h?.unpriced ?? []).filter(
         (u) =>
@@ -104,15 +103,13 @@ export function costDelta(
       ),
     });
   }
-  const sum = (f: (s: StackCostDelta) => number) => round(stacks.reduce((n, s) => n + f(s), 0));
+  const sum = (f: (s: StackCostDelta) => number) => roundCents(stacks.reduce((n, s) => n + f(s), 0));
   return {
     stacks,
-    baseMin: sum((s) => s.baseMin),
-    baseMax: sum((s) => s.baseMax),
-    headMin: sum((s) => s.headMin),
-    headMax: sum((s) => s.headMax),
-    deltaMin: sum((s) => s.deltaMin),
-    deltaMax: sum((s) => s.deltaMax),
+    ...totals(
+      { min: sum((s) => s.baseMin), max: sum((s) => s.baseMax) },
+      { min: sum((s) => s.headMin), max: sum((s) => s.headMax) },
+    ),
   };
 }
 

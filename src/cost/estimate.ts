@@ -197,7 +197,7 @@ export function estimateCost(out: string, catalog: PriceCatalog, options: CostOp
   if (stacks.length === 0) {
     throw new Error(`'${out}' holds no aws/, gcp/ or azure/ stack: it is not an 'mlstack synth' output.`);
   }
-  const sum = (f: (s: StackCost) => number) => round(stacks.reduce((n, s) => n + f(s), 0));
+  const sum = (f: (s: StackCost) => number) => roundCents(stacks.reduce((n, s) => n + f(s), 0));
   return {
     stacks,
     minMonthly: sum((s) => s.minMonthly),
@@ -213,7 +213,8 @@ export function estimateCost(out: string, catalog: PriceCatalog, options: CostOp
   };
 }
 
-function round(n: number): number {
+/** An amount rounded to cents. */
+export function roundCents(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
@@ -233,8 +234,8 @@ function stackCost(
     lines,
     unpriced,
     freeTypes: [...freeTypes].sort(),
-    minMonthly: round(lines.reduce((n, l) => n + l.minMonthly, 0)),
-    maxMonthly: round(lines.reduce((n, l) => n + l.maxMonthly, 0)),
+    minMonthly: roundCents(lines.reduce((n, l) => n + l.minMonthly, 0)),
+    maxMonthly: roundCents(lines.reduce((n, l) => n + l.maxMonthly, 0)),
   };
 }
 
@@ -310,8 +311,8 @@ function poolLine(
   return {
     ...base,
     what: `${pool.min === pool.max ? pool.min : `${pool.min}–${pool.max}`} × ${name}${attached}${pool.spot ? ' (spot)' : ''}`,
-    minMonthly: round(pool.min * perNodeMonthly),
-    maxMonthly: round(pool.max * perNodeMonthly),
+    minMonthly: roundCents(pool.min * perNodeMonthly),
+    maxMonthly: roundCents(pool.max * perNodeMonthly),
     prices,
     assumptions,
   };
@@ -338,8 +339,8 @@ function serviceLine(
   return {
     ...base,
     what: parts.map((x) => `${x.sku.slice(x.sku.indexOf('/') + 1)} (${x.label})`).join(' + '),
-    minMonthly: round(monthly),
-    maxMonthly: round(monthly),
+    minMonthly: roundCents(monthly),
+    maxMonthly: roundCents(monthly),
     prices,
     assumptions,
   };
