@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type * as ort from 'onnxruntime-node';
 import { CaptureWriter, type CaptureOptions } from './capture';
 import { ComputePool } from './compute-pool';
-import type { GrpcFrontEnd } from './grpc';
+import { GrpcFrontEnd } from './grpc';
 import { InferenceMetrics, type StatisticDuration, type VersionMetrics } from './metrics';
 import {
   type LoadOptions,
@@ -162,8 +162,6 @@ export class InferenceServer {
     try {
       await server.listen(options.host ?? '127.0.0.1', options.port ?? 8000);
       if (options.grpcPort !== undefined) {
-        // Loaded only when asked for: @grpc/grpc-js and the proto loader add ~95 ms to a start.
-        const { GrpcFrontEnd } = await import('./grpc.js');
         server.grpc = await GrpcFrontEnd.start(server, {
           host: options.host ?? '127.0.0.1',
           port: options.grpcPort,
